@@ -1,0 +1,1 @@
+return Tailor.Cli.CliApp.Run(args);
