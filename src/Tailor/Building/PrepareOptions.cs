@@ -1,0 +1,66 @@
+using Tailor.Spec;
+
+namespace Tailor.Building;
+
+/// <summary>How to initialize a layer's weights.</summary>
+public enum WeightInit
+{
+    /// <summary>W ~ U(±√(6/fan_in)), b ~ U(±1/√fan_in), seeded (what the reference's make_nn.py does).</summary>
+    KaimingUniform,
+    /// <summary>All zeros.</summary>
+    Zeros,
+}
+
+/// <summary>Options for <see cref="ModelBuilder.Prepare"/>: turn a feature extractor into an updatable classifier.</summary>
+public sealed record PrepareOptions
+{
+    /// <summary>The feature extractor; null means the embedded ResNet18 (with its preprocessing model).</summary>
+    public string? BaseModelPath { get; init; }
+
+    /// <summary>The tensor of the base model to use as features; null means the base model's only output
+    /// (for the embedded ResNet18: its pooled 512-d output).</summary>
+    public string? FeatureOutput { get; init; }
+
+    /// <summary>Output slots of the classifier. Default 10.</summary>
+    public int Capacity { get; init; } = 10;
+
+    /// <summary>Labels for the first slots; the rest are placeholders. Default: none (all placeholders).</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+
+    /// <summary>Placeholder slots are named prefix0, prefix1…. Default "user".</summary>
+    public string PlaceholderPrefix { get; init; } = "user";
+
+    /// <summary>Divide the features by their L2 norm before the classifier (an LpNormalization node).
+    /// Default true: on few examples it makes the head's accuracy less sensitive to the learning rate
+    /// and regularization (measured on the hands data, see DESIGN.md).</summary>
+    public bool NormalizeFeatures { get; init; } = true;
+
+    /// <summary>Layers to make updatable, by node name. Default: the classifier only.</summary>
+    public IReadOnlyList<string>? UpdatableLayers { get; init; }
+
+    /// <summary>The loss. Default: categorical cross-entropy on the softmax output.</summary>
+    public LossKind Loss { get; init; } = LossKind.CategoricalCrossEntropy;
+
+    /// <summary>The optimizer and its hyperparameter defaults. Default: Adam.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Hyperparameters that replace the built-in defaults (default and/or allowed values), by name.</summary>
+    public IReadOnlyDictionary<string, Hyperparameter> Hyperparameters { get; init; } = new Dictionary<string, Hyperparameter>();
+
+    /// <summary>How the classifier's weights start. Default: Kaiming-uniform.</summary>
+    public WeightInit Init { get; init; } = WeightInit.KaimingUniform;
+
+    /// <summary>Seed for the weight initialization. Default 42.</summary>
+    public int InitSeed { get; init; } = 42;
+
+    /// <summary>Image → tensor settings for a base model (ignored for the embedded ResNet18, whose
+    /// settings are fixed). Width and height default to the base model's input size.</summary>
+    public ImagePreprocessing? Preprocessing { get; init; }
+
+    /// <summary>Per-channel mean subtracted inside the graph, in the units the tensor has after
+    /// <see cref="ImagePreprocessing.Scale"/> (base models only). Default: none.</summary>
+    public IReadOnlyList<float>? Mean { get; init; }
+
+    /// <summary>Per-channel standard deviation the graph divides by (base models only). Default: none.</summary>
+    public IReadOnlyList<float>? Std { get; init; }
+}

@@ -1,0 +1,55 @@
+using Google.Protobuf;
+using Onnx;
+
+namespace Tailor.Onnx;
+
+/// <summary>Reads and writes ONNX files with clear errors; writing is atomic.</summary>
+public static class OnnxModelFile
+{
+    /// <summary>Reads an ONNX model.</summary>
+    /// <exception cref="TailorException">The file is missing, empty, truncated or not ONNX.</exception>
+    public static ModelProto Read(string path)
+    {
+        if (Directory.Exists(path))
+            throw new TailorException($"'{path}' is a folder, not an ONNX model file.");
+        if (!File.Exists(path))
+            throw new TailorException($"The model file '{path}' does not exist.");
+        byte[] bytes = File.ReadAllBytes(path);
+        return Parse(bytes, path);
+    }
+
+    internal static ModelProto Parse(byte[] bytes, string path)
+    {
+        if (bytes.Length == 0)
+            throw new TailorException($"'{path}' is empty; an ONNX model was expected.");
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new TailorException($"'{path}' is not a readable ONNX model (truncated or not ONNX): {e.Message}", e);
+        }
+        // Protobuf is lenient: many non-ONNX byte strings parse into a message with a few unknown fields.
+        // A real model has an IR version, a graph and at least one node or output.
+        if (model.IrVersion <= 0 || model.Graph is null || (model.Graph.Node.Count == 0 && model.Graph.Output.Count == 0))
+            throw new TailorException($"'{path}' is not an ONNX model: it has no IR version or no graph.");
+        return model;
+    }
+
+    /// <summary>Writes the model through a temporary file and an atomic move.</summary>
+    public static void Write(ModelProto model, string path) => AtomicFile.Write(path, s => model.WriteTo(s));
+
+    /// <summary>Reads a metadata_props value, or null.</summary>
+    public static string? GetMetadata(this ModelProto model, string key) =>
+        model.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value;
+
+    /// <summary>Sets (or replaces) a metadata_props value.</summary>
+    public static void SetMetadata(this ModelProto model, string key, string value)
+    {
+        var existing = model.MetadataProps.FirstOrDefault(p => p.Key == key);
+        if (existing is not null) existing.Value = value;
+        else model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+    }
+}

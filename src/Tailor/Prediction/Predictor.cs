@@ -1,0 +1,88 @@
+using Microsoft.ML.OnnxRuntime;
+using Tailor.Spec;
+
+namespace Tailor.Prediction;
+
+/// <summary>The model's answer for one image.</summary>
+/// <param name="Label">The top label (the slot with the highest probability).</param>
+/// <param name="Slot">Its slot index.</param>
+/// <param name="Probability">Its probability.</param>
+/// <param name="Probabilities">One probability per slot, in slot order (see the model's labels).</param>
+public sealed record Prediction(string Label, int Slot, float Probability, float[] Probabilities)
+{
+    /// <summary>The <paramref name="k"/> most probable (label, probability) pairs, best first; ties keep slot order.</summary>
+    public IReadOnlyList<(string Label, float Probability)> Top(int k, ClassLabels labels) =>
+        Probabilities.Select((p, i) => (labels.Names[i], p, i)).OrderByDescending(t => t.p).ThenBy(t => t.i)
+            .Take(k).Select(t => (t.Item1, t.p)).ToList();
+}
+
+/// <summary>
+/// Runs an updatable model on ONNX Runtime: the whole graph (backbone, normalization and head), exactly
+/// as plain ONNX Runtime would, on batches of input tensors.
+/// </summary>
+public sealed class Predictor : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly int _inputLength;
+
+    /// <summary>Creates a predictor for <paramref name="model"/> with its current weights.</summary>
+    public Predictor(UpdatableModel model)
+    {
+        Model = model;
+        var options = new SessionOptions
+        {
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = Environment.ProcessorCount,
+        };
+        try
+        {
+            _session = new InferenceSession(model.ToBytes(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new TailorException($"ONNX Runtime cannot load the model '{model.Path ?? "(in memory)"}': {e.Message}", e);
+        }
+        var p = model.Spec.Preprocessing;
+        _inputLength = (p.Channels == ChannelOrder.Gray ? 1 : 3) * p.Width * p.Height;
+    }
+
+    /// <summary>The model this predictor runs.</summary>
+    public UpdatableModel Model { get; }
+
+    /// <summary>Floats per image in the input tensor (C·H·W).</summary>
+    public int InputLength => _inputLength;
+
+    /// <summary>Predicts a batch of preprocessed images laid out one after another in <paramref name="batch"/>.</summary>
+    public Prediction[] Predict(ReadOnlySpan<float> batch, int count)
+    {
+        if (count == 0) return [];
+        if (batch.Length < count * _inputLength)
+            throw new ArgumentException($"The batch holds {batch.Length} floats; {count} images need {count * _inputLength}.");
+        var spec = Model.Spec;
+        var p = spec.Preprocessing;
+        int channels = p.Channels == ChannelOrder.Gray ? 1 : 3;
+        long[] shape = p.Layout == TensorLayout.Nchw ? [count, channels, p.Height, p.Width] : [count, p.Height, p.Width, channels];
+        float[] data = batch[..(count * _inputLength)].ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
+        using var results = _session.Run(_runOptions, [spec.Input], [input], [spec.ProbabilitiesOutput]);
+        var probs = results[0].GetTensorDataAsSpan<float>();
+        int slots = probs.Length / count;
+        var predictions = new Prediction[count];
+        for (int n = 0; n < count; n++)
+        {
+            float[] row = probs.Slice(n * slots, slots).ToArray();
+            int best = 0;
+            for (int i = 1; i < slots; i++) if (row[i] > row[best]) best = i;
+            predictions[n] = new Prediction(spec.Labels.Names[best], best, row[best], row);
+        }
+        return predictions;
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+}

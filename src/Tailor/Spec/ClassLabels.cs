@@ -1,0 +1,79 @@
+using System.Text;
+using System.Text.Json.Serialization;
+
+namespace Tailor.Spec;
+
+/// <summary>
+/// The classifier's output slots: one label per slot (<see cref="Capacity"/> slots), some of them free
+/// placeholders (named <c>user0</c>, <c>user1</c>… by default) that a new label can take later, as the
+/// reference app's "add a gesture" does.
+/// </summary>
+public sealed record ClassLabels
+{
+    /// <summary>One name per output slot, in slot order.</summary>
+    [JsonPropertyName("names")] public IReadOnlyList<string> Names { get; init; } = [];
+
+    /// <summary>Indices of the slots that are free placeholders.</summary>
+    [JsonPropertyName("placeholders")] public IReadOnlyList<int> Placeholders { get; init; } = [];
+
+    /// <summary>The number of output slots.</summary>
+    [JsonPropertyName("capacity")] public int Capacity => Names.Count;
+
+    /// <summary>The labels that are in use (not placeholders), in slot order.</summary>
+    [JsonIgnore] public IEnumerable<string> InUse => Names.Where((_, i) => !Placeholders.Contains(i));
+
+    /// <summary>Normalizes a label for comparison (Unicode NFC, trimmed). ✌️ written with or without
+    /// a composed form compares equal; the variation selector U+FE0F is kept, not stripped.</summary>
+    public static string Normalize(string label) => label.Trim().Normalize(NormalizationForm.FormC);
+
+    /// <summary>The slot of <paramref name="label"/> among the labels in use, or −1.</summary>
+    public int IndexOf(string label)
+    {
+        string n = Normalize(label);
+        for (int i = 0; i < Names.Count; i++)
+            if (!Placeholders.Contains(i) && Normalize(Names[i]) == n) return i;
+        return -1;
+    }
+
+    /// <summary>Builds labels for <paramref name="capacity"/> slots: the given labels first, then
+    /// placeholders <c>{prefix}0</c>, <c>{prefix}1</c>….</summary>
+    /// <exception cref="TailorException">More labels than slots, a duplicate, or an empty label.</exception>
+    public static ClassLabels Create(IReadOnlyList<string> labels, int capacity, string placeholderPrefix = "user")
+    {
+        if (capacity < 1)
+            throw new TailorException($"Capacity must be at least 1; got {capacity}.");
+        var names = labels.Select(Normalize).ToList();
+        if (names.Any(string.IsNullOrEmpty))
+            throw new TailorException("A label is empty; labels are non-empty strings such as \"✊,✋,✌️\".");
+        var duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new TailorException($"The label '{duplicate.Key}' is given twice.");
+        if (names.Count > capacity)
+            throw new TailorException(
+                $"{names.Count} labels do not fit in {capacity} slots (capacity {capacity}); raise --capacity to at least {names.Count}.");
+        var placeholders = new List<int>();
+        int next = 0;
+        while (names.Count < capacity)
+        {
+            string candidate = placeholderPrefix + next++;
+            if (names.Contains(candidate)) continue;
+            placeholders.Add(names.Count);
+            names.Add(candidate);
+        }
+        return new ClassLabels { Names = names, Placeholders = placeholders };
+    }
+
+    /// <summary>Returns labels where the first free placeholder slot now holds <paramref name="label"/>.</summary>
+    /// <exception cref="TailorException">No placeholder slot is free.</exception>
+    public ClassLabels Claim(string label, out int slot)
+    {
+        if (Placeholders.Count == 0)
+            throw new TailorException(
+                $"Cannot add the label '{Normalize(label)}': all {Capacity} slots are in use (capacity {Capacity}: {string.Join(", ", Names)}). " +
+                "Prepare the model again with a larger --capacity.");
+        slot = Placeholders[0];
+        var names = Names.ToArray();
+        names[slot] = Normalize(label);
+        return this with { Names = names, Placeholders = Placeholders.Skip(1).ToArray() };
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json.Serialization;
+
+namespace Tailor.Spec;
+
+/// <summary>What kind of value a hyperparameter holds; it decides how the value is written in JSON
+/// and which values are well-formed (integers for <see cref="Int"/>, 0/1 for <see cref="Bool"/>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<HyperparameterKind>))]
+public enum HyperparameterKind { Real, Int, Bool }
+
+/// <summary>A hyperparameter's default value and the values it may take.</summary>
+public sealed record Hyperparameter
+{
+    [JsonPropertyName("kind")] public HyperparameterKind Kind { get; init; }
+
+    /// <summary>The value used when training is not told otherwise (booleans are 0 or 1).</summary>
+    [JsonPropertyName("default")] public double Default { get; init; }
+
+    /// <summary>The values training accepts.</summary>
+    [JsonPropertyName("allowed")] public AllowedValues Allowed { get; init; } = AllowedValues.Between(double.MinValue, double.MaxValue);
+
+    public static Hyperparameter Real(double @default, AllowedValues allowed) => new() { Kind = HyperparameterKind.Real, Default = @default, Allowed = allowed };
+
+    public static Hyperparameter Int(int @default, AllowedValues allowed) => new() { Kind = HyperparameterKind.Int, Default = @default, Allowed = allowed };
+
+    public static Hyperparameter Bool(bool @default) => new() { Kind = HyperparameterKind.Bool, Default = @default ? 1 : 0, Allowed = AllowedValues.OneOf(0, 1) };
+
+    /// <summary>Throws unless <paramref name="value"/> is well-formed for the kind and allowed.</summary>
+    /// <exception cref="TailorException">The value is outside the allowed values; the message lists them.</exception>
+    public void Check(string name, double value)
+    {
+        bool wellFormed = Kind switch
+        {
+            HyperparameterKind.Int => value == Math.Floor(value) && !double.IsInfinity(value),
+            HyperparameterKind.Bool => value is 0 or 1,
+            _ => !double.IsNaN(value),
+        };
+        if (!wellFormed || !Allowed.Contains(value))
+            throw new TailorException(
+                $"{name} = {Describe(value)} is not allowed by this model; allowed: {DescribeAllowed()}.");
+    }
+
+    internal string Describe(double value) => Kind == HyperparameterKind.Bool
+        ? (value == 1 ? "true" : value == 0 ? "false" : AllowedValues.Format(value))
+        : AllowedValues.Format(value);
+
+    internal string DescribeAllowed() => Kind == HyperparameterKind.Bool ? "true or false" : Allowed.ToString();
+}
+
+/// <summary>The names of the hyperparameters Tailor knows.</summary>
+public static class HyperparameterNames
+{
+    public const string LearningRate = "learning_rate";
+    public const string Momentum = "momentum";
+    public const string Nesterov = "nesterov";
+    public const string Beta1 = "beta1";
+    public const string Beta2 = "beta2";
+    public const string Epsilon = "epsilon";
+    public const string WeightDecay = "weight_decay";
+    public const string BatchSize = "batch_size";
+    public const string Epochs = "epochs";
+    public const string Shuffle = "shuffle";
+    public const string Seed = "seed";
+    public const string K = "k";
+    public const string L2 = "l2";
+}

@@ -1,0 +1,167 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Tailor.Spec;
+
+/// <summary>Which loss training minimizes.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LossKind>))]
+public enum LossKind
+{
+    /// <summary>Categorical cross-entropy −log p[true label] on the softmax output; the true label is
+    /// given as a label string or a slot index.</summary>
+    [JsonStringEnumMemberName("categorical_cross_entropy")] CategoricalCrossEntropy,
+    /// <summary>Mean squared error between the output and a target tensor.</summary>
+    [JsonStringEnumMemberName("mean_squared_error")] MeanSquaredError,
+}
+
+/// <summary>Which optimizer training uses.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizerKind>))]
+public enum OptimizerKind
+{
+    [JsonStringEnumMemberName("sgd")] Sgd,
+    [JsonStringEnumMemberName("adam")] Adam,
+}
+
+/// <summary>The kind of classifier head the model carries.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<HeadKind>))]
+public enum HeadKind
+{
+    /// <summary>Fully-connected layer + softmax, trained by SGD or Adam on mini-batches.</summary>
+    [JsonStringEnumMemberName("nn")] NeuralNetwork,
+    /// <summary>Multinomial logistic regression trained by L-BFGS, in the same fully-connected + softmax layout.</summary>
+    [JsonStringEnumMemberName("logreg")] LogisticRegression,
+    /// <summary>k-nearest neighbours over stored examples.</summary>
+    [JsonStringEnumMemberName("knn")] KNearestNeighbors,
+}
+
+/// <summary>The loss: its kind, the graph output it reads and the training input that holds the target.</summary>
+public sealed record LossSpec
+{
+    [JsonPropertyName("type")] public LossKind Kind { get; init; } = LossKind.CategoricalCrossEntropy;
+
+    /// <summary>The graph output the loss reads (the softmax probabilities for cross-entropy).</summary>
+    [JsonPropertyName("input")] public string Input { get; init; } = "probabilities";
+
+    /// <summary>The name of the training target: a label string or slot index for cross-entropy, a
+    /// tensor for mean squared error.</summary>
+    [JsonPropertyName("target")] public string Target { get; init; } = "label";
+}
+
+/// <summary>A layer whose parameters training changes.</summary>
+public sealed record UpdatableLayer
+{
+    /// <summary>The ONNX node name.</summary>
+    [JsonPropertyName("name")] public required string Name { get; init; }
+
+    /// <summary>The ONNX op type (Gemm, Conv, MatMul…).</summary>
+    [JsonPropertyName("op")] public required string Op { get; init; }
+
+    /// <summary>The initializer names of its parameters (weight, then bias when present).</summary>
+    [JsonPropertyName("parameters")] public required IReadOnlyList<string> Parameters { get; init; }
+}
+
+/// <summary>
+/// The update specification of an updatable model: everything training needs to know, stored as
+/// versioned JSON in the ONNX model's <c>metadata_props</c> under <see cref="MetadataKey"/>. Plain ONNX
+/// Runtime ignores it; Tailor reads it.
+/// </summary>
+public sealed record UpdateSpec
+{
+    /// <summary>The metadata_props key holding the JSON.</summary>
+    public const string MetadataKey = "tailor.update_spec";
+
+    /// <summary>The format version this code writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
+    [JsonPropertyName("version")] public int Version { get; init; } = CurrentVersion;
+
+    /// <summary>The graph input that takes the image batch.</summary>
+    [JsonPropertyName("input")] public string Input { get; init; } = "image";
+
+    /// <summary>The graph output with per-slot probabilities [N, capacity].</summary>
+    [JsonPropertyName("probabilities")] public string ProbabilitiesOutput { get; init; } = "probabilities";
+
+    /// <summary>The graph output with the top label as a string [N].</summary>
+    [JsonPropertyName("label_output")] public string LabelOutput { get; init; } = "label";
+
+    /// <summary>The tensor the backbone produces (the classifier reads it).</summary>
+    [JsonPropertyName("features")] public string Features { get; init; } = "features";
+
+    /// <summary>The classifier's node name.</summary>
+    [JsonPropertyName("classifier")] public string Classifier { get; init; } = "classifier";
+
+    [JsonPropertyName("head")] public HeadKind Head { get; init; } = HeadKind.NeuralNetwork;
+
+    [JsonPropertyName("preprocessing")] public ImagePreprocessing Preprocessing { get; init; } = new();
+
+    [JsonPropertyName("labels")] public ClassLabels Labels { get; init; } = new();
+
+    [JsonPropertyName("updatable_layers")] public IReadOnlyList<UpdatableLayer> UpdatableLayers { get; init; } = [];
+
+    [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
+
+    [JsonPropertyName("optimizer")] public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Every hyperparameter with its default and allowed values, by name (see <see cref="HyperparameterNames"/>).</summary>
+    [JsonPropertyName("hyperparameters")] public IReadOnlyDictionary<string, Hyperparameter> Hyperparameters { get; init; } = new Dictionary<string, Hyperparameter>();
+
+    /// <summary>Free-form notes about where the model came from (base model, feature normalization…).</summary>
+    [JsonPropertyName("notes")] public IReadOnlyDictionary<string, string> Notes { get; init; } = new Dictionary<string, string>();
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = false,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The JSON stored in the model.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Reads and validates the JSON stored in a model.</summary>
+    /// <exception cref="TailorException">Malformed JSON, an unknown version or an inconsistent spec.</exception>
+    public static UpdateSpec FromJson(string json, string source)
+    {
+        UpdateSpec? spec;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.TryGetProperty("version", out var v) && v.TryGetInt32(out int version) && version > CurrentVersion)
+                throw new TailorException($"'{source}' has update spec version {version}; this Tailor reads up to version {CurrentVersion}. Update Tailor.");
+            spec = JsonSerializer.Deserialize<UpdateSpec>(json, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new TailorException($"'{source}' has a malformed update spec ({MetadataKey}): {e.Message}", e);
+        }
+        if (spec is null) throw new TailorException($"'{source}' has an empty update spec ({MetadataKey}).");
+        spec.Validate(source);
+        return spec;
+    }
+
+    /// <summary>Returns the hyperparameter or throws naming the known ones.</summary>
+    public Hyperparameter GetHyperparameter(string name) =>
+        Hyperparameters.TryGetValue(name, out var h) ? h
+        : throw new TailorException($"This model has no hyperparameter '{name}'; it has: {string.Join(", ", Hyperparameters.Keys)}.");
+
+    /// <summary>The default of a hyperparameter, or <paramref name="fallback"/> when the model does not define it.</summary>
+    public double DefaultOr(string name, double fallback) => Hyperparameters.TryGetValue(name, out var h) ? h.Default : fallback;
+
+    /// <summary>Checks internal consistency: every default within its own allowed values, labels, layers.</summary>
+    /// <exception cref="TailorException">What is inconsistent, naming the value and what is allowed.</exception>
+    public void Validate(string source)
+    {
+        foreach (var (name, h) in Hyperparameters)
+        {
+            h.Allowed.Validate(name);
+            try { h.Check(name, h.Default); }
+            catch (TailorException e)
+            {
+                throw new TailorException($"'{source}': the default {e.Message.Replace(" is not allowed by this model", " is outside its own allowed values")}");
+            }
+        }
+        if (Labels.Names.Count == 0 && Head != HeadKind.KNearestNeighbors)
+            throw new TailorException($"'{source}': the update spec has no class labels.");
+        if (Labels.Placeholders.Any(i => i < 0 || i >= Labels.Capacity))
+            throw new TailorException($"'{source}': a placeholder slot is outside 0..{Labels.Capacity - 1}.");
+    }
+}

@@ -1,0 +1,81 @@
+using Onnx;
+using Tailor.Onnx;
+using Tailor.Spec;
+
+namespace Tailor;
+
+/// <summary>
+/// An updatable model: a standard ONNX model plus its <see cref="UpdateSpec"/> (stored as JSON in the
+/// model's metadata_props). Plain ONNX Runtime can run the file; Tailor can also train it.
+/// </summary>
+public sealed class UpdatableModel
+{
+    internal UpdatableModel(ModelProto proto, UpdateSpec spec, string? path)
+    {
+        Proto = proto;
+        Spec = spec;
+        Path = path;
+    }
+
+    /// <summary>The ONNX model. Edits go through Tailor's builder and trainers.</summary>
+    internal ModelProto Proto { get; }
+
+    /// <summary>The update specification.</summary>
+    public UpdateSpec Spec { get; private set; }
+
+    /// <summary>Where the model was read from or last written, if anywhere.</summary>
+    public string? Path { get; private set; }
+
+    /// <summary>Reads an updatable model.</summary>
+    /// <exception cref="TailorException">Missing, truncated or non-ONNX file, or an ONNX model without an update spec.</exception>
+    public static UpdatableModel Load(string path)
+    {
+        var proto = OnnxModelFile.Read(path);
+        string? json = proto.GetMetadata(UpdateSpec.MetadataKey);
+        if (json is null)
+            throw new TailorException(
+                $"'{path}' is an ONNX model but not an updatable one: it has no update spec ({UpdateSpec.MetadataKey} in metadata_props). " +
+                $"Make one with: tailor prepare --base \"{path}\" --feature-output NAME, or --from \"{path}\" for a classifier.");
+        var spec = UpdateSpec.FromJson(json, path);
+        return new UpdatableModel(proto, spec, path);
+    }
+
+    /// <summary>Replaces the spec (validated) and stores it in the ONNX metadata.</summary>
+    internal void SetSpec(UpdateSpec spec)
+    {
+        spec.Validate(Path ?? "model");
+        Spec = spec;
+        Proto.SetMetadata(UpdateSpec.MetadataKey, spec.ToJson());
+    }
+
+    /// <summary>Writes the model atomically (temporary file, then move).</summary>
+    public void Save(string path)
+    {
+        Proto.SetMetadata(UpdateSpec.MetadataKey, Spec.ToJson());
+        OnnxModelFile.Write(Proto, path);
+        Path = path;
+    }
+
+    /// <summary>The serialized ONNX bytes (for an in-memory ONNX Runtime session).</summary>
+    public byte[] ToBytes()
+    {
+        Proto.SetMetadata(UpdateSpec.MetadataKey, Spec.ToJson());
+        return Google.Protobuf.MessageExtensions.ToByteArray(Proto);
+    }
+
+    /// <summary>The values of a float initializer (a copy).</summary>
+    public float[] GetParameter(string name) => OnnxTensors.ToFloats(Proto.Graph.GetInitializer(name));
+
+    /// <summary>The shape of an initializer.</summary>
+    public long[] GetParameterShape(string name) => Proto.Graph.GetInitializer(name).Dims.ToArray();
+
+    /// <summary>Replaces the values of a float initializer, keeping its shape.</summary>
+    public void SetParameter(string name, ReadOnlySpan<float> values)
+    {
+        var old = Proto.Graph.GetInitializer(name);
+        Proto.Graph.ReplaceInitializer(OnnxTensors.FromFloats(name, old.Dims, values));
+    }
+
+    /// <summary>A deep copy (for a live model during training, or a what-if edit).</summary>
+    public UpdatableModel Clone() => new(Proto.Clone(), Spec, Path);
+}
