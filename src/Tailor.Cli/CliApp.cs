@@ -1,10 +1,57 @@
+using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Spectre.Console;
+using Tailor.Cli.Commands;
+
 namespace Tailor.Cli;
 
+/// <summary>The <c>tailor</c> command line: prepare, info, predict, evaluate, train, bench.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args)
+    /// <summary>JSON as scripts read it: UTF-8 labels unescaped (✊, not \u270A), indented.</summary>
+    internal static readonly JsonSerializerOptions Json = new()
     {
-        Console.WriteLine("tailor: not yet");
-        return 0;
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        Console.OutputEncoding = System.Text.Encoding.UTF8;
+        var root = new RootCommand("Tailor: personalize ONNX image classifiers on this machine, offline.");
+        root.Add(PrepareCommand.Create());
+        root.Add(InfoCommand.Create());
+        root.Add(PredictCommand.Create());
+        root.Add(EvaluateCommand.Create());
+        foreach (var extra in ExtraCommands) root.Add(extra());
+        var parse = root.Parse(args);
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
+        }
+        catch (TailorException e)
+        {
+            WriteError(e.Message);
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            WriteError("Cancelled.");
+            return 130;
+        }
     }
+
+    /// <summary>Commands added by other files (train, bench) without touching this one.</summary>
+    internal static readonly List<Func<Command>> ExtraCommands = [];
+
+    internal static void WriteError(string message)
+    {
+        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        err.MarkupLine("[red]error:[/] " + Markup.Escape(message));
+    }
+
+    internal static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
 }

@@ -1,1 +1,4 @@
-return Tailor.Cli.CliApp.Run(args);
+using Tailor.Cli;
+
+CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
+return await CliApp.RunAsync(args);

@@ -43,7 +43,7 @@ public sealed class UpdatableModel
     /// <summary>Replaces the spec (validated) and stores it in the ONNX metadata.</summary>
     internal void SetSpec(UpdateSpec spec)
     {
-        spec.Validate(Path ?? "model");
+        spec.Validate(Path ?? "");
         Spec = spec;
         Proto.SetMetadata(UpdateSpec.MetadataKey, spec.ToJson());
     }

@@ -156,7 +156,8 @@ public sealed record UpdateSpec
             try { h.Check(name, h.Default); }
             catch (TailorException e)
             {
-                throw new TailorException($"'{source}': the default {e.Message.Replace(" is not allowed by this model", " is outside its own allowed values")}");
+                string what = e.Message.Replace(" is not allowed by this model", " is outside its own allowed values");
+                throw new TailorException(source.Length > 0 ? $"'{source}': the default {what}" : $"The default {what}");
             }
         }
         if (Labels.Names.Count == 0 && Head != HeadKind.KNearestNeighbors)

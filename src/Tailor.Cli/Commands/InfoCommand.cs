@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace Tailor.Cli.Commands;
+
+/// <summary><c>tailor info MODEL [--json]</c>.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "An updatable ONNX model." };
+        var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var command = new Command("info", "Show a model's inputs, outputs, preprocessing, labels, updatable layers, loss, optimizer and hyperparameters.") { modelArg, jsonOption };
+        command.SetAction(parse =>
+        {
+            var info = ModelInfo.Describe(UpdatableModel.Load(parse.GetValue(modelArg)!));
+            if (parse.GetValue(jsonOption)) { CliApp.WriteJson(info); return 0; }
+            Render(info);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void Render(ModelInfo info)
+    {
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(info.Path ?? "")}[/]  (update spec v{info.SpecVersion}, head {info.Head})");
+        var io = new Table().AddColumns("", "name", "type", "shape");
+        foreach (var t in info.Inputs) io.AddRow("input", Markup.Escape(t.Name), t.Type, Markup.Escape(t.Shape));
+        foreach (var t in info.Outputs) io.AddRow("output", Markup.Escape(t.Name), t.Type, Markup.Escape(t.Shape));
+        AnsiConsole.Write(io);
+        var p = info.Preprocessing;
+        AnsiConsole.MarkupLine($"Preprocessing: {p.Width}×{p.Height} {p.Channels.ToString().ToUpperInvariant()} {p.Layout.ToString().ToUpperInvariant()}, resize {p.Resize}, " +
+            $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
+        AnsiConsole.MarkupLine($"Labels ({info.Capacity} slots, {info.Placeholders.Count} free): " +
+            string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
+        var layers = new Table().AddColumns("updatable layer", "op", "parameters", "count");
+        foreach (var l in info.UpdatableLayers) layers.AddRow(Markup.Escape(l.Name), l.Op, Markup.Escape(string.Join(", ", l.Parameters)), l.ParameterCount.ToString("N0"));
+        AnsiConsole.Write(layers);
+        AnsiConsole.MarkupLine($"Loss: {info.Loss.Kind} on '{Markup.Escape(info.Loss.Input)}' (target '{Markup.Escape(info.Loss.Target)}'); optimizer: {info.Optimizer}");
+        var hyper = new Table().AddColumns("hyperparameter", "default", "allowed");
+        foreach (var (name, h) in info.Hyperparameters.OrderBy(kv => kv.Key))
+            hyper.AddRow(name, Markup.Escape(Convert.ToString(h.Default, System.Globalization.CultureInfo.InvariantCulture) ?? ""), Markup.Escape(h.AllowedText));
+        AnsiConsole.Write(hyper);
+    }
+}

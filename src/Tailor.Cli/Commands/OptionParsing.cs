@@ -1,0 +1,49 @@
+using System.Globalization;
+using Tailor.Spec;
+
+namespace Tailor.Cli.Commands;
+
+/// <summary>Parsing of list and range option values, with errors that say what was expected.</summary>
+internal static class OptionParsing
+{
+    /// <summary>"✊,✋,✌️" → labels (commas separate; surrounding spaces are trimmed).</summary>
+    public static IReadOnlyList<string> List(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    public static double Number(string option, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && !double.IsNaN(v)
+            ? v : throw new TailorException($"{option}: '{text}' is not a number.");
+
+    public static float[] Floats(string option, string? text) => List(text).Select(t => (float)Number(option, t)).ToArray();
+
+    /// <summary>"1,2,8,16" → a set; "0..1" or "[0,1]" → a closed range.</summary>
+    public static AllowedValues Allowed(string option, string text)
+    {
+        string t = text.Trim();
+        if (t.Contains(".."))
+        {
+            var parts = t.Split("..");
+            if (parts.Length == 2) return AllowedValues.Between(Number(option, parts[0]), Number(option, parts[1]));
+        }
+        if (t.StartsWith('[') && t.EndsWith(']'))
+        {
+            var parts = t[1..^1].Split(',');
+            if (parts.Length == 2) return AllowedValues.Between(Number(option, parts[0]), Number(option, parts[1]));
+        }
+        var values = List(t).Select(v => Number(option, v)).ToArray();
+        if (values.Length == 0) throw new TailorException($"{option}: give a list such as 1,2,8,16 or a range such as 0..1.");
+        return AllowedValues.OneOf(values);
+    }
+
+    public static bool Bool(string option, string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "true" or "yes" or "1" or "on" => true,
+        "false" or "no" or "0" or "off" => false,
+        _ => throw new TailorException($"{option}: '{text}' is not true or false."),
+    };
+
+    public static T Enum<T>(string option, string text, params (string Name, T Value)[] choices) =>
+        choices.FirstOrDefault(c => string.Equals(c.Name, text.Trim(), StringComparison.OrdinalIgnoreCase)) is { Name: not null } hit
+            ? hit.Value
+            : throw new TailorException($"{option}: '{text}' is not one of {string.Join(", ", choices.Select(c => c.Name))}.");
+}

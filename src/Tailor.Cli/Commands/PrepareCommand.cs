@@ -1,0 +1,155 @@
+using System.CommandLine;
+using Spectre.Console;
+using Tailor.Building;
+using Tailor.Spec;
+using H = Tailor.Spec.HyperparameterNames;
+
+namespace Tailor.Cli.Commands;
+
+/// <summary><c>tailor prepare</c>: make an updatable classifier from a feature extractor or an existing classifier.</summary>
+internal static class PrepareCommand
+{
+    /// <summary>CLI option → hyperparameter: value option, allowed-values option, name.</summary>
+    private static readonly (string Value, string Allowed, string Name, string Help)[] HyperOptions =
+    [
+        ("--lr", "--allowed-lr", H.LearningRate, "learning rate"),
+        ("--momentum", "--allowed-momentum", H.Momentum, "SGD momentum"),
+        ("--beta1", "--allowed-beta1", H.Beta1, "Adam beta1"),
+        ("--beta2", "--allowed-beta2", H.Beta2, "Adam beta2"),
+        ("--epsilon", "--allowed-epsilon", H.Epsilon, "Adam epsilon"),
+        ("--batch", "--allowed-batch", H.BatchSize, "mini-batch size"),
+        ("--epochs", "--allowed-epochs", H.Epochs, "epochs"),
+        ("--weight-decay", "--allowed-weight-decay", H.WeightDecay, "L2 weight decay"),
+        ("--seed", "--allowed-seed", H.Seed, "shuffle/dropout seed"),
+    ];
+
+    public static Command Create()
+    {
+        var outOption = new Option<string>("--out", "-o") { Description = "Where to write the updatable model.", DefaultValueFactory = _ => "model.onnx" };
+        var baseOption = new Option<string?>("--base") { Description = "Feature extractor ONNX file (default: the embedded ResNet18)." };
+        var featureOption = new Option<string?>("--feature-output") { Description = "Tensor of --base to use as features (default: its only output)." };
+        var fromOption = new Option<string?>("--from") { Description = "Expand an existing classifier (a Tailor model or a plain ONNX classifier) instead." };
+        var classifierOption = new Option<string?>("--classifier-layer") { Description = "With --from: the classifier layer of a plain ONNX model (default: found automatically)." };
+        var capacityOption = new Option<int>("--capacity") { Description = "Output slots of the classifier.", DefaultValueFactory = _ => 10 };
+        var labelsOption = new Option<string?>("--labels") { Description = "Comma-separated labels for the first slots, e.g. \"✊,✋,✌️\"; the other slots are placeholders." };
+        var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
+        var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: classifier)." };
+        var lossOption = new Option<string>("--loss") { Description = "cross-entropy or mse.", DefaultValueFactory = _ => "cross-entropy" };
+        var optimizerOption = new Option<string?>("--optimizer") { Description = "adam (default) or sgd." };
+        var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's SGD lr 0.001, batch 8 ∈ {1,2,8,16}, epochs 10 ∈ {1,10,50}." };
+        var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true (default) or false." };
+        var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default)." };
+        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming (default) or zeros.", DefaultValueFactory = _ => "kaiming" };
+        var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 };
+        var noNormOption = new Option<bool>("--no-normalize-features") { Description = "Do not L2-normalize the features before the classifier." };
+        var sizeOption = new Option<string?>("--size") { Description = "With --base/--from when the model's input size is not fixed: WIDTHxHEIGHT." };
+        var channelsOption = new Option<string?>("--channels") { Description = "With --base/--from: rgb (default), bgr or gray." };
+        var scaleOption = new Option<double?>("--scale") { Description = "With --base/--from: multiply 0..255 pixel values by this (e.g. 0.00392156862745098 for 0..1)." };
+        var meanOption = new Option<string?>("--mean") { Description = "With --base: per-channel mean subtracted in the graph, e.g. 0.485,0.456,0.406." };
+        var stdOption = new Option<string?>("--std") { Description = "With --base: per-channel std the graph divides by, e.g. 0.229,0.224,0.225." };
+        var resizeOption = new Option<string?>("--resize") { Description = "With --base/--from: stretch (default), center-crop or pad." };
+        var valueOptions = HyperOptions.Select(h => new Option<string?>(h.Value) { Description = $"Default {h.Help}." }).ToArray();
+        var allowedOptions = HyperOptions.Select(h => new Option<string?>(h.Allowed) { Description = $"Allowed {h.Help} values: a list (1,2,8,16) or a range (0..1)." }).ToArray();
+
+        var command = new Command("prepare", "Make an updatable classifier: attach a head to a feature extractor (default: the embedded ResNet18), or expand an existing classifier with --from.");
+        foreach (var o in new Option[] { outOption, baseOption, featureOption, fromOption, classifierOption, capacityOption, labelsOption, prefixOption, updatableOption,
+                     lossOption, optimizerOption, presetOption, shuffleOption, nesterovOption, initOption, initSeedOption, noNormOption, sizeOption, channelsOption,
+                     scaleOption, meanOption, stdOption, resizeOption }.Concat(valueOptions).Concat(allowedOptions))
+            command.Add(o);
+
+        command.SetAction(parse =>
+        {
+            string output = parse.GetValue(outOption)!;
+            string? preset = parse.GetValue(presetOption);
+            bool reference = preset is not null && OptionParsing.Enum("--preset", preset, ("reference", true));
+            var optimizer = parse.GetValue(optimizerOption) is { } opt
+                ? OptionParsing.Enum("--optimizer", opt, ("adam", OptimizerKind.Adam), ("sgd", OptimizerKind.Sgd))
+                : reference ? OptimizerKind.Sgd : OptimizerKind.Adam;
+            var hyper = reference && optimizer == OptimizerKind.Sgd ? DefaultHyperparameters.Reference() : DefaultHyperparameters.For(optimizer);
+            for (int i = 0; i < HyperOptions.Length; i++)
+            {
+                var (valueName, allowedName, name, _) = HyperOptions[i];
+                string? value = parse.GetValue(valueOptions[i]), allowed = parse.GetValue(allowedOptions[i]);
+                if (value is null && allowed is null) continue;
+                if (!hyper.TryGetValue(name, out var h))
+                    throw new TailorException($"{valueName} does not apply to the {optimizer.ToString().ToLowerInvariant()} optimizer; it takes: {string.Join(", ", hyper.Keys)}.");
+                if (value is not null) h = h with { Default = OptionParsing.Number(valueName, value) };
+                if (allowed is not null) h = h with { Allowed = OptionParsing.Allowed(allowedName, allowed) };
+                hyper[name] = h;
+            }
+            if (parse.GetValue(shuffleOption) is { } shuffle) hyper[H.Shuffle] = Hyperparameter.Bool(OptionParsing.Bool("--shuffle", shuffle));
+            if (parse.GetValue(nesterovOption) is { } nesterov)
+            {
+                if (optimizer != OptimizerKind.Sgd) throw new TailorException("--nesterov applies to the sgd optimizer only.");
+                hyper[H.Nesterov] = Hyperparameter.Bool(OptionParsing.Bool("--nesterov", nesterov));
+            }
+            var loss = OptionParsing.Enum("--loss", parse.GetValue(lossOption)!, ("cross-entropy", LossKind.CategoricalCrossEntropy),
+                ("cce", LossKind.CategoricalCrossEntropy), ("mse", LossKind.MeanSquaredError));
+            var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : null;
+            var preprocessing = Preprocessing(parse.GetValue(sizeOption), parse.GetValue(channelsOption), parse.GetValue(scaleOption), parse.GetValue(resizeOption));
+
+            UpdatableModel model;
+            if (parse.GetValue(fromOption) is { } from)
+            {
+                model = ModelBuilder.Expand(from, new ExpandOptions
+                {
+                    Capacity = parse.GetValue(capacityOption),
+                    Labels = parse.GetValue(labelsOption) is { } l ? OptionParsing.List(l) : null,
+                    ClassifierLayer = parse.GetValue(classifierOption),
+                    PlaceholderPrefix = parse.GetValue(prefixOption)!,
+                    Preprocessing = preprocessing,
+                    Optimizer = optimizer,
+                    Hyperparameters = hyper,
+                    UpdatableLayers = updatable,
+                });
+            }
+            else
+            {
+                model = ModelBuilder.Prepare(new PrepareOptions
+                {
+                    BaseModelPath = parse.GetValue(baseOption),
+                    FeatureOutput = parse.GetValue(featureOption),
+                    Capacity = parse.GetValue(capacityOption),
+                    Labels = OptionParsing.List(parse.GetValue(labelsOption)),
+                    PlaceholderPrefix = parse.GetValue(prefixOption)!,
+                    NormalizeFeatures = !parse.GetValue(noNormOption),
+                    UpdatableLayers = updatable,
+                    Loss = loss,
+                    Optimizer = optimizer,
+                    Hyperparameters = hyper,
+                    Init = OptionParsing.Enum("--init", parse.GetValue(initOption)!, ("kaiming", WeightInit.KaimingUniform), ("zeros", WeightInit.Zeros)),
+                    InitSeed = parse.GetValue(initSeedOption),
+                    Preprocessing = preprocessing,
+                    Mean = parse.GetValue(meanOption) is { } m ? OptionParsing.Floats("--mean", m) : null,
+                    Std = parse.GetValue(stdOption) is { } s ? OptionParsing.Floats("--std", s) : null,
+                });
+            }
+            model.Save(output);
+            var spec = model.Spec;
+            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(output)}[/]: {spec.Labels.Capacity} slots " +
+                $"({Markup.Escape(string.Join(" ", spec.Labels.InUse))}{(spec.Labels.Placeholders.Count > 0 ? $" + {spec.Labels.Placeholders.Count} placeholders" : "")}), " +
+                $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => l.Name)))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}.");
+            return 0;
+        });
+        return command;
+    }
+
+    private static ImagePreprocessing? Preprocessing(string? size, string? channels, double? scale, string? resize)
+    {
+        if (size is null && channels is null && scale is null && resize is null) return null;
+        var p = new ImagePreprocessing();
+        if (size is not null)
+        {
+            var parts = size.ToLowerInvariant().Split('x');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int w) || !int.TryParse(parts[1], out int h) || w < 1 || h < 1)
+                throw new TailorException($"--size: '{size}' is not WIDTHxHEIGHT such as 224x224.");
+            p = p with { Width = w, Height = h };
+        }
+        if (channels is not null)
+            p = p with { Channels = OptionParsing.Enum("--channels", channels, ("rgb", ChannelOrder.Rgb), ("bgr", ChannelOrder.Bgr), ("gray", ChannelOrder.Gray)) };
+        if (scale is double sc) p = p with { Scale = (float)sc };
+        if (resize is not null)
+            p = p with { Resize = OptionParsing.Enum("--resize", resize, ("stretch", ResizeMode.Stretch), ("center-crop", ResizeMode.CenterCrop), ("pad", ResizeMode.Pad)) };
+        return p;
+    }
+}
