@@ -2,6 +2,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Advanced;
 using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -98,16 +99,20 @@ public static class ImageLoader
                 throw new TailorException(
                     $"'{path}' is not an image ImageSharp can read ({SupportedFormats}): its content is not in any of these formats.", e);
             }
-            catch (Exception e) when (e is ImageFormatException or InvalidDataException or EndOfStreamException
-                                          or IndexOutOfRangeException or ArgumentException or NotSupportedException)
+            catch (InvalidMemoryOperationException e)
             {
-                // Corrupt and truncated files surface as any of these, depending on the decoder.
-                throw new TailorException(
-                    $"'{path}' is not an image ImageSharp can read ({SupportedFormats}): it looks damaged or truncated ({e.Message}).", e);
+                throw new TailorException($"'{path}' is too large to decode in memory: {e.Message}", e);
             }
-            catch (IOException e)
+            catch (IOException e) when (e is not EndOfStreamException)
             {
                 throw new TailorException($"'{path}' cannot be read: {e.Message}", e);
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
+            {
+                // Corrupt and truncated files surface as InvalidImageContentException, but a decoder fed garbage
+                // may also throw IndexOutOfRange, Argument or Overflow exceptions: all mean the same to the user.
+                throw new TailorException(
+                    $"'{path}' is not an image ImageSharp can read ({SupportedFormats}): it looks damaged or truncated ({e.Message}).", e);
             }
         }
     }

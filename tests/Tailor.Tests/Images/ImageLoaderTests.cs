@@ -154,14 +154,14 @@ public class ImageLoaderTests
     [Fact]
     public void ExifOrientation6_RotatesClockwise()
     {
-        // Stored 16 wide × 8 high, red top-left 8×8 block, blue elsewhere. Orientation 6 means "rotate 90° clockwise to view":
-        // the viewed image is 8 wide × 16 high and the red block lands at the top-right.
+        // Stored 16 wide × 8 high, red top-left 4×4 block, blue elsewhere. Orientation 6 means "rotate 90° clockwise to view":
+        // the viewed image is 8 wide × 16 high and stored (x, y) shows at (7 − y, x): the red block lands at the top-right.
         using var dir = new TempFolder();
         string path = dir.File("rotated.jpg");
         using (var image = new Image<Rgb24>(16, 8, Blue))
         {
-            for (int y = 0; y < 8; y++)
-                for (int x = 0; x < 8; x++)
+            for (int y = 0; y < 4; y++)
+                for (int x = 0; x < 4; x++)
                     image[x, y] = Red;
             image.Metadata.ExifProfile = new ExifProfile();
             image.Metadata.ExifProfile.SetValue(ExifTag.Orientation, (ushort)6);
@@ -407,7 +407,8 @@ public class ImageLoaderTests
             File.WriteAllBytes(path, stream.ToArray()[..20]);
         }
         var e = Assert.Throws<TailorException>(() => ImageLoader.Load(path));
-        Assert.Contains($"'{path}'", e.Message);
+        Assert.Contains($"'{path}' is not an image ImageSharp can read", e.Message);
+        Assert.Contains("damaged or truncated", e.Message);
     }
 
     [Fact]
