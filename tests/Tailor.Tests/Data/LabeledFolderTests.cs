@@ -1,0 +1,111 @@
+using Tailor.Data;
+using Tailor.Tests.Images;
+
+namespace Tailor.Tests.Data;
+
+public class LabeledFolderTests
+{
+    internal const string Hands = "/work/shared/datasets/hands";
+    private const string Scissors = "\u270C\uFE0F";
+
+    [Theory]
+    [InlineData("train", 10)]
+    [InlineData("test", 5)]
+    public void HandsFolders_ScanIntoThreeLabels(string split, int perLabel)
+    {
+        var folder = LabeledFolder.Scan(Path.Combine(Hands, split));
+        Assert.Equal(["\u270A", "\u270B", Scissors], folder.Labels);
+        Assert.Equal(3 * perLabel, folder.Examples.Count);
+        foreach (var label in folder.Labels)
+            Assert.Equal(perLabel, folder.ExamplesOf(label).Count);
+        Assert.Equal(2, folder.IndexOf(Scissors));
+        Assert.Equal(-1, folder.IndexOf("\u270C")); // U+FE0F is part of the label, not stripped
+        Assert.All(folder.Examples, e => Assert.True(File.Exists(e.Path), e.Path));
+    }
+
+    [Fact]
+    public void Labels_AreNfc_AndFoldersDifferingOnlyInNormalizationMerge()
+    {
+        using var dir = new TempFolder();
+        string nfd = "Cafe\u0301", nfc = "Caf\u00E9";
+        Directory.CreateDirectory(Path.Combine(dir.Path, nfd));
+        File.WriteAllText(Path.Combine(dir.Path, nfd, "a.jpg"), "x");
+        Directory.CreateDirectory(Path.Combine(dir.Path, nfc));
+        File.WriteAllText(Path.Combine(dir.Path, nfc, "b.jpg"), "x");
+
+        var folder = LabeledFolder.Scan(dir.Path);
+        Assert.Equal([nfc], folder.Labels);
+        Assert.Equal(["a.jpg", "b.jpg"], folder.Examples.Select(e => Path.GetFileName(e.Path)));
+        Assert.All(folder.Examples, e => Assert.True(File.Exists(e.Path)));
+        Assert.Equal(0, folder.IndexOf(nfd));
+    }
+
+    [Fact]
+    public void LabelComparer_IsNormalizationInsensitive_ButKeepsVariationSelectors()
+    {
+        var comparer = LabelComparer.Instance;
+        Assert.True(comparer.Equals("Cafe\u0301", "Caf\u00E9"));
+        Assert.Equal(comparer.GetHashCode("Cafe\u0301"), comparer.GetHashCode("Caf\u00E9"));
+        Assert.Equal(0, comparer.Compare("Cafe\u0301", "Caf\u00E9"));
+        Assert.True(comparer.Equals(Scissors, "\u270C\uFE0F".Normalize(System.Text.NormalizationForm.FormD)));
+        Assert.False(comparer.Equals(Scissors, "\u270C"));
+        Assert.Equal(Scissors, LabelComparer.Normalize(Scissors));
+    }
+
+    [Fact]
+    public void HiddenFilesAndJunk_AreSkipped_AndOrderIsOrdinal()
+    {
+        using var dir = new TempFolder();
+        string cat = Path.Combine(dir.Path, "cat");
+        Directory.CreateDirectory(cat);
+        foreach (var name in new[] { "b.png", "a.png", "C.png", ".DS_Store", "Thumbs.db", ".hidden.jpg", "desktop.ini" })
+            File.WriteAllText(Path.Combine(cat, name), "x");
+        Directory.CreateDirectory(Path.Combine(dir.Path, ".git"));
+        File.WriteAllText(Path.Combine(dir.Path, "README.md"), "not a label");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "Dog"));
+        File.WriteAllText(Path.Combine(dir.Path, "Dog", "z.jpg"), "x");
+
+        var folder = LabeledFolder.Scan(dir.Path);
+        Assert.Equal(["Dog", "cat"], folder.Labels);
+        Assert.Equal(["z.jpg", "C.png", "a.png", "b.png"], folder.Examples.Select(e => Path.GetFileName(e.Path)));
+        Assert.Equal(["Dog", "cat", "cat", "cat"], folder.Examples.Select(e => e.Label));
+    }
+
+    [Fact]
+    public void MissingFolder_SaysItDoesNotExist()
+    {
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan("/nonexistent-tailor-data"));
+        Assert.Equal("'/nonexistent-tailor-data' does not exist.", e.Message);
+    }
+
+    [Fact]
+    public void AFile_IsNotAFolder()
+    {
+        using var dir = new TempFolder();
+        string file = dir.File("data.zip");
+        File.WriteAllText(file, "x");
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(file));
+        Assert.StartsWith($"'{file}' is a file, not a folder", e.Message);
+    }
+
+    [Fact]
+    public void NoLabelFolders_Throws()
+    {
+        using var dir = new TempFolder();
+        File.WriteAllText(dir.File("loose.jpg"), "x");
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(dir.Path));
+        Assert.StartsWith($"'{dir.Path}' has no label sub-folders", e.Message);
+    }
+
+    [Fact]
+    public void EmptyLabelFolder_IsNamed()
+    {
+        using var dir = new TempFolder();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "cat"));
+        File.WriteAllText(Path.Combine(dir.Path, "cat", "a.jpg"), "x");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "dog"));
+        File.WriteAllText(Path.Combine(dir.Path, "dog", ".DS_Store"), "junk only");
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(dir.Path));
+        Assert.Contains($"'{Path.Combine(dir.Path, "dog")}' (label 'dog') has no files", e.Message);
+    }
+}
