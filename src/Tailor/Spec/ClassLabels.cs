@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json.Serialization;
 
 namespace Tailor.Spec;
@@ -24,7 +23,7 @@ public sealed record ClassLabels
 
     /// <summary>Normalizes a label for comparison (Unicode NFC, trimmed). ✌️ written with or without
     /// a composed form compares equal; the variation selector U+FE0F is kept, not stripped.</summary>
-    public static string Normalize(string label) => label.Trim().Normalize(NormalizationForm.FormC);
+    public static string Normalize(string label) => Data.LabelComparer.Normalize(label.Trim());
 
     /// <summary>The slot of <paramref name="label"/> among the labels in use, or −1.</summary>
     public int IndexOf(string label)
