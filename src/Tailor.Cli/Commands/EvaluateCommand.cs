@@ -1,8 +1,58 @@
 using System.CommandLine;
+using Spectre.Console;
+using Tailor.Data;
+using Tailor.Prediction;
 
 namespace Tailor.Cli.Commands;
 
+/// <summary><c>tailor evaluate MODEL --data DIR [--json] [--strict]</c>.</summary>
 internal static class EvaluateCommand
 {
-    public static Command Create() => new("evaluate", "(coming with the image pipeline)");
+    public static Command Create()
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "An updatable ONNX model." };
+        var dataOption = new Option<string>("--data") { Description = "A folder with one sub-folder of images per label.", Required = true };
+        var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var strictOption = new Option<bool>("--strict") { Description = "Fail on the first unreadable file instead of skipping it." };
+        var command = new Command("evaluate", "Evaluate a model on a labelled folder: accuracy, loss, per-label accuracy, confusion matrix and a per-image table.")
+            { modelArg, dataOption, jsonOption, strictOption };
+        command.SetAction((parse, ct) =>
+        {
+            var model = UpdatableModel.Load(parse.GetValue(modelArg)!);
+            var data = LabeledFolder.Scan(parse.GetValue(dataOption)!);
+            bool json = parse.GetValue(jsonOption);
+            using var predictor = new Predictor(model);
+            var options = new EvaluationOptions { Strict = parse.GetValue(strictOption) };
+            EvaluationReport report = json
+                ? Evaluator.Evaluate(predictor, data, options, ct)
+                : Progress.Run("Evaluating", data.Examples.Count, progress => Evaluator.Evaluate(predictor, data, options with { Progress = progress }, ct));
+            if (json) { CliApp.WriteJson(report); return Task.FromResult(0); }
+            Render(report);
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    internal static void Render(EvaluationReport report)
+    {
+        var table = new Table().AddColumns("image", "label", "predicted", "probability", "p(true)");
+        foreach (var e in report.Examples)
+        {
+            bool ok = LabelComparer.Instance.Equals(e.Label, e.Predicted);
+            table.AddRow(Markup.Escape(Path.GetFileName(e.Path)), Markup.Escape(e.Label),
+                ok ? Markup.Escape(e.Predicted) : $"[red]{Markup.Escape(e.Predicted)}[/]", $"{e.Probability:P1}", $"{e.TrueProbability:P1}");
+        }
+        AnsiConsole.Write(table);
+        var perLabel = new Table().AddColumns("label", "images", "accuracy");
+        foreach (var (label, acc) in report.PerLabel) perLabel.AddRow(Markup.Escape(label), acc.Count.ToString(), $"{acc.Accuracy:P1}");
+        AnsiConsole.Write(perLabel);
+        var confusion = new Table().AddColumn("true \\ predicted");
+        foreach (var l in report.Confusion.Labels) confusion.AddColumn(Markup.Escape(l));
+        for (int r = 0; r < report.Confusion.Labels.Count; r++)
+            confusion.AddRow([Markup.Escape(report.Confusion.Labels[r]), .. report.Confusion.Matrix[r].Select(v => v.ToString())]);
+        AnsiConsole.Write(confusion);
+        AnsiConsole.MarkupLine($"[bold]Accuracy {report.Accuracy:P1}[/] ({report.Correct}/{report.Count}), loss {report.Loss:F4}" +
+            (report.Skipped.Count > 0 ? $", [yellow]{report.Skipped.Count} skipped[/]" : ""));
+        foreach (var s in report.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s.Path)}: {Markup.Escape(s.Reason)}");
+    }
 }
