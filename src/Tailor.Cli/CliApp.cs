@@ -49,8 +49,8 @@ public static class CliApp
 
     internal static void WriteError(string message)
     {
-        var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        err.MarkupLine("[red]error:[/] " + Markup.Escape(message));
+        // Plain text, never wrapped: error messages name files and values that people copy and grep.
+        Console.Error.WriteLine(Console.IsErrorRedirected ? "error: " + message : "\u001b[31merror:\u001b[0m " + message);
     }
 
     internal static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));

@@ -196,7 +196,7 @@ public class ExpandAndErrorTests(PreparedModelFixture fixture) : IClassFixture<P
         Assert.Equal(new long[] { 4, 4 }, model.GetParameterShape("classifier.weight"));
         Assert.Contains(model.Proto.Graph.Node, n => n.OpType == "Sub" && n.Input[1] == "preprocess/mean");
         Assert.Contains(model.Proto.Graph.Node, n => n.OpType == "Div" && n.Input[1] == "preprocess/std");
-        using var predictor = new Prediction.Predictor(model);
+        using var predictor = new Tailor.Prediction.Predictor(model);
         var p = predictor.Predict(new float[2 * 192], 2);
         Assert.Equal(1f, p[0].Probabilities.Sum(), 1e-4f);
     }

@@ -1,0 +1,91 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using Tailor.Building;
+using Tailor.Images;
+using Tailor.Onnx;
+
+namespace Tailor.Features;
+
+/// <summary>
+/// Runs the frozen prefix of a model (everything before the cut) on ONNX Runtime and returns the cut
+/// tensors per image — the features the trainable suffix starts from.
+/// </summary>
+public sealed class FeatureExtractor : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string _input;
+    private readonly long[] _imageShape;
+
+    /// <summary>Builds the prefix model for <paramref name="model"/>'s cut.</summary>
+    public FeatureExtractor(UpdatableModel model, GraphCut cut)
+    {
+        Model = model;
+        Cut = cut;
+        var prefix = model.Proto.Clone();
+        prefix.Graph.Output.Clear();
+        foreach (var t in cut.CutTensors) prefix.Graph.Output.Add(new ValueInfoProto { Name = t });
+        ModelBuilder.PruneTo(prefix.Graph, cut.CutTensors);
+        prefix.MetadataProps.Clear();
+        var options = new SessionOptions
+        {
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = Environment.ProcessorCount,
+        };
+        _session = new InferenceSession(prefix.ToByteArray(), options);
+        _input = model.Spec.Input;
+        var p = model.Spec.Preprocessing;
+        int c = ImageLoader.ChannelCount(p);
+        _imageShape = p.Layout == Spec.TensorLayout.Nchw ? [1, c, p.Height, p.Width] : [1, p.Height, p.Width, c];
+        ImageLength = ImageLoader.TensorLength(p);
+        // Sizes of the cut tensors per example, from one blank run (shapes after the batch dimension).
+        using var probe = OrtValue.CreateTensorValueFromMemory(new float[ImageLength], _imageShape);
+        using var outputs = _session.Run(_runOptions, [_input], [probe], cut.CutTensors.ToArray());
+        Shapes = outputs.Select(o => o.GetTensorTypeAndShape().Shape.Skip(1).Select(d => (int)d).ToArray()).ToArray();
+        Lengths = Shapes.Select(s => s.Aggregate(1, (a, d) => a * d)).ToArray();
+    }
+
+    public UpdatableModel Model { get; }
+
+    public GraphCut Cut { get; }
+
+    /// <summary>Floats per input image.</summary>
+    public int ImageLength { get; }
+
+    /// <summary>Per-example shape of each cut tensor (without the batch dimension).</summary>
+    public IReadOnlyList<int[]> Shapes { get; }
+
+    /// <summary>Floats per example of each cut tensor.</summary>
+    public IReadOnlyList<int> Lengths { get; }
+
+    /// <summary>Floats per example over all cut tensors, concatenated in <see cref="GraphCut.CutTensors"/> order.</summary>
+    public int FeatureLength => Lengths.Sum();
+
+    /// <summary>Runs the prefix on <paramref name="count"/> images and writes each example's cut tensors,
+    /// concatenated, to <paramref name="features"/> (<see cref="FeatureLength"/> floats per example).</summary>
+    public void Extract(ReadOnlySpan<float> images, int count, Span<float> features)
+    {
+        if (count == 0) return;
+        var shape = (long[])_imageShape.Clone();
+        shape[0] = count;
+        using var input = OrtValue.CreateTensorValueFromMemory(images[..(count * ImageLength)].ToArray(), shape);
+        using var outputs = _session.Run(_runOptions, [_input], [input], Cut.CutTensors.ToArray());
+        int offset = 0;
+        for (int t = 0; t < outputs.Count; t++)
+        {
+            var data = outputs[t].GetTensorDataAsSpan<float>();
+            int len = Lengths[t];
+            for (int n = 0; n < count; n++)
+                data.Slice(n * len, len).CopyTo(features.Slice(n * FeatureLength + offset, len));
+            offset += len;
+        }
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+}

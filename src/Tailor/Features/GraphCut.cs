@@ -1,0 +1,74 @@
+using Onnx;
+using Tailor.Onnx;
+using Tailor.Spec;
+
+namespace Tailor.Features;
+
+/// <summary>
+/// Where the graph is cut: every node that an updatable layer's output reaches (and the updatable layers
+/// themselves) is the trainable <em>suffix</em>, run by Tailor's engine; everything else is the frozen
+/// <em>prefix</em>, run by ONNX Runtime once per example. The cut tensors are the prefix outputs the
+/// suffix reads — one tensor for a head (the features), several when a residual branch crosses the cut.
+/// </summary>
+public sealed class GraphCut
+{
+    private GraphCut(IReadOnlyList<NodeProto> suffix, IReadOnlyList<string> cutTensors, IReadOnlyList<string> suffixOutputs)
+    {
+        SuffixNodes = suffix;
+        CutTensors = cutTensors;
+        SuffixOutputs = suffixOutputs;
+    }
+
+    /// <summary>Suffix nodes in graph (topological) order.</summary>
+    public IReadOnlyList<NodeProto> SuffixNodes { get; }
+
+    /// <summary>Tensors computed by the prefix (or the graph input) and read by the suffix, in first-use order.</summary>
+    public IReadOnlyList<string> CutTensors { get; }
+
+    /// <summary>The graph outputs the suffix computes (e.g. probabilities; not the label string, which
+    /// only the exported model needs).</summary>
+    public IReadOnlyList<string> SuffixOutputs { get; }
+
+    /// <summary>Cuts <paramref name="model"/> before its first updatable layer.</summary>
+    /// <exception cref="TailorException">The spec names no updatable layer, or one missing from the graph.</exception>
+    public static GraphCut Compute(UpdatableModel model) => Compute(model.Proto.Graph, model.Spec);
+
+    internal static GraphCut Compute(GraphProto graph, UpdateSpec spec)
+    {
+        if (spec.UpdatableLayers.Count == 0)
+            throw new TailorException("The model has no updatable layers; mark some with tailor prepare --updatable NAME.");
+        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
+        var reached = new HashSet<string>();           // tensors downstream of an updatable layer
+        var suffix = new List<NodeProto>();
+        var updatable = spec.UpdatableLayers.Select(l => l.Name).ToHashSet();
+        foreach (var name in updatable)
+            if (graph.FindNode(name) is null) throw new TailorException($"The updatable layer '{name}' is not in the graph.");
+        foreach (var node in graph.Node)
+        {
+            if (updatable.Contains(node.Name) || node.Input.Any(reached.Contains))
+            {
+                suffix.Add(node);
+                foreach (var o in node.Output) reached.Add(o);
+            }
+        }
+        // The label string (ArgMax → Gather) is for the exported model; training needs only the
+        // probabilities, so keep just the nodes those (and the loss input) need.
+        var wanted = new HashSet<string> { spec.ProbabilitiesOutput, spec.Loss.Input };
+        var needed = new HashSet<string>(wanted);
+        var kept = new List<NodeProto>();
+        for (int i = suffix.Count - 1; i >= 0; i--)
+        {
+            if (!suffix[i].Output.Any(needed.Contains)) continue;
+            kept.Add(suffix[i]);
+            foreach (var input in suffix[i].Input) needed.Add(input);
+        }
+        kept.Reverse();
+        var cut = new List<string>();
+        foreach (var node in kept)
+            foreach (var input in node.Input)
+                if (input.Length > 0 && !reached.Contains(input) && !initializers.Contains(input) && !cut.Contains(input))
+                    cut.Add(input);
+        var outputs = wanted.Where(reached.Contains).ToList();
+        return new GraphCut(kept, cut, outputs);
+    }
+}
