@@ -12,7 +12,8 @@ namespace Tailor.Training.Optimizers;
 /// Hyperparameters are mutable so a training task's epoch-end handler can anneal them; a new value takes
 /// effect at the next <see cref="Step"/>. State can be saved and restored (<see cref="SaveState"/>,
 /// <see cref="LoadState"/>) so a run resumed from a checkpoint in a new process continues bit-identically.
-/// An optimizer is not thread-safe.
+/// An optimizer is not thread-safe. The update hooks are <c>private protected</c>: the set of optimizers is
+/// closed to Tailor, because checkpoints must know every kind they may hold.
 /// </remarks>
 public abstract class Optimizer
 {
