@@ -1,0 +1,112 @@
+using System.Globalization;
+
+namespace Tailor.Training.Schedules;
+
+/// <summary>
+/// A learning rate as a pure function of the epoch: the training task asks for the rate of epoch e
+/// (0-based, the epoch about to run) and sets it on the optimizer before the epoch starts. Being a pure
+/// function of (epoch, base rate), a schedule needs no state in checkpoints: a resumed run recomputes it.
+/// </summary>
+public abstract class LearningRateSchedule
+{
+    /// <summary>The learning rate for <paramref name="epoch"/> (0-based) given the base rate.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative, or
+    /// <paramref name="baseLr"/> is negative, NaN or infinite.</exception>
+    public double LearningRateAt(int epoch, double baseLr)
+    {
+        if (epoch < 0)
+            throw new ArgumentOutOfRangeException(nameof(epoch), $"epoch must be ≥ 0; got {epoch}.");
+        if (!(baseLr >= 0) || double.IsInfinity(baseLr))
+            throw new ArgumentOutOfRangeException(nameof(baseLr), $"base learning rate must be finite and ≥ 0; got {baseLr.ToString(CultureInfo.InvariantCulture)}.");
+        return Compute(epoch, baseLr);
+    }
+
+    /// <summary>The formula, for a validated epoch and base rate.</summary>
+    protected abstract double Compute(int epoch, double baseLr);
+
+    internal static double CheckGamma(double gamma)
+    {
+        if (!(gamma > 0 && gamma <= 1))
+            throw new ArgumentOutOfRangeException(nameof(gamma), $"gamma must be in (0, 1]; got {gamma.ToString(CultureInfo.InvariantCulture)}.");
+        return gamma;
+    }
+}
+
+/// <summary>η(e) = η₀ at every epoch.</summary>
+public sealed class ConstantSchedule : LearningRateSchedule
+{
+    /// <inheritdoc/>
+    protected override double Compute(int epoch, double baseLr) => baseLr;
+}
+
+/// <summary>η(e) = η₀ · γ^⌊e / N⌋: multiplied by γ every <see cref="StepSize"/> epochs (PyTorch's StepLR).</summary>
+public sealed class StepSchedule : LearningRateSchedule
+{
+    /// <param name="stepSize">N, epochs between decays, ≥ 1.</param>
+    /// <param name="gamma">γ, the factor, in (0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is outside the range stated.</exception>
+    public StepSchedule(int stepSize, double gamma)
+    {
+        if (stepSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(stepSize), $"step size must be ≥ 1 epoch; got {stepSize}.");
+        StepSize = stepSize;
+        Gamma = CheckGamma(gamma);
+    }
+
+    /// <summary>N, epochs between decays.</summary>
+    public int StepSize { get; }
+
+    /// <summary>γ, the factor applied every N epochs.</summary>
+    public double Gamma { get; }
+
+    /// <inheritdoc/>
+    protected override double Compute(int epoch, double baseLr) => baseLr * Math.Pow(Gamma, epoch / StepSize);
+}
+
+/// <summary>η(e) = η₀ · γ^e (PyTorch's ExponentialLR).</summary>
+public sealed class ExponentialSchedule : LearningRateSchedule
+{
+    /// <param name="gamma">γ, the per-epoch factor, in (0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gamma"/> is outside (0, 1].</exception>
+    public ExponentialSchedule(double gamma) => Gamma = CheckGamma(gamma);
+
+    /// <summary>γ, the per-epoch factor.</summary>
+    public double Gamma { get; }
+
+    /// <inheritdoc/>
+    protected override double Compute(int epoch, double baseLr) => baseLr * Math.Pow(Gamma, epoch);
+}
+
+/// <summary>
+/// Cosine annealing from η₀ to η_min over T epochs, then η_min (no restarts):
+/// η(e) = η_min + (η₀ − η_min) · (1 + cos(π · min(e, T) / T)) / 2.
+/// If η₀ &lt; η_min the curve rises instead; that is the caller's choice.
+/// </summary>
+public sealed class CosineSchedule : LearningRateSchedule
+{
+    /// <param name="period">T, the epochs over which the rate falls to the minimum, ≥ 1.</param>
+    /// <param name="minimumLearningRate">η_min, finite and ≥ 0. Default 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is outside the range stated.</exception>
+    public CosineSchedule(int period, double minimumLearningRate = 0)
+    {
+        if (period < 1)
+            throw new ArgumentOutOfRangeException(nameof(period), $"period must be ≥ 1 epoch; got {period}.");
+        if (!(minimumLearningRate >= 0) || double.IsInfinity(minimumLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(minimumLearningRate), $"minimum learning rate must be finite and ≥ 0; got {minimumLearningRate.ToString(CultureInfo.InvariantCulture)}.");
+        Period = period;
+        MinimumLearningRate = minimumLearningRate;
+    }
+
+    /// <summary>T, in epochs.</summary>
+    public int Period { get; }
+
+    /// <summary>η_min, reached at epoch T and kept after it.</summary>
+    public double MinimumLearningRate { get; }
+
+    /// <inheritdoc/>
+    protected override double Compute(int epoch, double baseLr)
+    {
+        double progress = Math.Min(epoch, Period) / (double)Period;
+        return MinimumLearningRate + (baseLr - MinimumLearningRate) * (1 + Math.Cos(Math.PI * progress)) / 2;
+    }
+}
