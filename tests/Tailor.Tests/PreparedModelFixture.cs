@@ -40,7 +40,10 @@ public static class TestData
                 candidate = System.IO.Path.Combine(dir.FullName, "..", "shared", "datasets", "hands");
                 if (System.IO.Directory.Exists(candidate)) return System.IO.Path.GetFullPath(candidate);
             }
-            throw new InvalidOperationException("../shared/datasets/hands was not found above " + AppContext.BaseDirectory);
+            // A clone elsewhere (CI checks out into a temporary folder) finds the workspace's copy.
+            foreach (var candidate in new[] { Environment.GetEnvironmentVariable("TAILOR_HANDS"), "/work/shared/datasets/hands" })
+                if (candidate is { Length: > 0 } && System.IO.Directory.Exists(candidate)) return candidate;
+            throw new InvalidOperationException("The hands data (../shared/datasets/hands) was not found above " + AppContext.BaseDirectory + "; set TAILOR_HANDS.");
         }
     }
 
