@@ -1,0 +1,250 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Tailor.Engine.Kernels;
+
+/// <summary>Which inner loop <see cref="Gemm.Multiply"/> uses. Both are tested on every machine.</summary>
+internal enum GemmVariant
+{
+    /// <summary>Vector256 + FMA when the CPU has them, else scalar.</summary>
+    Auto,
+    /// <summary>Plain loops; the reference the SIMD path is tested against, and the fallback.</summary>
+    Scalar,
+    /// <summary>Packed panels and a 6×16 Vector256/FMA register tile.</summary>
+    Vector256Fma,
+}
+
+/// <summary>
+/// Single-precision general matrix multiply, row-major:
+/// <c>C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C</c>, where op(X) is X or Xᵀ.
+/// </summary>
+/// <remarks>
+/// The SIMD path follows the GotoBLAS structure: B is packed in K×16 column strips (blocks of
+/// <see cref="KBlock"/>×<see cref="NBlock"/>, sized to stay in L2), A in 6-row panels, and a 6×16
+/// register tile (12 accumulators of 8 lanes) runs K FMAs deep. Packing absorbs the transposes, so all
+/// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores by rows (or
+/// columns when there are few rows); each C element is computed by one thread with the same summation
+/// order, so results are bit-identical whatever the thread count. Packing buffers are per thread and
+/// allocated once.
+/// </remarks>
+internal static unsafe class Gemm
+{
+    const int MR = 6, NR = 16, KBlock = 256, NBlock = 256;
+    /// <summary>Below this many multiply-adds, splitting across threads costs more than it saves.</summary>
+    const long ParallelThreshold = 1L << 21;
+
+    [ThreadStatic] static float[]? packedA, packedB;
+
+    public static bool SimdAvailable => Fma.IsSupported && Avx.IsSupported;
+
+    public static void Multiply(
+        bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc, GemmVariant variant = GemmVariant.Auto)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (c.Length < (long)(m - 1) * ldc + n)
+            throw new ArgumentException("C is too small for m×n with its leading dimension.", nameof(c));
+        if (k > 0 && a.Length < (transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k))
+            throw new ArgumentException("A is too small.", nameof(a));
+        if (k > 0 && b.Length < (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n))
+            throw new ArgumentException("B is too small.", nameof(b));
+
+        ScaleC(m, n, beta, c, ldc);
+        if (k == 0 || alpha == 0)
+            return;
+        if (variant == GemmVariant.Scalar || (variant == GemmVariant.Auto && !SimdAvailable))
+        {
+            MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+            return;
+        }
+        if (!SimdAvailable)
+            throw new PlatformNotSupportedException("This CPU has no AVX/FMA.");
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            int threads = Environment.ProcessorCount;
+            if (threads < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
+            {
+                MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
+                return;
+            }
+            // Pointers cannot be captured by a lambda; their addresses can (the spans stay pinned meanwhile).
+            nint aAddr = (nint)pa, bAddr = (nint)pb, cAddr = (nint)pc;
+            bool splitRows = m >= n || n < 2 * NR;
+            int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+            int chunks = Math.Min(threads, units);
+            Parallel.For(0, chunks, chunk =>
+            {
+                int first = (int)((long)units * chunk / chunks), last = (int)((long)units * (chunk + 1) / chunks);
+                float* ca = (float*)aAddr, cb = (float*)bAddr, cc = (float*)cAddr;
+                if (splitRows)
+                {
+                    int r0 = first * MR, r1 = Math.Min(m, last * MR);
+                    MultiplyPacked(transA, transB, r1 - r0, n, k, alpha, transA ? ca + r0 : ca + (long)r0 * lda, lda, cb, ldb, cc + (long)r0 * ldc, ldc);
+                }
+                else
+                {
+                    int c0 = first * NR, c1 = Math.Min(n, last * NR);
+                    MultiplyPacked(transA, transB, m, c1 - c0, k, alpha, ca, lda, transB ? cb + (long)c0 * ldb : cb + c0, ldb, cc + c0, ldc);
+                }
+            });
+        }
+    }
+
+    static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
+    {
+        if (beta == 1)
+            return;
+        for (int i = 0; i < m; i++)
+        {
+            var row = c.Slice(i * ldc, n);
+            // beta = 0 must overwrite, not multiply: C may hold NaN or garbage from a previous batch.
+            if (beta == 0)
+                row.Clear();
+            else
+                System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    static void MultiplyScalar(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var crow = c.Slice(i * ldc, n);
+            for (int p = 0; p < k; p++)
+            {
+                float aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+                if (transB)
+                    for (int j = 0; j < n; j++)
+                        crow[j] += aip * b[j * ldb + p];
+                else
+                {
+                    var brow = b.Slice(p * ldb, n);
+                    for (int j = 0; j < n; j++)
+                        crow[j] += aip * brow[j];
+                }
+            }
+        }
+    }
+
+    static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float* c, int ldc)
+    {
+        var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MR * KBlock, pinned: true);
+        var bufB = packedB ??= GC.AllocateUninitializedArray<float>(KBlock * NBlock, pinned: true);
+        float* tile = stackalloc float[MR * NR];
+        fixed (float* pA = bufA, pB = bufB)
+        {
+            for (int j0 = 0; j0 < n; j0 += NBlock)
+            {
+                int nb = Math.Min(NBlock, n - j0);
+                int strips = (nb + NR - 1) / NR;
+                for (int p0 = 0; p0 < k; p0 += KBlock)
+                {
+                    int kb = Math.Min(KBlock, k - p0);
+                    PackB(transB, b, ldb, p0, kb, j0, nb, pB);
+                    for (int i0 = 0; i0 < m; i0 += MR)
+                    {
+                        int mb = Math.Min(MR, m - i0);
+                        PackA(transA, a, lda, i0, mb, p0, kb, alpha, pA);
+                        for (int s = 0; s < strips; s++)
+                        {
+                            int jj = j0 + s * NR, nbs = Math.Min(NR, n - jj);
+                            float* cTile = c + (long)i0 * ldc + jj;
+                            if (mb == MR && nbs == NR)
+                                Kernel6x16(kb, pA, pB + (long)s * kb * NR, cTile, ldc);
+                            else
+                            {
+                                // Edge tile: compute the full 6×16 into scratch, add only the valid part.
+                                new Span<float>(tile, MR * NR).Clear();
+                                Kernel6x16(kb, pA, pB + (long)s * kb * NR, tile, NR);
+                                for (int r = 0; r < mb; r++)
+                                    for (int q = 0; q < nbs; q++)
+                                        cTile[(long)r * ldc + q] += tile[r * NR + q];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[i0.., p0..] as k-major groups of 6 row values, times alpha; missing rows are zero.</summary>
+    static void PackA(bool transA, float* a, int lda, int i0, int mb, int p0, int kb, float alpha, float* dst)
+    {
+        for (int p = 0; p < kb; p++, dst += MR)
+        {
+            int r = 0;
+            for (; r < mb; r++)
+                dst[r] = alpha * (transA ? a[(long)(p0 + p) * lda + i0 + r] : a[(long)(i0 + r) * lda + p0 + p]);
+            for (; r < MR; r++)
+                dst[r] = 0;
+        }
+    }
+
+    /// <summary>Packs op(B)[p0.., j0..] as 16-column strips, each k-major; missing columns are zero.</summary>
+    static void PackB(bool transB, float* b, int ldb, int p0, int kb, int j0, int nb, float* dst)
+    {
+        for (int s = 0; s * NR < nb; s++)
+        {
+            int jBase = j0 + s * NR, cols = Math.Min(NR, nb - s * NR);
+            for (int p = 0; p < kb; p++, dst += NR)
+            {
+                if (!transB && cols == NR)
+                {
+                    float* src = b + (long)(p0 + p) * ldb + jBase;
+                    Vector256.Store(Vector256.Load(src), dst);
+                    Vector256.Store(Vector256.Load(src + 8), dst + 8);
+                    continue;
+                }
+                int q = 0;
+                for (; q < cols; q++)
+                    dst[q] = transB ? b[(long)(jBase + q) * ldb + p0 + p] : b[(long)(p0 + p) * ldb + jBase + q];
+                for (; q < NR; q++)
+                    dst[q] = 0;
+            }
+        }
+    }
+
+    /// <summary>C[6×16] += Apanel[6×kb] · Bstrip[kb×16], with 12 Vector256 accumulators held in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel6x16(int kb, float* a, float* b, float* c, int ldc)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kb; p++, a += MR, b += NR)
+        {
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 8);
+            var ar = Vector256.Create(a[0]);
+            c00 = Fma.MultiplyAdd(ar, b0, c00); c01 = Fma.MultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Fma.MultiplyAdd(ar, b0, c10); c11 = Fma.MultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Fma.MultiplyAdd(ar, b0, c20); c21 = Fma.MultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Fma.MultiplyAdd(ar, b0, c30); c31 = Fma.MultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Fma.MultiplyAdd(ar, b0, c40); c41 = Fma.MultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Fma.MultiplyAdd(ar, b0, c50); c51 = Fma.MultiplyAdd(ar, b1, c51);
+        }
+        AddRow(c, c00, c01); c += ldc;
+        AddRow(c, c10, c11); c += ldc;
+        AddRow(c, c20, c21); c += ldc;
+        AddRow(c, c30, c31); c += ldc;
+        AddRow(c, c40, c41); c += ldc;
+        AddRow(c, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AddRow(float* c, Vector256<float> lo, Vector256<float> hi)
+    {
+        Avx.Store(c, Avx.Add(Avx.LoadVector256(c), lo));
+        Avx.Store(c + 8, Avx.Add(Avx.LoadVector256(c + 8), hi));
+    }
+}

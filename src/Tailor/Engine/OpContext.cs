@@ -1,0 +1,79 @@
+using Onnx;
+
+namespace Tailor.Engine;
+
+/// <summary>What an op's constructor sees: the ONNX node (attributes), the opset, and its resolved inputs.</summary>
+internal sealed class OpContext
+{
+    readonly NodeProto node;
+
+    public OpContext(NodeProto node, int opset, Node?[] inputs, int seed = 0)
+    {
+        Seed = seed;
+        this.node = node;
+        Opset = opset;
+        Inputs = inputs;
+        OpType = node.OpType;
+        // ONNX node names are optional; the first output name is unique in a valid graph, so it identifies the node.
+        NodeName = node.Name.Length > 0 ? node.Name : (node.Output.Count > 0 ? node.Output[0] : "?");
+    }
+
+    public string OpType { get; }
+    public string NodeName { get; }
+    public int Opset { get; }
+
+    /// <summary>The graph's random seed, for ops that draw random numbers (Dropout).</summary>
+    public int Seed { get; }
+    public Node?[] Inputs { get; }
+
+    public static TailorException Error(string opType, string nodeName, string message) =>
+        new($"{opType} node '{nodeName}': {message}");
+
+    public TailorException Fail(string message) => Error(OpType, NodeName, message);
+
+    AttributeProto? Find(string name)
+    {
+        foreach (var a in node.Attribute)
+            if (a.Name == name)
+                return a;
+        return null;
+    }
+
+    public bool Has(string name) => Find(name) is not null;
+
+    public long Int(string name, long defaultValue) => Find(name) is { } a ? a.I : defaultValue;
+
+    public float Float(string name, float defaultValue) => Find(name) is { } a ? a.F : defaultValue;
+
+    public string String(string name, string defaultValue) => Find(name) is { } a ? a.S.ToStringUtf8() : defaultValue;
+
+    public long[]? Ints(string name) => Find(name) is { } a ? [.. a.Ints] : null;
+
+    public int[]? IntsAsInt32(string name) => Ints(name) is { } v ? Array.ConvertAll(v, x => checked((int)x)) : null;
+
+    /// <summary>Input <paramref name="index"/>, which must be present.</summary>
+    public Node Input(int index) =>
+        index < Inputs.Length && Inputs[index] is { } n ? n : throw Fail($"input {index} is missing.");
+
+    public Node? OptionalInput(int index) => index < Inputs.Length ? Inputs[index] : null;
+
+    /// <summary>The values of a constant float input (an initializer or Constant), or null if the input is absent.</summary>
+    public float[]? ConstantFloats(int index, string what)
+    {
+        if (OptionalInput(index) is not { } n)
+            return null;
+        if (n.Kind != NodeKind.Constant)
+            throw Fail($"{what} (input {index}, '{n.Name}') must be a frozen initializer or Constant, not a computed or trainable tensor.");
+        return n.Int64Value.Length > 0 ? Array.ConvertAll(n.Int64Value, x => (float)x) : n.Value.ToArray();
+    }
+
+    /// <summary>The values of a constant int64 input (Reshape's shape), or null if the input is absent.</summary>
+    public long[]? ConstantInt64s(int index, string what)
+    {
+        if (OptionalInput(index) is not { } n)
+            return null;
+        if (n.Kind != NodeKind.Constant)
+            throw Fail($"{what} (input {index}, '{n.Name}') must be a constant initializer; shapes computed at run time are not supported.");
+        return n.Int64Value.Length > 0 || n.Length == 0 ? n.Int64Value : Array.ConvertAll(n.Value.ToArray(), x => (long)x);
+    }
+}

@@ -1,0 +1,50 @@
+using Tailor.Engine.Kernels;
+
+namespace Tailor.Engine.Ops;
+
+/// <summary>
+/// Shape inference shared by the numpy-broadcasting elementwise ops (Add, Sub, Mul): the output takes
+/// the larger size in each right-aligned dimension; sizes must match or be 1.
+/// </summary>
+internal abstract class BroadcastBinary : Op
+{
+    protected BroadcastBinary(OpContext context) : base(context)
+    {
+        context.Input(0);
+        context.Input(1);
+        if (context.Opset < 7 && context.Int("broadcast", 0) != 0 && context.Has("axis"))
+            throw context.Fail("the legacy (opset < 7) 'axis' broadcast is not supported; upgrade the model's opset.");
+    }
+
+    public sealed override int[] InferShape(Node output)
+    {
+        var a = output.Inputs[0]!.Shape;
+        var b = output.Inputs[1]!.Shape;
+        return Broadcast.OutputShape(a, b)
+            ?? throw Fail($"shapes [{string.Join(",", a)}] and [{string.Join(",", b)}] do not broadcast.");
+    }
+
+    protected static Broadcast Plan(Node output) =>
+        Broadcast.Create(output.Inputs[0]!.Shape, output.Inputs[1]!.Shape, output.Shape);
+
+    /// <summary>
+    /// Adds <c>sign · dY</c> to the gradient of an operand, summing over the positions where that operand
+    /// was repeated (its broadcast axes) — the adjoint of broadcasting.
+    /// </summary>
+    protected static void AccumulateBroadcastSum(in Broadcast plan, ReadOnlySpan<float> dy, Span<float> dx, bool isA, float sign)
+    {
+        for (int run = 0; run < plan.OuterCount; run++)
+        {
+            plan.Offsets(run, out int o, out int ao, out int bo);
+            var g = dy.Slice(o, plan.Inner);
+            int offset = isA ? ao : bo;
+            if ((isA ? plan.AInner : plan.BInner) == 1)
+            {
+                var d = dx.Slice(offset, plan.Inner);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, sign, d, d);
+            }
+            else
+                dx[offset] += sign * System.Numerics.Tensors.TensorPrimitives.Sum(g);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using System.Numerics.Tensors;
+
+namespace Tailor.Engine.Ops;
+
+/// <summary>ONNX Relu: <c>Y = max(X, 0)</c>. Gradient: dX = dY where Y &gt; 0 (0 at the kink).</summary>
+[OnnxOp("Relu")]
+internal sealed class Relu : Op
+{
+    public Relu(OpContext context) : base(context) => context.Input(0);
+
+    public override int[] InferShape(Node output) => SameShape(output);
+
+    public override void Forward(Node output, bool training) => TensorPrimitives.Max(output.Inputs[0]!.Value, 0f, output.Value);
+
+    public override void Backward(Node output)
+    {
+        var x = output.Inputs[0]!;
+        if (!x.RequiresGradient) return;
+        var dx = x.GradientForAccumulation();
+        ReadOnlySpan<float> y = output.Value, dy = output.Gradient;
+        for (int i = 0; i < dx.Length; i++)
+            if (y[i] > 0) dx[i] += dy[i];
+    }
+}
