@@ -1,0 +1,158 @@
+using System.Runtime.InteropServices;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Tailor.Images;
+
+namespace Tailor.Features;
+
+/// <summary>Progress of feature extraction: images done out of the total (variants included).</summary>
+public readonly record struct FeatureProgress(int Done, int Total);
+
+/// <summary>
+/// The frozen prefix's output for every training example (and each of its augmented variants), computed
+/// once with ONNX Runtime and reused every epoch. Rows live in memory up to
+/// <see cref="FeatureCacheOptions.MemoryLimitBytes"/>; beyond that they spill to a temporary file that is
+/// read back row by row (and deleted on dispose).
+/// </summary>
+/// <remarks>Row <c>r = example × Variants + variant</c>. Variant 0 is always the image as it is; variants
+/// 1…K−1 are augmented copies drawn by <see cref="Augmenter"/> from (seed, example, variant), so the same
+/// seed gives the same cache.</remarks>
+public sealed class FeatureCache : IDisposable
+{
+    private readonly float[]? _memory;
+    private readonly FileStream? _file;
+    private readonly string? _filePath;
+
+    private FeatureCache(int rows, int rowLength, int variants, long memoryLimit, string? directory)
+    {
+        Rows = rows;
+        RowLength = rowLength;
+        Variants = variants;
+        long bytes = (long)rows * rowLength * sizeof(float);
+        if (bytes <= memoryLimit)
+            _memory = new float[(long)rows * rowLength];
+        else
+        {
+            _filePath = Path.Combine(directory ?? Path.GetTempPath(), $"tailor-features-{Environment.ProcessId}-{Guid.NewGuid():N}.bin");
+            _file = new FileStream(_filePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.RandomAccess);
+            _file.SetLength(bytes);
+        }
+    }
+
+    /// <summary>Rows (examples × variants).</summary>
+    public int Rows { get; }
+
+    /// <summary>Floats per row (all cut tensors of one example, concatenated).</summary>
+    public int RowLength { get; }
+
+    /// <summary>Variants per example (1 without augmentation).</summary>
+    public int Variants { get; }
+
+    /// <summary>True when the rows are in a temporary file rather than in memory.</summary>
+    public bool IsOnDisk => _file is not null;
+
+    /// <summary>Copies row <paramref name="row"/> into <paramref name="destination"/>.</summary>
+    public void Read(int row, Span<float> destination)
+    {
+        if (_memory is not null)
+            _memory.AsSpan((int)((long)row * RowLength), RowLength).CopyTo(destination);
+        else
+            RandomAccess.Read(_file!.SafeFileHandle, MemoryMarshal.AsBytes(destination[..RowLength]), (long)row * RowLength * sizeof(float));
+    }
+
+    private void Write(int row, ReadOnlySpan<float> values)
+    {
+        if (_memory is not null)
+            values.CopyTo(_memory.AsSpan((int)((long)row * RowLength), RowLength));
+        else
+            RandomAccess.Write(_file!.SafeFileHandle, MemoryMarshal.AsBytes(values), (long)row * RowLength * sizeof(float));
+    }
+
+    /// <summary>A failure to read one example.</summary>
+    public sealed record Failure(int Example, string Path, string Reason);
+
+    /// <summary>
+    /// Decodes each image (and its augmented variants) on all cores, runs the prefix in batches and
+    /// stores the rows. Unreadable images are returned as failures; their rows stay zero.
+    /// </summary>
+    public static (FeatureCache Cache, IReadOnlyList<Failure> Failures) Build(
+        FeatureExtractor extractor, IReadOnlyList<string> paths, AugmentationOptions augmentation, int seed,
+        FeatureCacheOptions? options = null, IProgress<FeatureProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new FeatureCacheOptions();
+        int variants = VariantsFor(augmentation);
+        var cache = new FeatureCache(paths.Count * variants, extractor.FeatureLength, variants, options.MemoryLimitBytes, options.Directory);
+        var failures = new List<Failure>();
+        try
+        {
+            var augmenter = variants > 1 ? new Augmenter(augmentation, seed) : null;
+            var pre = extractor.Model.Spec.Preprocessing;
+            int imageLength = extractor.ImageLength;
+            int examplesPerBatch = Math.Max(1, 16 / variants);
+            var images = new float[examplesPerBatch * variants * imageLength];
+            var features = new float[examplesPerBatch * variants * extractor.FeatureLength];
+            var errors = new string?[examplesPerBatch];
+            int total = paths.Count * variants, done = 0;
+            for (int start = 0; start < paths.Count; start += examplesPerBatch)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(examplesPerBatch, paths.Count - start);
+                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, i =>
+                {
+                    errors[i] = null;
+                    try
+                    {
+                        using Image<Rgb24> image = ImageLoader.Load(paths[start + i]);
+                        for (int v = 0; v < variants; v++)
+                        {
+                            var slot = images.AsSpan((i * variants + v) * imageLength, imageLength);
+                            if (v == 0) ImageLoader.LoadInto(image, pre, slot);
+                            else
+                            {
+                                using var augmented = augmenter!.Apply(image, start + i, v);
+                                ImageLoader.LoadInto(augmented, pre, slot);
+                            }
+                        }
+                    }
+                    catch (TailorException e)
+                    {
+                        errors[i] = e.Message;
+                        images.AsSpan(i * variants * imageLength, variants * imageLength).Clear();
+                    }
+                });
+                extractor.Extract(images, count * variants, features);
+                for (int i = 0; i < count; i++)
+                {
+                    if (errors[i] is { } error) { failures.Add(new Failure(start + i, paths[start + i], error)); continue; }
+                    for (int v = 0; v < variants; v++)
+                        cache.Write((start + i) * variants + v, features.AsSpan((i * variants + v) * extractor.FeatureLength, extractor.FeatureLength));
+                }
+                done += count * variants;
+                progress?.Report(new FeatureProgress(done, total));
+            }
+            return (cache, failures);
+        }
+        catch
+        {
+            cache.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Variants per example: 1 without augmentation; with transforms, <c>variants:K</c> or 4 when
+    /// K is left at 1 (one variant would be the original alone, i.e. no augmentation).</summary>
+    public static int VariantsFor(AugmentationOptions augmentation) =>
+        augmentation.IsIdentity ? 1 : augmentation.VariantsPerExample > 1 ? augmentation.VariantsPerExample : 4;
+
+    public void Dispose() => _file?.Dispose();
+}
+
+/// <summary>Where the feature cache lives.</summary>
+public sealed record FeatureCacheOptions
+{
+    /// <summary>Rows beyond this many bytes go to a temporary file. Default 1 GiB.</summary>
+    public long MemoryLimitBytes { get; init; } = 1L << 30;
+
+    /// <summary>Folder for the temporary file. Default: the system temp folder.</summary>
+    public string? Directory { get; init; }
+}

@@ -1,0 +1,72 @@
+using Tailor.Training.Optimizers;
+
+namespace Tailor.Training;
+
+/// <summary>How a training task ended.</summary>
+public enum TrainingState { Completed, Cancelled, Failed }
+
+/// <summary>Raised once before the first epoch.</summary>
+public sealed record TrainingBeganEventArgs(int Examples, int Variants, int Epochs, int BatchSize, int FirstEpoch, IReadOnlyList<string> Labels);
+
+/// <summary>Raised after every mini-batch: the batch's mean loss and accuracy (before the update's effect).</summary>
+public sealed record MiniBatchEndedEventArgs(int Epoch, int BatchIndex, int BatchCount, int BatchSize, double Loss, double Accuracy);
+
+/// <summary>
+/// Raised after every epoch. <see cref="TrainLossMean"/> is the mean loss over all examples of the
+/// epoch; <see cref="TrainLossLastBatch"/> is the last mini-batch's alone (what Core ML reports as "the" loss).
+/// Epochs count from 1.
+/// </summary>
+public sealed record EpochEndedEventArgs(int Epoch, int Epochs, double TrainLossMean, double TrainLossLastBatch, double TrainAccuracy,
+    double? ValidationLoss, double? ValidationAccuracy, double LearningRate, double Seconds);
+
+/// <summary>Raised once at the end, whatever the outcome (cancellation and failure included).</summary>
+public sealed record TrainingCompletedEventArgs(TrainingState State, string? Reason, int EpochsCompleted);
+
+/// <summary>
+/// What an event handler can see and change while training runs: the live model (predicting with the
+/// current weights), the trainable parameters (read them; do not write), and the optimizer, whose
+/// learning rate and other hyperparameters may be changed between epochs (annealing).
+/// </summary>
+public sealed class TrainingContext
+{
+    private readonly UpdateTask _task;
+
+    internal TrainingContext(UpdateTask task) => _task = task;
+
+    /// <summary>The optimizer; set e.g. <c>LearningRate</c> from an <see cref="UpdateTask.EpochEnded"/> handler.</summary>
+    public Optimizer Optimizer => _task.Optimizer;
+
+    /// <summary>The trainable parameters, by ONNX initializer name.</summary>
+    public IReadOnlyList<ITrainableParameter> Parameters => _task.Parameters;
+
+    /// <summary>A copy of the model with the current weights, for predictions with ONNX Runtime.</summary>
+    public UpdatableModel SnapshotModel() => _task.SnapshotModel();
+
+    /// <summary>Loss and accuracy of the current weights on cached validation features (null without validation data).</summary>
+    public (double Loss, double Accuracy)? Validate() => _task.Validate();
+
+    /// <summary>Asks the task to stop after the current mini-batch, as cancellation does.</summary>
+    public void Stop() => _task.RequestStop();
+}
+
+/// <summary>The outcome of an <see cref="UpdateTask"/>.</summary>
+public sealed record TrainingResult
+{
+    public TrainingState State { get; init; }
+
+    /// <summary>Why the task was cancelled or failed (with the epoch, batch or example involved).</summary>
+    public string? Reason { get; init; }
+
+    public int EpochsCompleted { get; init; }
+
+    public TrainingHistory History { get; init; } = new();
+
+    /// <summary>Examples skipped because they could not be read (with <see cref="TrainingOptions.SkipBadExamples"/>).</summary>
+    public IReadOnlyList<(string Path, string Reason)> Skipped { get; init; } = [];
+
+    /// <summary>Labels that took a free placeholder slot: label → slot.</summary>
+    public IReadOnlyDictionary<string, int> NewLabels { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Seconds spent computing the frozen prefix's features.</summary>
+    public double FeatureSeconds { get; init; }
+}

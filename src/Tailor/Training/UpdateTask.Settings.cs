@@ -1,0 +1,80 @@
+using Tailor.Spec;
+using Tailor.Training.Optimizers;
+using H = Tailor.Spec.HyperparameterNames;
+
+namespace Tailor.Training;
+
+public sealed partial class UpdateTask
+{
+    /// <summary>The hyperparameters in force, each checked against the model's allowed values.</summary>
+    internal sealed record Settings(int Epochs, double LearningRate, int BatchSize, bool Shuffle, int Seed, double Momentum,
+        bool Nesterov, double Beta1, double Beta2, double Epsilon, double WeightDecay);
+
+    private Settings ResolveSettings(UpdateSpec spec)
+    {
+        var o = _options;
+        double Get(string name, double? given, double fallback)
+        {
+            if (!spec.Hyperparameters.TryGetValue(name, out var h))
+            {
+                if (given is null) return fallback;
+                throw new TailorException($"{name} does not apply to this model's {spec.Optimizer.ToString().ToLowerInvariant()} optimizer; " +
+                    $"it takes: {string.Join(", ", spec.Hyperparameters.Keys.Order())}.");
+            }
+            double value = given ?? h.Default;
+            h.Check(name, value);
+            return value;
+        }
+        static double? B(bool? b) => b is null ? null : b.Value ? 1 : 0;
+        var s = new Settings(
+            Epochs: (int)Get(H.Epochs, o.Epochs, 10),
+            LearningRate: Get(H.LearningRate, o.LearningRate, 0.001),
+            BatchSize: (int)Get(H.BatchSize, o.BatchSize, 8),
+            Shuffle: Get(H.Shuffle, B(o.Shuffle), 1) == 1,
+            Seed: (int)Get(H.Seed, o.Seed, 42),
+            Momentum: Get(H.Momentum, o.Momentum, 0),
+            Nesterov: Get(H.Nesterov, B(o.Nesterov), 0) == 1,
+            Beta1: Get(H.Beta1, o.Beta1, 0.9),
+            Beta2: Get(H.Beta2, o.Beta2, 0.999),
+            Epsilon: Get(H.Epsilon, o.Epsilon, 1e-8),
+            WeightDecay: Get(H.WeightDecay, o.WeightDecay, 0));
+        if (s.Epochs < 1) throw new TailorException($"epochs = {s.Epochs}; at least 1 is needed.");
+        if (s.BatchSize < 1) throw new TailorException($"batch_size = {s.BatchSize}; at least 1 is needed.");
+        if (o.CheckpointEvery < 0) throw new TailorException($"--checkpoint-every {o.CheckpointEvery}: give 0 (never) or a positive number of epochs.");
+        if (o.CheckpointEvery > 0 && o.CheckpointPath is null) throw new TailorException("Checkpoints every N epochs need a checkpoint path.");
+        return s;
+    }
+
+    private static Optimizer CreateOptimizer(OptimizerKind kind, Settings s) => kind == OptimizerKind.Sgd
+        ? new Sgd(s.LearningRate, s.Momentum, s.Nesterov, s.WeightDecay)
+        : new Adam(s.LearningRate, s.Beta1, s.Beta2, s.Epsilon, s.WeightDecay);
+
+    /// <summary>The parameters and optimizer state at the end of the last completed epoch, kept in memory
+    /// so that a cancelled or diverged run hands back (and checkpoints) that epoch's weights exactly.</summary>
+    private sealed class Snapshot
+    {
+        private readonly float[][] _values;
+        private byte[] _optimizerState = [];
+
+        public Snapshot(IReadOnlyList<ITrainableParameter> parameters, Optimizer optimizer)
+        {
+            _values = parameters.Select(p => new float[p.Value.Length]).ToArray();
+            Capture(parameters, optimizer);
+        }
+
+        public void Capture(IReadOnlyList<ITrainableParameter> parameters, Optimizer optimizer)
+        {
+            for (int i = 0; i < parameters.Count; i++) parameters[i].Value.CopyTo(_values[i]);
+            using var stream = new MemoryStream();
+            using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.SaveState(writer);
+            _optimizerState = stream.ToArray();
+        }
+
+        public void Restore(IReadOnlyList<ITrainableParameter> parameters, Optimizer optimizer)
+        {
+            for (int i = 0; i < parameters.Count; i++) _values[i].CopyTo(parameters[i].Value);
+            using var reader = new BinaryReader(new MemoryStream(_optimizerState));
+            optimizer.LoadState(reader);
+        }
+    }
+}

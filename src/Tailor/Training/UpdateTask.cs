@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using Tailor.Building;
+using Tailor.Data;
+using Tailor.Engine;
+using Tailor.Engine.Losses;
+using Tailor.Features;
+using Tailor.Onnx;
+using Tailor.Spec;
+using Tailor.Training.Optimizers;
+using H = Tailor.Spec.HyperparameterNames;
+
+namespace Tailor.Training;
+
+/// <summary>
+/// Personalizes an updatable model on a labelled folder, as Core ML's MLUpdateTask does — and goes past
+/// it: the frozen prefix runs once per example (features are cached), any layer after the cut trains
+/// (gradients flow through Concat, BatchNormalization, residual Adds), the epoch's mean loss is reported
+/// beside the last batch's, weight decay and schedules are available, and a cancelled or failed task
+/// keeps the weights and a checkpoint of the last completed epoch.
+/// </summary>
+/// <remarks>
+/// Events are raised on the training thread, in this order: <see cref="FeaturesProgress"/> while the
+/// prefix runs, <see cref="TrainingBegan"/>, then per epoch <see cref="MiniBatchEnded"/> for each batch
+/// and <see cref="EpochEnded"/>, and <see cref="Completed"/> exactly once — also when cancelled or failed.
+/// The model passed in is updated in place (weights, and labels that took a free slot); save it after.
+/// </remarks>
+public sealed partial class UpdateTask
+{
+    private readonly UpdatableModel _model;
+    private readonly LabeledFolder _train;
+    private readonly LabeledFolder? _validation;
+    private readonly TrainingOptions _options;
+    private volatile bool _stopRequested;
+
+    // Set up by Run.
+    private SuffixGraph? _graph;
+    private Loss? _loss;
+    private FeatureCache? _trainCache, _validationCache;
+    private int[] _trainSlots = [], _validationSlots = [];
+    private int[] _cutLengths = [];
+    private float[][] _batchInputs = [];
+    private int[] _batchLabels = [];
+    private float[] _batchTargets = [];
+    private float[] _row = [];
+    private int _maxBatch;
+
+    /// <summary>Creates a task; nothing runs until <see cref="RunAsync"/>.</summary>
+    public UpdateTask(UpdatableModel model, LabeledFolder train, LabeledFolder? validation = null, TrainingOptions? options = null)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _train = train ?? throw new ArgumentNullException(nameof(train));
+        _validation = validation;
+        _options = options ?? new TrainingOptions();
+        Context = new TrainingContext(this);
+    }
+
+    /// <summary>What handlers can see and change (live model, parameters, optimizer).</summary>
+    public TrainingContext Context { get; }
+
+    public event EventHandler<FeatureProgress>? FeaturesProgress;
+    public event EventHandler<TrainingBeganEventArgs>? TrainingBegan;
+    public event EventHandler<MiniBatchEndedEventArgs>? MiniBatchEnded;
+    public event EventHandler<EpochEndedEventArgs>? EpochEnded;
+    public event EventHandler<TrainingCompletedEventArgs>? Completed;
+
+    internal Optimizer Optimizer { get; private set; } = null!;
+
+    internal IReadOnlyList<ITrainableParameter> Parameters { get; private set; } = [];
+
+    internal void RequestStop() => _stopRequested = true;
+
+    /// <summary>Runs the task on a worker thread.</summary>
+    /// <exception cref="TailorException">Bad options or data found before training starts (a value outside
+    /// the model's allowed values, a label beyond the capacity, an op the engine cannot train…).</exception>
+    public Task<TrainingResult> RunAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(() => Run(cancellationToken), CancellationToken.None);
+
+    /// <summary>Runs the task on the calling thread; see <see cref="RunAsync"/>.</summary>
+    public TrainingResult Run(CancellationToken cancellationToken = default)
+    {
+        var spec = _model.Spec;
+        var settings = ResolveSettings(spec);
+        var newLabels = AssignSlots();
+        spec = _model.Spec;
+
+        // Build the trainable suffix first: an op the engine cannot train fails here, before the slow part.
+        var cut = GraphCut.Compute(_model);
+        var trainable = spec.UpdatableLayers.SelectMany(l => l.Parameters).ToList();
+        var history = new TrainingHistory();
+        var skipped = new List<(string, string)>();
+        double featureSeconds;
+        using (var extractor = new FeatureExtractor(_model, cut))
+        {
+            var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
+            _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, [spec.Loss.Input], trainable.ToHashSet(),
+                (int)_model.Proto.Opset(), shapes, settings.Seed);
+            _cutLengths = extractor.Lengths.ToArray();
+            var clock = Stopwatch.StartNew();
+            var trainPaths = _train.Examples.Select(e => e.Path).ToList();
+            IProgress<FeatureProgress> progress = new SyncProgress(p => FeaturesProgress?.Invoke(this, p));
+            (var trainCache, var failures) = FeatureCache.Build(extractor, trainPaths, _options.Augmentation, settings.Seed, _options.Cache, progress, cancellationToken);
+            _trainCache = trainCache;
+            if (failures.Count > 0 && !_options.SkipBadExamples)
+            {
+                var f = failures[0];
+                return Finish(TrainingState.Failed, $"The training example '{f.Path}' could not be read: {f.Reason} " +
+                    $"({failures.Count} unreadable in all; pass --skip-bad to train without them).", 0, history, skipped, newLabels, clock.Elapsed.TotalSeconds);
+            }
+            skipped.AddRange(failures.Select(f => (f.Path, f.Reason)));
+            var bad = failures.Select(f => f.Example).ToHashSet();
+            _trainSlots = _train.Examples.Select((e, i) => bad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+            if (_validation is not null)
+            {
+                (_validationCache, var vFailures) = FeatureCache.Build(extractor, _validation.Examples.Select(e => e.Path).ToList(),
+                    Images.AugmentationOptions.None, settings.Seed, _options.Cache, null, cancellationToken);
+                var vBad = vFailures.Select(f => f.Example).ToHashSet();
+                skipped.AddRange(vFailures.Select(f => (f.Path, f.Reason)));
+                _validationSlots = _validation.Examples.Select((e, i) => vBad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+            }
+            featureSeconds = clock.Elapsed.TotalSeconds;
+        }
+        try
+        {
+            return Train(settings, history, skipped, newLabels, featureSeconds, cancellationToken);
+        }
+        finally
+        {
+            _trainCache?.Dispose();
+            _validationCache?.Dispose();
+        }
+    }
+
+    private TrainingResult Train(Settings settings, TrainingHistory history, List<(string, string)> skipped,
+        IReadOnlyDictionary<string, int> newLabels, double featureSeconds, CancellationToken cancellationToken)
+    {
+        var graph = _graph!;
+        var spec = _model.Spec;
+        Parameters = spec.UpdatableLayers.SelectMany(l => l.Parameters).Select(p => graph.Parameters[p]).ToList();
+        Optimizer = CreateOptimizer(spec.Optimizer, settings);
+        _loss = spec.Loss.Kind == LossKind.MeanSquaredError ? new MeanSquaredErrorLoss(spec.Loss.Input) : new CrossEntropyLoss(spec.Loss.Input);
+
+        int variants = _trainCache!.Variants;
+        // Rows of readable examples: every variant of every example, each visited once per epoch.
+        var rows = Enumerable.Range(0, _trainCache.Rows).Where(r => _trainSlots[r / variants] >= 0).ToArray();
+        if (rows.Length == 0)
+            return Finish(TrainingState.Failed, "No training example could be read.", 0, history, skipped, newLabels, featureSeconds);
+        _maxBatch = Math.Min(settings.BatchSize, rows.Length);
+        _batchInputs = _cutLengths.Select(l => new float[_maxBatch * l]).ToArray();
+        _batchLabels = new int[_maxBatch];
+        _batchTargets = new float[_maxBatch * spec.Labels.Capacity];
+        _row = new float[_trainCache.RowLength];
+
+        int firstEpoch = 0;
+        if (_options.ResumeFrom is { } resume)
+        {
+            var checkpoint = Checkpoint.Read(resume);
+            if (checkpoint.ShuffleSeed != settings.Seed)
+                throw new TailorException($"The checkpoint '{resume}' was written with seed {checkpoint.ShuffleSeed}; this run uses seed {settings.Seed}. Resume with --seed {checkpoint.ShuffleSeed}.");
+            if (checkpoint.EpochsCompleted > settings.Epochs)
+                throw new TailorException($"The checkpoint '{resume}' has {checkpoint.EpochsCompleted} epochs done; this run asks for {settings.Epochs} in all.");
+            checkpoint.RestoreInto(Parameters, Optimizer);
+            firstEpoch = checkpoint.EpochsCompleted;
+            if (_options.HistoryPath is { } hp && File.Exists(hp))
+            {
+                history = TrainingHistory.Load(hp);
+                history.TruncateAfter(firstEpoch);
+            }
+        }
+
+        var snapshot = new Snapshot(Parameters, Optimizer);
+        int batchCount = (rows.Length + _maxBatch - 1) / _maxBatch;
+        TrainingBegan?.Invoke(this, new TrainingBeganEventArgs(rows.Length / variants, variants, settings.Epochs, _maxBatch, firstEpoch + 1, spec.Labels.Names));
+        var order = new int[rows.Length];
+        double baseLearningRate = settings.LearningRate;
+        int completed = firstEpoch;
+        for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            if (_options.Schedule is { } schedule) Optimizer.LearningRate = schedule.LearningRateAt(epoch, baseLearningRate);
+            if (settings.Shuffle) EpochShuffle.Permutation(settings.Seed, epoch, order);
+            else for (int i = 0; i < order.Length; i++) order[i] = i;
+
+            double lossSum = 0, lastLoss = 0;
+            int correct = 0;
+            for (int b = 0; b < batchCount; b++)
+            {
+                if (cancellationToken.IsCancellationRequested || _stopRequested)
+                    return Stop(TrainingState.Cancelled, $"Cancelled during epoch {epoch + 1}; the weights of epoch {completed} are kept.",
+                        snapshot, completed, settings, history, skipped, newLabels, featureSeconds);
+                int start = b * _maxBatch, count = Math.Min(_maxBatch, rows.Length - start);
+                var result = Step(rows, order, start, count, training: true);
+                if (!double.IsFinite(result.Value))
+                    return Stop(TrainingState.Failed,
+                        $"The loss became {result.Value} at epoch {epoch + 1}, batch {b + 1} of {batchCount}: training diverged. " +
+                        $"Lower the learning rate (it is {Optimizer.LearningRate}); the weights of epoch {completed} are kept.",
+                        snapshot, completed, settings, history, skipped, newLabels, featureSeconds);
+                Optimizer.Step(Parameters);
+                lossSum += result.Value * count;
+                lastLoss = result.Value;
+                correct += result.Correct ?? 0;
+                if (MiniBatchEnded is { } handler)
+                    handler(this, new MiniBatchEndedEventArgs(epoch + 1, b, batchCount, count, result.Value, (result.Correct ?? 0) / (double)count));
+            }
+
+            completed = epoch + 1;
+            var validation = Validate();
+            var record = new EpochRecord(completed, lossSum / rows.Length, lastLoss, correct / (double)rows.Length,
+                validation?.Loss, validation?.Accuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
+            history.Add(record);
+            if (_options.HistoryPath is { } historyPath) history.Save(historyPath, Path.ChangeExtension(historyPath, ".csv"));
+            snapshot.Capture(Parameters, Optimizer);
+            if (_options.CheckpointEvery > 0 && completed % _options.CheckpointEvery == 0 && _options.CheckpointPath is { } cp)
+                WriteCheckpoint(cp, completed, settings);
+            EpochEnded?.Invoke(this, new EpochEndedEventArgs(completed, settings.Epochs, record.TrainLossMean, record.TrainLossLastBatch,
+                record.TrainAccuracy, record.ValidationLoss, record.ValidationAccuracy, record.LearningRate, record.Seconds));
+        }
+        WriteBack();
+        return Finish(TrainingState.Completed, null, completed, history, skipped, newLabels, featureSeconds);
+    }
+
+    /// <summary>Forward (and, when training, loss gradient + backward) on the rows order[start..start+count).</summary>
+    private LossResult Step(int[] rows, int[] order, int start, int count, bool training, FeatureCache? cache = null, int[]? slots = null)
+    {
+        cache ??= _trainCache!;
+        slots ??= _trainSlots;
+        var graph = _graph!;
+        int capacity = _model.Spec.Labels.Capacity;
+        bool mse = _loss is MeanSquaredErrorLoss;
+        if (mse) _batchTargets.AsSpan(0, count * capacity).Clear();
+        for (int i = 0; i < count; i++)
+        {
+            int row = rows[order[start + i]];
+            cache.Read(row, _row);
+            int offset = 0;
+            for (int t = 0; t < _cutLengths.Length; t++)
+            {
+                _row.AsSpan(offset, _cutLengths[t]).CopyTo(_batchInputs[t].AsSpan(i * _cutLengths[t]));
+                offset += _cutLengths[t];
+            }
+            int slot = slots[row / cache.Variants];
+            _batchLabels[i] = slot;
+            if (mse) _batchTargets[i * capacity + slot] = 1f;
+        }
+        var names = graph.InputNames;
+        for (int t = 0; t < _cutLengths.Length; t++)
+            graph.SetInput(names[t], _batchInputs[t].AsSpan(0, count * _cutLengths[t]), count);
+        if (training) graph.ZeroGradients();
+        graph.Forward(training);
+        var target = mse ? LossTarget.Tensor(_batchTargets.AsMemory(0, count * capacity)) : LossTarget.Classes(_batchLabels.AsMemory(0, count));
+        var result = _loss!.Evaluate(graph, target, 1f, seedGradient: training);
+        if (training && double.IsFinite(result.Value)) graph.Backward();
+        if (mse)
+        {
+            // MSE has no built-in accuracy; count argmax hits on the output.
+            var output = graph.Output(_model.Spec.Loss.Input);
+            int hits = 0;
+            for (int i = 0; i < count; i++)
+                if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(output.Slice(i * capacity, capacity)) == _batchLabels[i]) hits++;
+            result = result with { Correct = hits };
+        }
+        return result;
+    }
+
+    /// <summary>Loss and accuracy on the validation features with the current weights.</summary>
+    internal (double Loss, double Accuracy)? Validate()
+    {
+        if (_validationCache is null || _graph is null) return null;
+        var rows = Enumerable.Range(0, _validationCache.Rows).Where(r => _validationSlots[r] >= 0).ToArray();
+        if (rows.Length == 0) return null;
+        var order = Enumerable.Range(0, rows.Length).ToArray();
+        double loss = 0;
+        int correct = 0;
+        for (int start = 0; start < rows.Length; start += _maxBatch)
+        {
+            int count = Math.Min(_maxBatch, rows.Length - start);
+            var r = Step(rows, order, start, count, training: false, _validationCache, _validationSlots);
+            loss += r.Value * count;
+            correct += r.Correct ?? 0;
+        }
+        return (loss / rows.Length, correct / (double)rows.Length);
+    }
+
+    /// <summary>Copies the trained parameters into the ONNX model.</summary>
+    private void WriteBack()
+    {
+        foreach (var p in Parameters) _model.SetParameter(p.Name, p.Value);
+    }
+
+    internal UpdatableModel SnapshotModel()
+    {
+        var copy = _model.Clone();
+        foreach (var p in Parameters) copy.SetParameter(p.Name, p.Value);
+        return copy;
+    }
+
+    private TrainingResult Stop(TrainingState state, string reason, Snapshot snapshot, int completed, Settings settings, TrainingHistory history,
+        List<(string, string)> skipped, IReadOnlyDictionary<string, int> newLabels, double featureSeconds)
+    {
+        snapshot.Restore(Parameters, Optimizer);
+        if (_options.CheckpointPath is { } cp && completed > 0) WriteCheckpoint(cp, completed, settings);
+        WriteBack();
+        return Finish(state, reason, completed, history, skipped, newLabels, featureSeconds);
+    }
+
+    private void WriteCheckpoint(string path, int completed, Settings settings) =>
+        Checkpoint.Write(path, completed, settings.Seed, Parameters, Optimizer);
+
+    private TrainingResult Finish(TrainingState state, string? reason, int completed, TrainingHistory history,
+        List<(string, string)> skipped, IReadOnlyDictionary<string, int> newLabels, double featureSeconds)
+    {
+        Completed?.Invoke(this, new TrainingCompletedEventArgs(state, reason, completed));
+        return new TrainingResult
+        {
+            State = state, Reason = reason, EpochsCompleted = completed, History = history,
+            Skipped = skipped, NewLabels = newLabels, FeatureSeconds = featureSeconds,
+        };
+    }
+
+    /// <summary>Labels of the data the model does not know take the next free placeholder slots.</summary>
+    private IReadOnlyDictionary<string, int> AssignSlots()
+    {
+        var labels = _model.Spec.Labels;
+        var added = new Dictionary<string, int>();
+        foreach (var label in _train.Labels)
+        {
+            if (labels.IndexOf(label) >= 0) continue;
+            labels = labels.Claim(label, out int slot);
+            added[label] = slot;
+        }
+        if (_validation is not null)
+        {
+            var unknown = _validation.Labels.Where(l => labels.IndexOf(l) < 0).ToList();
+            if (unknown.Count > 0)
+                throw new TailorException($"The validation folder has label{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
+                    $"that neither the model nor the training data has ({string.Join(", ", labels.InUse)}).");
+        }
+        if (added.Count > 0) ModelBuilder.WriteLabels(_model, labels);
+        return added;
+    }
+
+    private sealed class SyncProgress(Action<FeatureProgress> report) : IProgress<FeatureProgress>
+    {
+        public void Report(FeatureProgress value) => report(value);
+    }
+}
