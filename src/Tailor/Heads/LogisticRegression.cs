@@ -1,0 +1,342 @@
+using System.Numerics.Tensors;
+using System.Text;
+
+namespace Tailor.Heads;
+
+/// <summary>Settings of <see cref="LogisticRegression.Train(ReadOnlySpan{float}, ReadOnlySpan{int}, int, LogisticRegressionOptions?, CancellationToken)"/>.
+/// Immutable; every value has a documented default.</summary>
+public sealed record LogisticRegressionOptions
+{
+    /// <summary>L2 strength λ in the objective (mean cross-entropy + λ/2·‖W‖²; the bias is not penalized).
+    /// Default 0.01; allowed ≥ 0 (0 only if the classes are not separable). There is deliberately no L1 term:
+    /// DESIGN.md measured that ML.NET's default L1 hurts on few-shot features.</summary>
+    public double L2 { get; init; } = 0.01;
+
+    /// <summary>Divide each feature vector by its L2 norm before training and prediction (a zero vector stays
+    /// zero). Default true (DESIGN.md: it helped on ResNet18 features). Recorded in the model so prediction
+    /// does the same.</summary>
+    public bool NormalizeFeatures { get; init; } = true;
+
+    /// <summary>Most L-BFGS iterations. Default 200.</summary>
+    public int MaxIterations { get; init; } = 200;
+
+    /// <summary>Stop when the gradient norm of the objective is ≤ this. Default 1e-5.</summary>
+    public double GradientTolerance { get; init; } = 1e-5;
+
+    /// <summary>Stop when an iteration lowers the objective by ≤ this × max(1, |f|). Default 1e-10.</summary>
+    public double FunctionTolerance { get; init; } = 1e-10;
+
+    /// <summary>L-BFGS history m. Default 10.</summary>
+    public int HistorySize { get; init; } = 10;
+
+    /// <summary>Split the objective over all cores when n·C·D ≥ this (below it threads cost more than they
+    /// save). Default 2¹⁸. The result does not depend on the number of cores.</summary>
+    public long ParallelThreshold { get; init; } = 1 << 18;
+}
+
+/// <summary>How training ended.</summary>
+/// <param name="Converged">Whether a tolerance was met; if not, the model holds the best iterate found.</param>
+/// <param name="Iterations">L-BFGS iterations.</param>
+/// <param name="Evaluations">Objective evaluations.</param>
+/// <param name="Loss">Final objective: mean cross-entropy + λ/2·‖W‖².</param>
+/// <param name="GradientNorm">‖∇‖₂ of the objective at the result.</param>
+/// <param name="Message">Why it stopped.</param>
+public sealed record LogisticRegressionTraining(bool Converged, int Iterations, int Evaluations, double Loss, double GradientNorm, string Message);
+
+/// <summary>
+/// A trained multinomial logistic-regression head: logits z = W·x̃ + b, probabilities softmax(z), where
+/// x̃ = x/‖x‖ if <see cref="NormalizeFeatures"/> else x.
+/// </summary>
+/// <remarks><see cref="Weights"/> [C, D] row-major and <see cref="Bias"/> [C] have the layout of a
+/// fully-connected layer, ONNX <c>Gemm(x, W, b, transB = 1)</c>, so they can be copied into the neural-network
+/// head and training continued by SGD/Adam; when <see cref="NormalizeFeatures"/> is true that head must
+/// L2-normalize its input too. A class with no training examples gets a zero weight row and bias
+/// <see cref="LogisticRegression.AbsentClassBias"/>.</remarks>
+public sealed class LogisticRegressionModel
+{
+    internal LogisticRegressionModel(int classCount, int dimension, float[] weights, float[] bias, bool normalize,
+        LogisticRegressionTraining training)
+    {
+        ClassCount = classCount;
+        Dimension = dimension;
+        Weights = weights;
+        Bias = bias;
+        NormalizeFeatures = normalize;
+        Training = training;
+    }
+
+    /// <summary>Number of classes C.</summary>
+    public int ClassCount { get; }
+
+    /// <summary>Feature length D.</summary>
+    public int Dimension { get; }
+
+    /// <summary>W, [C, D] row-major (Gemm transB = 1 layout).</summary>
+    public float[] Weights { get; }
+
+    /// <summary>b, [C].</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Whether features are L2-normalized before W is applied.</summary>
+    public bool NormalizeFeatures { get; }
+
+    /// <summary>How training ended.</summary>
+    public LogisticRegressionTraining Training { get; }
+
+    /// <summary>Writes the C class probabilities of <paramref name="feature"/> into <paramref name="probabilities"/>.</summary>
+    /// <exception cref="TailorException">Wrong feature length or destination length.</exception>
+    public void PredictProbabilities(ReadOnlySpan<float> feature, Span<float> probabilities)
+    {
+        if (feature.Length != Dimension)
+            throw new TailorException($"The logistic regression expects features of length {Dimension}, but got length {feature.Length}.");
+        if (probabilities.Length != ClassCount)
+            throw new TailorException($"The probabilities destination has length {probabilities.Length}; it must have length {ClassCount}.");
+        float scale = NormalizeFeatures ? LogisticRegression.InverseNorm(feature) : 1f;
+        for (int c = 0; c < ClassCount; c++)
+            probabilities[c] = scale * TensorPrimitives.Dot(feature, Weights.AsSpan(c * Dimension, Dimension)) + Bias[c];
+        TensorPrimitives.SoftMax(probabilities, probabilities);
+    }
+
+    /// <summary>The C class probabilities of <paramref name="feature"/>.</summary>
+    public float[] PredictProbabilities(ReadOnlySpan<float> feature)
+    {
+        float[] p = new float[ClassCount];
+        PredictProbabilities(feature, p);
+        return p;
+    }
+
+    /// <summary>The most probable class (ties: the lowest index).</summary>
+    public int Predict(ReadOnlySpan<float> feature) => TensorPrimitives.IndexOfMax(PredictProbabilities(feature));
+}
+
+/// <summary>
+/// Multinomial logistic regression trained by L-BFGS (as Turi Create and Create ML do) on cached features.
+/// </summary>
+/// <remarks>
+/// Minimizes f(W, b) = (1/n)·Σᵢ [log Σ_c exp(z_ic) − z_{i,yᵢ}] + (λ/2)·‖W‖², z_i = W·x̃ᵢ + b, with gradient
+/// ∇_W = (1/n)·Σᵢ (pᵢ − e_{yᵢ}) x̃ᵢᵀ + λW and ∇_b = (1/n)·Σᵢ (pᵢ − e_{yᵢ}). The bias is not penalized; since
+/// adding a constant to every bias changes nothing, the solution is fixed by Σ_c b_c = 0 (L-BFGS from b = 0
+/// stays there; the result is re-centered). Logits and gradients are computed in float with SIMD dot products
+/// and axpys, accumulated per fixed block of examples and summed in double in block order, so the result is
+/// deterministic and independent of the number of cores.
+/// </remarks>
+public static class LogisticRegression
+{
+    /// <summary>Bias given to a class without training examples (its weight row is zero): e^−20 ≈ 2e-9 relative
+    /// probability. Left finite so later SGD/Adam training of that class can start.</summary>
+    public const float AbsentClassBias = -20f;
+
+    private const int BlockSize = 256;
+
+    /// <summary>Trains on n examples stored row-major in <paramref name="features"/> (length n·D) with class
+    /// indices <paramref name="labels"/> (length n, each in [0, <paramref name="classCount"/>)).</summary>
+    /// <exception cref="TailorException">No examples; lengths that do not fit; a label outside [0, C); a
+    /// non-finite feature; an option outside its allowed values.</exception>
+    public static LogisticRegressionModel Train(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, int classCount,
+        LogisticRegressionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new LogisticRegressionOptions();
+        int n = labels.Length;
+        if (n == 0)
+            throw new TailorException("Logistic regression needs at least one training example; none were given.");
+        if (features.Length == 0 || features.Length % n != 0)
+            throw new TailorException($"{features.Length} feature values do not divide into {n} examples of equal length.");
+        if (classCount < 1)
+            throw new TailorException($"The class count {classCount} is not allowed; it must be at least 1.");
+        if (!(options.L2 >= 0) || double.IsInfinity(options.L2))
+            throw new TailorException($"The L2 strength {options.L2} is not allowed; it must be a finite number ≥ 0.");
+        int d = features.Length / n;
+
+        // Compact the classes that have examples; the others are fixed (absent).
+        int[] compactOf = new int[classCount];
+        Array.Fill(compactOf, -1);
+        var present = new List<int>();
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int label = labels[i];
+            if ((uint)label >= (uint)classCount)
+                throw new TailorException($"Example {i} has class {label}; classes must be in [0, {classCount - 1}].");
+            if (compactOf[label] < 0)
+            {
+                compactOf[label] = present.Count;
+                present.Add(label);
+            }
+            y[i] = compactOf[label];
+        }
+
+        float[] x = features.ToArray();
+        for (int i = 0; i < x.Length; i++)
+            if (!float.IsFinite(x[i]))
+                throw new TailorException($"Feature {i % d} of example {i / d} is {x[i]}; features must be finite.");
+        if (options.NormalizeFeatures)
+            for (int i = 0; i < n; i++)
+            {
+                Span<float> row = x.AsSpan(i * d, d);
+                TensorPrimitives.Multiply(row, InverseNorm(row), row);
+            }
+
+        int cp = present.Count;
+        var objective = new SoftmaxObjective(x, y, n, d, cp, options.L2, (long)n * cp * d >= options.ParallelThreshold);
+        double[] theta = new double[cp * d + cp];
+        LogisticRegressionTraining training;
+        if (cp < 2)
+        {
+            training = new LogisticRegressionTraining(true, 0, 0, 0, 0, "converged: only one class has examples, so it always wins");
+        }
+        else
+        {
+            var result = Lbfgs.Minimize(objective.Evaluate, theta, new LbfgsOptions
+            {
+                HistorySize = options.HistorySize,
+                MaxIterations = options.MaxIterations,
+                GradientTolerance = options.GradientTolerance,
+                FunctionTolerance = options.FunctionTolerance,
+            }, cancellationToken);
+            theta = result.Minimizer;
+            training = new LogisticRegressionTraining(result.Converged, result.Iterations, result.Evaluations,
+                result.Value, result.GradientNorm, result.Message);
+        }
+
+        // Expand to all classes in the Gemm (transB = 1) layout; re-center the bias (Σ b = 0 over trained classes).
+        float[] weights = new float[classCount * d];
+        float[] bias = new float[classCount];
+        Array.Fill(bias, AbsentClassBias);
+        double meanBias = 0;
+        for (int c = 0; c < cp; c++) meanBias += theta[cp * d + c] / cp;
+        for (int c = 0; c < cp; c++)
+        {
+            int target = present[c];
+            for (int j = 0; j < d; j++)
+                weights[target * d + j] = (float)theta[c * d + j];
+            bias[target] = (float)(theta[cp * d + c] - meanBias);
+        }
+        return new LogisticRegressionModel(classCount, d, weights, bias, options.NormalizeFeatures, training);
+    }
+
+    /// <summary>Trains with string labels; <paramref name="classLabels"/> fixes the class order (e.g. the
+    /// neural-network head's labels, placeholder slots included). Labels are compared after NFC normalization.</summary>
+    /// <exception cref="TailorException">A label not in <paramref name="classLabels"/>, duplicate class labels,
+    /// or any reason of the index overload.</exception>
+    public static LogisticRegressionModel Train(ReadOnlySpan<float> features, IReadOnlyList<string> labels,
+        IReadOnlyList<string> classLabels, LogisticRegressionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int c = 0; c < classLabels.Count; c++)
+            if (!index.TryAdd(classLabels[c].Normalize(NormalizationForm.FormC), c))
+                throw new TailorException($"The class label '{classLabels[c]}' appears twice; class labels must be distinct.");
+        int[] y = new int[labels.Count];
+        for (int i = 0; i < y.Length; i++)
+            if (!index.TryGetValue(labels[i].Normalize(NormalizationForm.FormC), out y[i]))
+                throw new TailorException(
+                    $"Example {i} has label '{labels[i]}', which is not one of the model's classes: {string.Join(", ", classLabels)}.");
+        return Train(features, y, classLabels.Count, options, cancellationToken);
+    }
+
+    /// <summary>1/‖v‖, or 0 for a zero vector (which then stays zero).</summary>
+    internal static float InverseNorm(ReadOnlySpan<float> v)
+    {
+        float norm = TensorPrimitives.Norm(v);
+        return norm > 0 ? 1f / norm : 0f;
+    }
+
+    /// <summary>The objective and gradient over θ = [W (C×D row-major), b (C)].</summary>
+    internal sealed class SoftmaxObjective
+    {
+        private readonly float[] _x;
+        private readonly int[] _y;
+        private readonly int _n, _d, _c;
+        private readonly double _l2;
+        private readonly bool _parallel;
+        private readonly float[] _w;
+        private readonly float[][] _blockGradW;
+        private readonly double[][] _blockGradB;
+        private readonly double[] _blockLoss;
+
+        public SoftmaxObjective(float[] x, int[] y, int n, int d, int c, double l2, bool parallel)
+        {
+            _x = x; _y = y; _n = n; _d = d; _c = c; _l2 = l2; _parallel = parallel;
+            _w = new float[c * d];
+            int blocks = (n + BlockSize - 1) / BlockSize;
+            _blockGradW = new float[blocks][];
+            _blockGradB = new double[blocks][];
+            _blockLoss = new double[blocks];
+            for (int b = 0; b < blocks; b++)
+            {
+                _blockGradW[b] = new float[c * d];
+                _blockGradB[b] = new double[c];
+            }
+        }
+
+        public double Evaluate(ReadOnlySpan<double> theta, Span<double> gradient)
+        {
+            int cd = _c * _d;
+            for (int i = 0; i < cd; i++) _w[i] = (float)theta[i];
+            double[] bias = theta.Slice(cd, _c).ToArray();
+            int blocks = _blockLoss.Length;
+            if (_parallel)
+                Parallel.For(0, blocks, b => Block(b, bias));
+            else
+                for (int b = 0; b < blocks; b++) Block(b, bias);
+
+            // Sum the blocks in a fixed order, in double: deterministic whatever ran where.
+            double loss = 0;
+            gradient.Clear();
+            for (int b = 0; b < blocks; b++)
+            {
+                loss += _blockLoss[b];
+                float[] gw = _blockGradW[b];
+                for (int i = 0; i < cd; i++) gradient[i] += gw[i];
+                for (int k = 0; k < _c; k++) gradient[cd + k] += _blockGradB[b][k];
+            }
+            double invN = 1.0 / _n, penalty = 0;
+            for (int i = 0; i < cd; i++)
+            {
+                double w = theta[i];
+                gradient[i] = gradient[i] * invN + _l2 * w;
+                penalty += w * w;
+            }
+            for (int k = 0; k < _c; k++) gradient[cd + k] *= invN;
+            return loss * invN + 0.5 * _l2 * penalty;
+        }
+
+        private void Block(int block, double[] bias)
+        {
+            float[] gw = _blockGradW[block];
+            double[] gb = _blockGradB[block];
+            Array.Clear(gw);
+            Array.Clear(gb);
+            int start = block * BlockSize, end = Math.Min(_n, start + BlockSize);
+            Span<double> z = _c <= 256 ? stackalloc double[_c] : new double[_c];
+            double loss = 0;
+            for (int i = start; i < end; i++)
+            {
+                ReadOnlySpan<float> xi = _x.AsSpan(i * _d, _d);
+                double max = double.NegativeInfinity;
+                for (int k = 0; k < _c; k++)
+                {
+                    z[k] = TensorPrimitives.Dot(xi, _w.AsSpan(k * _d, _d)) + bias[k];
+                    max = Math.Max(max, z[k]);
+                }
+                int yi = _y[i];
+                double zy = z[yi];
+                double sum = 0;
+                for (int k = 0; k < _c; k++)
+                {
+                    z[k] = Math.Exp(z[k] - max);
+                    sum += z[k];
+                }
+                // −log p_y = log Σ exp(z − max) + max − z_y, which cannot overflow or take log 0.
+                loss += Math.Log(sum) + max - zy;
+                for (int k = 0; k < _c; k++)
+                {
+                    double r = z[k] / sum - (k == yi ? 1 : 0);
+                    gb[k] += r;
+                    Span<float> row = gw.AsSpan(k * _d, _d);
+                    TensorPrimitives.MultiplyAdd(xi, (float)r, row, row);
+                }
+            }
+            _blockLoss[block] = loss;
+        }
+    }
+}
