@@ -17,6 +17,15 @@ public sealed record LbfgsOptions
     /// <summary>Converged when ‖∇f‖₂ ≤ this. Default 1e-6; allowed ≥ 0.</summary>
     public double GradientTolerance { get; init; } = 1e-6;
 
+    /// <summary>Converged when ‖∇f‖₂ ≤ this × ‖∇f(start)‖₂ (scale-free). Default 0 (off); allowed ≥ 0.</summary>
+    public double RelativeGradientTolerance { get; init; }
+
+    /// <summary>Relative accuracy ε of computed f values. Near the minimum, where f's decrease drops below its
+    /// rounding noise, a step is accepted if f(α) ≤ f(0) + ε·(1 + |f(0)|) and the slope condition of Hager &amp;
+    /// Zhang's approximate Wolfe test holds. Default 1e-12 (f summed in double); use about 1e-6 for f computed
+    /// in float. Allowed 0 ≤ ε &lt; 1.</summary>
+    public double FunctionNoise { get; init; } = 1e-12;
+
     /// <summary>Converged when a step lowers f by at most this × max(1, |f|). Default 1e-12; allowed ≥ 0
     /// (0 disables the test).</summary>
     public double FunctionTolerance { get; init; } = 1e-12;
@@ -40,6 +49,10 @@ public sealed record LbfgsOptions
             throw new TailorException($"L-BFGS gradient tolerance {GradientTolerance} is not allowed; it must be ≥ 0.");
         if (!(FunctionTolerance >= 0))
             throw new TailorException($"L-BFGS function tolerance {FunctionTolerance} is not allowed; it must be ≥ 0.");
+        if (!(RelativeGradientTolerance >= 0))
+            throw new TailorException($"L-BFGS relative gradient tolerance {RelativeGradientTolerance} is not allowed; it must be ≥ 0.");
+        if (!(FunctionNoise >= 0 && FunctionNoise < 1))
+            throw new TailorException($"L-BFGS function noise {FunctionNoise} is not allowed; it must be in [0, 1).");
         if (MaxLineSearchEvaluations < 2)
             throw new TailorException($"L-BFGS line-search evaluations {MaxLineSearchEvaluations} is not allowed; it must be at least 2.");
         if (!(SufficientDecrease > 0 && SufficientDecrease < Curvature && Curvature < 1))
@@ -102,13 +115,14 @@ public static class Lbfgs
         var search = new LineSearch(function, options, n);
         int iteration = 0;
         double gnorm = Norm(g);
+        double gtol = Math.Max(options.GradientTolerance, options.RelativeGradientTolerance * gnorm);
 
         while (true)
         {
-            if (gnorm <= options.GradientTolerance)
-                return Done(true, $"converged: gradient norm {gnorm:G3} ≤ {options.GradientTolerance:G3} after {iteration} iterations");
+            if (gnorm <= gtol)
+                return Done(true, $"converged: gradient norm {gnorm:G3} ≤ {gtol:G3} after {iteration} iterations");
             if (iteration >= options.MaxIterations)
-                return Done(false, $"did not converge within {options.MaxIterations} iterations: gradient norm {gnorm:G3} > {options.GradientTolerance:G3}");
+                return Done(false, $"did not converge within {options.MaxIterations} iterations: gradient norm {gnorm:G3} > {gtol:G3}");
             if (cancellationToken.IsCancellationRequested)
                 return Done(false, $"cancelled after {iteration} iterations: gradient norm {gnorm:G3}");
 
@@ -158,7 +172,7 @@ public static class Lbfgs
             f = fNew;
             gnorm = Norm(g);
             iteration++;
-            if (decrease <= options.FunctionTolerance * Math.Max(1, Math.Abs(f)) && gnorm > options.GradientTolerance)
+            if (decrease <= options.FunctionTolerance * Math.Max(1, Math.Abs(f)) && gnorm > gtol)
                 return Done(true, $"converged: the last step lowered f by {decrease:G3} ≤ {options.FunctionTolerance:G3}·max(1,|f|) " +
                     $"after {iteration} iterations; gradient norm {gnorm:G3}");
         }
@@ -199,13 +213,13 @@ public static class Lbfgs
 
         // Sufficient decrease (Armijo): f(α) ≤ f(0) + c₁αf'(0). Near the minimum the decrease c₁αf'(0) drops
         // below the rounding noise of f, and Armijo fails on noise; then accept the approximate Wolfe condition
-        // of Hager & Zhang (2005): f(α) ≤ f(0) + ε|f(0)| and f'(α) ≤ (2c₁ − 1)f'(0), which relies on the slope,
-        // still accurate there. ε = 1e-12 sits well above double rounding of a sum of many terms.
+        // of Hager & Zhang (2005): f(α) ≤ f(0) + ε(1 + |f(0)|) and f'(α) ≤ (2c₁ − 1)f'(0), which relies on the
+        // slope, still accurate there; ε = FunctionNoise.
         private bool Decreases(double alpha, double fa, double slope)
         {
             double c1 = options.SufficientDecrease;
             return fa <= _f0 + c1 * alpha * _slope0
-                || (fa <= _f0 + 1e-12 * (1 + Math.Abs(_f0)) && slope <= (2 * c1 - 1) * _slope0);
+                || (fa <= _f0 + options.FunctionNoise * (1 + Math.Abs(_f0)) && slope <= (2 * c1 - 1) * _slope0);
         }
 
         public double Run(double[] x, double f0, double[] p, double slope0, double alpha, double[] xOut, double[] gOut, ref int evaluations)
