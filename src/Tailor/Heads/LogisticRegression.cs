@@ -336,36 +336,104 @@ public static class LogisticRegression
             Array.Clear(gw);
             Array.Clear(gb);
             int start = block * BlockSize, end = Math.Min(_n, start + BlockSize);
-            Span<double> z = _c <= 256 ? stackalloc double[_c] : new double[_c];
+            // Residuals r = p − onehot(y) of up to 4 examples, [4, C].
+            Span<double> r = _c <= 64 ? stackalloc double[4 * _c] : new double[4 * _c];
+            Span<T> rt = _c <= 64 ? stackalloc T[4 * _c] : new T[4 * _c];
             double loss = 0;
-            for (int i = start; i < end; i++)
+            for (int i = start; i < end; i += 4)
             {
-                ReadOnlySpan<T> xi = _x.AsSpan(i * _d, _d);
-                double max = double.NegativeInfinity;
+                int rows = Math.Min(4, end - i);
+                // Logits of the 4 examples: each weight row is read once per 4 examples (register blocking).
                 for (int k = 0; k < _c; k++)
                 {
-                    z[k] = double.CreateTruncating(TensorPrimitives.Dot(xi, _w.AsSpan(k * _d, _d))) + bias[k];
-                    max = Math.Max(max, z[k]);
+                    ReadOnlySpan<T> w = _w.AsSpan(k * _d, _d);
+                    if (rows == 4)
+                    {
+                        Dot4(_x.AsSpan(i * _d, 4 * _d), w, _d, out T z0, out T z1, out T z2, out T z3);
+                        r[k] = double.CreateTruncating(z0);
+                        r[_c + k] = double.CreateTruncating(z1);
+                        r[2 * _c + k] = double.CreateTruncating(z2);
+                        r[3 * _c + k] = double.CreateTruncating(z3);
+                    }
+                    else
+                        for (int q = 0; q < rows; q++)
+                            r[q * _c + k] = double.CreateTruncating(TensorPrimitives.Dot(_x.AsSpan((i + q) * _d, _d), w));
                 }
-                int yi = _y[i];
-                double zy = z[yi];
-                double sum = 0;
-                for (int k = 0; k < _c; k++)
+                for (int q = 0; q < rows; q++)
                 {
-                    z[k] = Math.Exp(z[k] - max);
-                    sum += z[k];
+                    Span<double> z = r.Slice(q * _c, _c);
+                    double max = double.NegativeInfinity;
+                    for (int k = 0; k < _c; k++)
+                    {
+                        z[k] += bias[k];
+                        max = Math.Max(max, z[k]);
+                    }
+                    int yi = _y[i + q];
+                    double zy = z[yi], sum = 0;
+                    for (int k = 0; k < _c; k++)
+                    {
+                        z[k] = Math.Exp(z[k] - max);
+                        sum += z[k];
+                    }
+                    // −log p_y = log Σ exp(z − max) + max − z_y, which cannot overflow or take log 0.
+                    loss += Math.Log(sum) + max - zy;
+                    for (int k = 0; k < _c; k++)
+                    {
+                        z[k] = z[k] / sum - (k == yi ? 1 : 0);
+                        gb[k] += z[k];
+                        rt[q * _c + k] = T.CreateTruncating(z[k]);
+                    }
                 }
-                // −log p_y = log Σ exp(z − max) + max − z_y, which cannot overflow or take log 0.
-                loss += Math.Log(sum) + max - zy;
+                // ∇W row k += Σ_q r_qk x_q: each gradient row is loaded and stored once per 4 examples.
                 for (int k = 0; k < _c; k++)
                 {
-                    double r = z[k] / sum - (k == yi ? 1 : 0);
-                    gb[k] += r;
-                    Span<T> row = gw.AsSpan(k * _d, _d);
-                    TensorPrimitives.MultiplyAdd(xi, T.CreateTruncating(r), row, row);
+                    Span<T> g = gw.AsSpan(k * _d, _d);
+                    if (rows == 4)
+                        Axpy4(_x.AsSpan(i * _d, 4 * _d), _d, rt[k], rt[_c + k], rt[2 * _c + k], rt[3 * _c + k], g);
+                    else
+                        for (int q = 0; q < rows; q++)
+                            TensorPrimitives.MultiplyAdd(_x.AsSpan((i + q) * _d, _d), rt[q * _c + k], g, g);
                 }
             }
             _blockLoss[block] = loss;
+        }
+
+        /// <summary>Dot products of 4 consecutive rows of x (length d each) with w.</summary>
+        internal static void Dot4(ReadOnlySpan<T> x, ReadOnlySpan<T> w, int d, out T z0, out T z1, out T z2, out T z3)
+        {
+            ReadOnlySpan<T> x0 = x[..d], x1 = x.Slice(d, d), x2 = x.Slice(2 * d, d), x3 = x.Slice(3 * d, d);
+            Vector<T> a0 = Vector<T>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            int width = Vector<T>.Count, j = 0;
+            for (; j <= d - width; j += width)
+            {
+                var wv = new Vector<T>(w[j..]);
+                a0 += new Vector<T>(x0[j..]) * wv;
+                a1 += new Vector<T>(x1[j..]) * wv;
+                a2 += new Vector<T>(x2[j..]) * wv;
+                a3 += new Vector<T>(x3[j..]) * wv;
+            }
+            z0 = Vector.Sum(a0); z1 = Vector.Sum(a1); z2 = Vector.Sum(a2); z3 = Vector.Sum(a3);
+            for (; j < d; j++)
+            {
+                z0 += x0[j] * w[j]; z1 += x1[j] * w[j]; z2 += x2[j] * w[j]; z3 += x3[j] * w[j];
+            }
+        }
+
+        /// <summary>g += r0·x0 + r1·x1 + r2·x2 + r3·x3 for 4 consecutive rows of x (length d each).</summary>
+        internal static void Axpy4(ReadOnlySpan<T> x, int d, T r0, T r1, T r2, T r3, Span<T> g)
+        {
+            ReadOnlySpan<T> x0 = x[..d], x1 = x.Slice(d, d), x2 = x.Slice(2 * d, d), x3 = x.Slice(3 * d, d);
+            Vector<T> v0 = new(r0), v1 = new(r1), v2 = new(r2), v3 = new(r3);
+            int width = Vector<T>.Count, j = 0;
+            for (; j <= d - width; j += width)
+            {
+                var acc = new Vector<T>(g[j..]);
+                acc += new Vector<T>(x0[j..]) * v0 + new Vector<T>(x1[j..]) * v1
+                     + new Vector<T>(x2[j..]) * v2 + new Vector<T>(x3[j..]) * v3;
+                acc.CopyTo(g[j..]);
+            }
+            for (; j < d; j++)
+                g[j] += x0[j] * r0 + x1[j] * r1 + x2[j] * r2 + x3[j] * r3;
         }
     }
 }
