@@ -48,9 +48,9 @@ public sealed record KnnPrediction(string Label, int LabelIndex, float[] Probabi
 /// the label added first wins.</para>
 /// <para><b>Cost.</b> A query costs O(n·D) time for n stored examples of dimension D (one distance each),
 /// plus O(n·k) worst case for the selection; memory is n·D floats. It grows linearly with the stored set.
-/// Measured on a 2-core AVX2 machine (Heads tests, <c>PredictionCost_GrowsLinearly</c>): D = 512,
-/// n = 1 000 → about 0.05 ms per query; n = 10 000 → about 0.5 ms; n = 100 000 → about 5 ms
-/// (memory bandwidth bound: 200 MB of features).</para>
+/// Measured (Heads tests, <c>PredictionCost_GrowsLinearly</c>, Release, on a shared and busy 2-core AVX2
+/// machine): D = 512, n = 1 000 → about 0.5 ms per query; n = 10 000 → 1.2–3.6 ms (20 MB of features read
+/// per query: memory-bandwidth bound). Beyond ~10⁵ examples an index, or the logistic-regression head, fits better.</para>
 /// <para>Labels are compared after Unicode NFC normalization (✌️ with or without a different composition is one label).
 /// Not thread-safe for concurrent <see cref="Add"/>; concurrent predictions without adds are safe.</para>
 /// </remarks>

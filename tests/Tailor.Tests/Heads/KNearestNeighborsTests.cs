@@ -327,7 +327,7 @@ public class KNearestNeighborsTests(ITestOutputHelper output)
                 knn.Add(row, (i % 10).ToString());
             }
             knn.Predict(query);
-            const int reps = 200;
+            const int reps = 50;
             var sw = Stopwatch.StartNew();
             for (int r = 0; r < reps; r++) knn.Predict(query);
             output.WriteLine($"k-NN D={d} n={n}: {sw.Elapsed.TotalMilliseconds / reps:F3} ms per query");
