@@ -250,6 +250,20 @@ public class KNearestNeighborsTests(ITestOutputHelper output)
         Assert.Equal(knn.Predict([0.1f, 0.1f]).Label, labels[0]);
     }
 
+    [Theory]
+    [InlineData(KnnMetric.Euclidean, 13)]
+    [InlineData(KnnMetric.Cosine, 13)]
+    [InlineData(KnnMetric.Euclidean, 9)]
+    public void ExportedGraph_EquidistantNeighbours_BreakTiesLikeManaged(KnnMetric metric, int opset)
+    {
+        var knn = new KNearestNeighbors(2, k: 1, metric: metric);
+        knn.Add([1, 1], "first");
+        knn.Add([1, -1], "second");
+        float[] q = [1, 0];
+        Assert.Equal("first", knn.Predict(q).Label);
+        Assert.Equal("first", RunOrt(KnnOnnxExport.Export(IdentityModel(2, opset), knn), q, 2).Labels[0]);
+    }
+
     [Fact]
     public void Export_ReadBack_AddMore_ExportAgain()
     {

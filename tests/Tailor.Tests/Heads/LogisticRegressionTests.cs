@@ -228,6 +228,9 @@ public class LogisticRegressionTests(ITestOutputHelper output)
         Assert.Throws<TailorException>(() => LogisticRegression.Train(x.AsSpan(0, 7), [0, 1], C));
         Assert.Contains("-1", Assert.Throws<TailorException>(() =>
             LogisticRegression.Train(x, Problem().Y, C, new LogisticRegressionOptions { L2 = -1 })).Message);
+        float[] nan = (float[])x.Clone();
+        nan[9] = float.NaN;
+        Assert.Contains("NaN", Assert.Throws<TailorException>(() => LogisticRegression.Train(nan, Problem().Y, C)).Message);
         var model = LogisticRegression.Train(x, Problem().Y, C);
         var e = Assert.Throws<TailorException>(() => model.PredictProbabilities(new float[D + 1]));
         Assert.Contains($"length {D}", e.Message);
