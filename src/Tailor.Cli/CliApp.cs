@@ -16,6 +16,9 @@ public static class CliApp
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>One JSON object per line (for streams such as train --json).</summary>
+    internal static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)

@@ -2,8 +2,8 @@ using System.CommandLine;
 
 namespace Tailor.Cli.Commands;
 
-/// <summary>Commands beyond the foundation's four; each file adds itself here.</summary>
+/// <summary>Commands beyond the foundation's four.</summary>
 internal static class Registry
 {
-    public static IEnumerable<Func<Command>> Extra => [];
+    public static IEnumerable<Func<Command>> Extra => [TrainCommand.Create];
 }
