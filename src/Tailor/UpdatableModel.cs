@@ -18,7 +18,14 @@ public sealed class UpdatableModel
     }
 
     /// <summary>The ONNX model. Edits go through Tailor's builder and trainers.</summary>
-    internal ModelProto Proto { get; }
+    internal ModelProto Proto { get; private set; }
+
+    /// <summary>Replaces the ONNX graph (a head written as new nodes); the spec is kept and stored again.</summary>
+    internal void ReplaceProto(ModelProto proto)
+    {
+        Proto = proto;
+        Proto.SetMetadata(UpdateSpec.MetadataKey, Spec.ToJson());
+    }
 
     /// <summary>The update specification.</summary>
     public UpdateSpec Spec { get; private set; }

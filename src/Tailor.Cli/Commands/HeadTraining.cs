@@ -1,12 +1,60 @@
+using System.Text.Json;
+using Spectre.Console;
 using Tailor.Data;
+using Tailor.Heads;
 using Tailor.Images;
 
 namespace Tailor.Cli.Commands;
 
-/// <summary>--head knn / logreg (issue 4).</summary>
+/// <summary><c>tailor train --head knn|logreg</c>: heads fitted on the backbone's cached features.</summary>
 internal static class HeadTraining
 {
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
-        AugmentationOptions augmentation, int? seed, int? k, string? weighting, string? metric, double? l2, bool json, CancellationToken ct) =>
-        throw new TailorException($"--head {head} is not available yet.");
+        AugmentationOptions augmentation, int? seed, int? k, string? weighting, string? metric, double? l2, bool json, CancellationToken ct)
+    {
+        var options = new HeadTrainingOptions
+        {
+            Augmentation = augmentation,
+            Seed = seed ?? (int)model.Spec.DefaultOr("seed", 42),
+            K = k,
+            Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, ("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)),
+            Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, ("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)),
+            L2 = l2 ?? 0.01,
+        };
+        if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
+            throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
+        if (l2 is double l && !(l >= 0)) throw new TailorException($"--l2 {l}: the L2 strength must be ≥ 0.");
+        var result = head == "knn" ? HeadTrainer.TrainKnn(model, train, options, ct) : HeadTrainer.TrainLogisticRegression(model, train, options, ct);
+        model.Save(output);
+        (double Loss, double Accuracy)? val = null;
+        if (validation is not null)
+        {
+            using var predictor = new Prediction.Predictor(model);
+            var report = Prediction.Evaluator.Evaluate(predictor, validation, cancellationToken: ct);
+            val = (report.Loss, report.Accuracy);
+        }
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                state = "completed", head, model = output, examples = result.Examples, variants = result.Variants,
+                feature_seconds = result.FeatureSeconds, train_seconds = result.TrainSeconds,
+                stored_examples = head == "knn" ? result.StoredExamples : (int?)null,
+                converged = result.Lbfgs?.Converged, iterations = result.Lbfgs?.Iterations, lbfgs_message = result.Lbfgs?.Message,
+                validation_loss = val?.Loss, validation_accuracy = val?.Accuracy, new_labels = result.NewLabels, labels = model.Spec.Labels.Names,
+                skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
+            }, CliApp.JsonLine));
+            return Task.FromResult(0);
+        }
+        foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] (slot {slot}).");
+        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+        string detail = head == "knn"
+            ? $"{result.StoredExamples} stored examples"
+            : $"L-BFGS {(result.Lbfgs!.Converged ? "converged" : "[yellow]did not converge[/] (best iterate kept)")} in {result.Lbfgs.Iterations} iterations, loss {result.Lbfgs.Loss:F4}";
+        AnsiConsole.MarkupLine($"[green]Done[/] ({head}): {result.Examples} examples × {result.Variants} variants; features {result.FeatureSeconds:F2} s, " +
+            $"training {result.TrainSeconds * 1000:F1} ms; {detail}.");
+        if (val is { } v) AnsiConsole.MarkupLine($"Validation: accuracy {v.Accuracy:P1}, loss {v.Loss:F4}.");
+        AnsiConsole.MarkupLine($"Wrote {Markup.Escape(output)}.");
+        return Task.FromResult(0);
+    }
 }

@@ -115,8 +115,8 @@ public sealed class KNearestNeighbors
         }
     }
 
-    /// <summary>How votes are weighted.</summary>
-    public KnnWeighting Weighting { get; }
+    /// <summary>How the k nearest vote; may change at any time (it does not touch the stored examples).</summary>
+    public KnnWeighting Weighting { get; set; }
 
     /// <summary>The distance used.</summary>
     public KnnMetric Metric { get; }

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using Tailor.Building;
+using Tailor.Data;
+using Tailor.Features;
+using Tailor.Images;
+using Tailor.Spec;
+
+namespace Tailor.Heads;
+
+/// <summary>Options for <see cref="HeadTrainer"/>.</summary>
+public sealed record HeadTrainingOptions
+{
+    /// <summary>Augmented copies added as extra examples (variant 0 is the original). Default: none.</summary>
+    public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.None;
+
+    /// <summary>Seed of the augmentation. Default 42.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Skip unreadable examples (reported) instead of failing. Default false.</summary>
+    public bool SkipBadExamples { get; init; }
+
+    /// <summary>k-NN: neighbours; null keeps the model's (or 5). Allowed 1..100.</summary>
+    public int? K { get; init; }
+
+    /// <summary>k-NN: vote weighting; null keeps the model's (or uniform).</summary>
+    public KnnWeighting? Weighting { get; init; }
+
+    /// <summary>k-NN: distance; null keeps the model's (or Euclidean).</summary>
+    public KnnMetric? Metric { get; init; }
+
+    /// <summary>Logistic regression: L2 strength λ. Default 0.01.</summary>
+    public double L2 { get; init; } = 0.01;
+
+    /// <summary>Logistic regression: L-BFGS iteration limit. Default 200.</summary>
+    public int MaxIterations { get; init; } = 200;
+
+    public FeatureCacheOptions Cache { get; init; } = new();
+}
+
+/// <summary>What a head training did.</summary>
+public sealed record HeadTrainingResult
+{
+    public int Examples { get; init; }
+    public int Variants { get; init; }
+    public double FeatureSeconds { get; init; }
+    public double TrainSeconds { get; init; }
+    public IReadOnlyList<(string Path, string Reason)> Skipped { get; init; } = [];
+    public IReadOnlyDictionary<string, int> NewLabels { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Logistic regression: convergence report of L-BFGS (not converged still keeps the best iterate).</summary>
+    public LogisticRegressionTraining? Lbfgs { get; init; }
+
+    /// <summary>k-NN: examples stored after this training (previous ones included).</summary>
+    public int StoredExamples { get; init; }
+}
+
+/// <summary>
+/// Trains the k-NN and logistic-regression heads on the cached features of the model's backbone (the
+/// classifier's input) and writes them into the model as standard ONNX.
+/// </summary>
+public static class HeadTrainer
+{
+    /// <summary>Adds the examples of <paramref name="data"/> to the model's k-NN (creating it when the model
+    /// has none; a model that already holds examples keeps them) and writes it as ONNX nodes.</summary>
+    /// <exception cref="TailorException">Unreadable examples (without skipping), k outside 1..100.</exception>
+    public static HeadTrainingResult TrainKnn(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new HeadTrainingOptions();
+        var (features, labels, variants, skipped, featureSeconds, dim) = Features(model, data, options, cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var knn = KnnOnnxExport.HasKnn(model.Proto)
+            ? KnnOnnxExport.Read(model.Proto)
+            : new KNearestNeighbors(dim, options.K ?? KNearestNeighbors.DefaultK, options.Weighting ?? KnnWeighting.Uniform, options.Metric ?? KnnMetric.Euclidean);
+        if (knn.Dimension != dim)
+            throw new TailorException($"The model's k-NN stores {knn.Dimension}-long features, but its backbone now gives {dim}.");
+        if (options.K is int k) knn.K = k;
+        if (options.Weighting is { } w) knn.Weighting = w;
+        if (options.Metric is { } m && m != knn.Metric)
+            throw new TailorException($"The model's k-NN uses the {knn.Metric} metric; its stored examples cannot switch to {m}. Prepare a new model.");
+        for (int i = 0; i < labels.Length; i++)
+            knn.Add(features.AsSpan(i * dim, dim), labels[i]);
+        // The k-NN replaces the fully-connected head: drop the nodes after the features so its outputs
+        // (probabilities, label) have one producer each.
+        var backbone = model.Proto.Clone();
+        if (!KnnOnnxExport.HasKnn(backbone))
+        {
+            backbone.Graph.Output.Clear();
+            backbone.Graph.Output.Add(new global::Onnx.ValueInfoProto { Name = model.Spec.Features });
+            ModelBuilder.PruneTo(backbone.Graph, [model.Spec.Features]);
+        }
+        var proto = KnnOnnxExport.Export(backbone, knn, new KnnExportOptions
+        {
+            FeatureTensor = model.Spec.Features,
+            ProbabilitiesOutput = model.Spec.ProbabilitiesOutput,
+            LabelOutput = model.Spec.LabelOutput,
+        });
+        var before = model.Spec.Labels.InUse.ToHashSet(LabelComparer.Instance);
+        model.ReplaceProto(proto);
+        model.SetSpec(model.Spec with
+        {
+            Head = HeadKind.KNearestNeighbors,
+            Labels = new ClassLabels { Names = knn.Labels.ToArray(), Placeholders = [] },
+            Hyperparameters = new Dictionary<string, Hyperparameter>(model.Spec.Hyperparameters)
+            {
+                [HyperparameterNames.K] = Hyperparameter.Int(knn.K, AllowedValues.Between(KNearestNeighbors.MinK, KNearestNeighbors.MaxK)),
+            },
+        });
+        var newLabels = knn.Labels.Select((l, i) => (l, i)).Where(p => !before.Contains(p.l)).ToDictionary(p => p.l, p => p.i);
+        return new HeadTrainingResult
+        {
+            Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
+            Skipped = skipped, NewLabels = newLabels, StoredExamples = knn.Count,
+        };
+    }
+
+    /// <summary>
+    /// Trains multinomial logistic regression by L-BFGS on the features and writes W and b into the
+    /// classifier layer (fully-connected + softmax), so the model predicts as before and can go on
+    /// training by SGD/Adam (<c>tailor train --head nn</c>). Labels the model does not know take free
+    /// slots; slots without examples get a zero row and a very negative bias, so they are never predicted.
+    /// </summary>
+    public static HeadTrainingResult TrainLogisticRegression(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        options ??= new HeadTrainingOptions();
+        if (model.Spec.Head == HeadKind.KNearestNeighbors)
+            throw new TailorException("This model's head is a k-NN; logistic regression needs a model with a fully-connected classifier (tailor prepare makes one).");
+        var newLabels = ClaimLabels(model, data);
+        var (features, labels, variants, skipped, featureSeconds, dim) = Features(model, data, options, cancellationToken);
+        var spec = model.Spec;
+        var slots = labels.Select(spec.Labels.IndexOf).ToArray();
+        var clock = Stopwatch.StartNew();
+        // The graph already L2-normalizes the features when the model was prepared that way; the head
+        // itself must not normalize again, or its weights would not fit the plain Gemm layout.
+        var trained = LogisticRegression.Train(features, slots, spec.Labels.Capacity,
+            new LogisticRegressionOptions { L2 = options.L2, NormalizeFeatures = false, MaxIterations = options.MaxIterations }, cancellationToken);
+        string weightName = ClassifierWeight(model, dim);
+        var layer = spec.UpdatableLayers.FirstOrDefault(l => l.Name == spec.Classifier) ?? throw new TailorException($"The classifier '{spec.Classifier}' is not updatable.");
+        model.SetParameter(weightName, trained.Weights);
+        if (layer.Parameters.Count > 1) model.SetParameter(layer.Parameters[1], trained.Bias);
+        model.SetSpec(model.Spec with { Head = HeadKind.LogisticRegression });
+        return new HeadTrainingResult
+        {
+            Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
+            Skipped = skipped, NewLabels = newLabels, Lbfgs = trained.Training,
+        };
+    }
+
+    private static string ClassifierWeight(UpdatableModel model, int dim)
+    {
+        var layer = model.Spec.UpdatableLayers.FirstOrDefault(l => l.Name == model.Spec.Classifier)
+            ?? throw new TailorException($"The classifier '{model.Spec.Classifier}' is not updatable.");
+        var shape = model.GetParameterShape(layer.Parameters[0]);
+        var node = model.Proto.Graph.Node.First(n => n.Name == layer.Name);
+        bool rowsAreClasses = node.OpType == "Conv" || (node.OpType == "Gemm" && node.Attribute.Any(a => a.Name == "transB" && a.I == 1));
+        if (!rowsAreClasses || shape[0] != model.Spec.Labels.Capacity || shape.Skip(1).Aggregate(1L, (a, d) => a * d) != dim)
+            throw new TailorException($"The classifier '{layer.Name}' ({node.OpType}, weight [{string.Join(", ", shape)}]) is not a [classes, {dim}] fully-connected layer; logistic regression cannot be written into it.");
+        return layer.Parameters[0];
+    }
+
+    private static IReadOnlyDictionary<string, int> ClaimLabels(UpdatableModel model, LabeledFolder data)
+    {
+        var labels = model.Spec.Labels;
+        var added = new Dictionary<string, int>();
+        foreach (var label in data.Labels.Where(l => labels.IndexOf(l) < 0))
+        {
+            labels = labels.Claim(label, out int slot);
+            added[label] = slot;
+        }
+        if (added.Count > 0) ModelBuilder.WriteLabels(model, labels);
+        return added;
+    }
+
+    /// <summary>The classifier-input features of every readable example (each variant a row) and its label.</summary>
+    private static (float[] Features, string[] Labels, int Variants, List<(string, string)> Skipped, double Seconds, int Dim) Features(
+        UpdatableModel model, LabeledFolder data, HeadTrainingOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var cutSpec = model.Spec with
+        {
+            UpdatableLayers = [new UpdatableLayer { Name = model.Spec.Classifier, Op = "Gemm", Parameters = [] }],
+        };
+        var cut = GraphCut.Compute(model.Proto.Graph, cutSpec);
+        if (cut.CutTensors.Count != 1)
+            throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
+        using var extractor = new FeatureExtractor(model, cut);
+        var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, null, cancellationToken);
+        using (cache)
+        {
+            if (failures.Count > 0 && !options.SkipBadExamples)
+                throw new TailorException($"The training example '{failures[0].Path}' could not be read: {failures[0].Reason} ({failures.Count} unreadable in all; pass --skip-bad to train without them).");
+            var bad = failures.Select(f => f.Example).ToHashSet();
+            int dim = cache.RowLength, variants = cache.Variants;
+            var rows = Enumerable.Range(0, cache.Rows).Where(r => !bad.Contains(r / variants)).ToArray();
+            if (rows.Length == 0) throw new TailorException($"No example in '{data.Root}' could be read.");
+            var features = new float[rows.Length * dim];
+            var labels = new string[rows.Length];
+            for (int i = 0; i < rows.Length; i++)
+            {
+                cache.Read(rows[i], features.AsSpan(i * dim, dim));
+                labels[i] = data.Examples[rows[i] / variants].Label;
+            }
+            return (features, labels, variants, failures.Select(f => (f.Path, f.Reason)).ToList(), clock.Elapsed.TotalSeconds, dim);
+        }
+    }
+}
