@@ -71,27 +71,37 @@ internal static unsafe class Gemm
                 MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
                 return;
             }
-            // Pointers cannot be captured by a lambda; their addresses can (the spans stay pinned meanwhile).
-            nint aAddr = (nint)pa, bAddr = (nint)pb, cAddr = (nint)pc;
-            bool splitRows = m >= n || n < 2 * NR;
-            int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
-            int chunks = Math.Min(threads, units);
-            Parallel.For(0, chunks, chunk =>
-            {
-                int first = (int)((long)units * chunk / chunks), last = (int)((long)units * (chunk + 1) / chunks);
-                float* ca = (float*)aAddr, cb = (float*)bAddr, cc = (float*)cAddr;
-                if (splitRows)
-                {
-                    int r0 = first * MR, r1 = Math.Min(m, last * MR);
-                    MultiplyPacked(transA, transB, r1 - r0, n, k, alpha, transA ? ca + r0 : ca + (long)r0 * lda, lda, cb, ldb, cc + (long)r0 * ldc, ldc);
-                }
-                else
-                {
-                    int c0 = first * NR, c1 = Math.Min(n, last * NR);
-                    MultiplyPacked(transA, transB, m, c1 - c0, k, alpha, ca, lda, transB ? cb + (long)c0 * ldb : cb + c0, ldb, cc + c0, ldc);
-                }
-            });
+            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, threads);
         }
+    }
+
+    /// <summary>
+    /// Splits C into contiguous row (or column) ranges, one per core. Kept out of <see cref="Multiply"/>:
+    /// the lambda's captured parameters would otherwise allocate a closure on every call, parallel or not.
+    /// </summary>
+    static void MultiplyParallel(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, int threads)
+    {
+        // Pointers cannot be captured by a lambda; their addresses can (the caller keeps the spans pinned).
+        nint aAddr = (nint)pa, bAddr = (nint)pb, cAddr = (nint)pc;
+        bool splitRows = m >= n || n < 2 * NR;
+        int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+        int chunks = Math.Min(threads, units);
+        Parallel.For(0, chunks, chunk =>
+        {
+            int first = (int)((long)units * chunk / chunks), last = (int)((long)units * (chunk + 1) / chunks);
+            float* ca = (float*)aAddr, cb = (float*)bAddr, cc = (float*)cAddr;
+            if (splitRows)
+            {
+                int r0 = first * MR, r1 = Math.Min(m, last * MR);
+                MultiplyPacked(transA, transB, r1 - r0, n, k, alpha, transA ? ca + r0 : ca + (long)r0 * lda, lda, cb, ldb, cc + (long)r0 * ldc, ldc);
+            }
+            else
+            {
+                int c0 = first * NR, c1 = Math.Min(n, last * NR);
+                MultiplyPacked(transA, transB, m, c1 - c0, k, alpha, ca, lda, transB ? cb + (long)c0 * ldb : cb + c0, ldb, cc + c0, ldc);
+            }
+        });
     }
 
     static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
