@@ -49,12 +49,12 @@ public class GemmKernelTests
             Assert.Equal(v, c[idx]); // nothing outside the m×n window is touched
     }
 
-    [Theory, InlineData(false), InlineData(true)]
-    public void EverySize0To257_InEachDimension_AllTransposes(bool simd)
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    public void EverySize0To257_InEachDimension_AllTransposes(object variantBoxed)
     {
-        // The scalar variant runs everywhere; the SIMD one wherever the CPU has AVX + FMA (CI's does).
-        if (simd && !Gemm.SimdAvailable) return;
-        var variant = simd ? GemmVariant.Vector256Fma : GemmVariant.Scalar;
+        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        var variant = (GemmVariant)variantBoxed;
+        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
         for (int size = 0; size <= 257; size++)
         for (int t = 0; t < 4; t++)
         {
@@ -65,12 +65,12 @@ public class GemmKernelTests
         }
     }
 
-    [Theory, InlineData(false), InlineData(true)]
-    public void LargeProblems_SplitAcrossThreads_AcrossKAndNBlocks(bool simd)
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    public void LargeProblems_SplitAcrossThreads_AcrossKAndNBlocks(object variantBoxed)
     {
-        // The scalar variant runs everywhere; the SIMD one wherever the CPU has AVX + FMA (CI's does).
-        if (simd && !Gemm.SimdAvailable) return;
-        var variant = simd ? GemmVariant.Vector256Fma : GemmVariant.Scalar;
+        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        var variant = (GemmVariant)variantBoxed;
+        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
         CheckOne(variant, false, false, 131, 300, 270, 1f, 0f, 1);   // split by rows, two K blocks, two N blocks
         CheckOne(variant, true, true, 20, 520, 300, -0.5f, 1f, 2);   // few rows: split by columns
         CheckOne(variant, false, true, 200, 33, 513, 2f, 0.5f, 3);

@@ -11,8 +11,13 @@ internal enum GemmVariant
     Auto,
     /// <summary>Plain loops; the reference the SIMD path is tested against, and the fallback.</summary>
     Scalar,
-    /// <summary>Packed panels and a 6×16 Vector256/FMA register tile.</summary>
+    /// <summary>Packed panels and a 6×16 Vector256/FMA register tile: for problems big enough to repay packing.</summary>
     Vector256Fma,
+    /// <summary>
+    /// No packing: rows of C built from vectorized dot products or row updates (TensorPrimitives). For small
+    /// problems such as a linear head at batch 8, where packing would cost more than the arithmetic.
+    /// </summary>
+    SmallDirect,
 }
 
 /// <summary>
@@ -31,6 +36,8 @@ internal enum GemmVariant
 internal static unsafe class Gemm
 {
     const int MR = 6, NR = 16, KBlock = 256, NBlock = 256;
+    /// <summary>Up to this many multiply-adds, <see cref="GemmVariant.SmallDirect"/> beats packing.</summary>
+    const long SmallThreshold = 1L << 17;
     /// <summary>Below this many multiply-adds, splitting across threads costs more than it saves.</summary>
     const long ParallelThreshold = 1L << 21;
 
@@ -55,6 +62,15 @@ internal static unsafe class Gemm
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0)
             return;
+        // Small problems skip packing where the direct form vectorizes well: dot products of contiguous
+        // rows (A·Bᵀ, the linear layer), or row updates when C's rows are long enough to fill vectors.
+        if (variant == GemmVariant.Auto && (long)m * n * k <= SmallThreshold && ((transB && !transA) || (!transB && n >= 32)))
+            variant = GemmVariant.SmallDirect;
+        if (variant == GemmVariant.SmallDirect)
+        {
+            MultiplySmall(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+            return;
+        }
         if (variant == GemmVariant.Scalar || (variant == GemmVariant.Auto && !SimdAvailable))
         {
             MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
@@ -117,6 +133,40 @@ internal static unsafe class Gemm
             else
                 System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
         }
+    }
+
+    /// <summary>
+    /// op(B) = B: each row of C gathers alpha·op(A)[i,p] times row p of B (rows are contiguous, length n).
+    /// op(B) = Bᵀ with op(A) = A: each C[i,j] is a dot product of two contiguous length-k rows.
+    /// Both transposed is rare (never produced by the ops) and falls back to plain loops.
+    /// </summary>
+    static void MultiplySmall(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+    {
+        if (!transB)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var crow = c.Slice(i * ldc, n);
+                for (int p = 0; p < k; p++)
+                {
+                    float aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+                    if (aip != 0)
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), aip, crow, crow);
+                }
+            }
+        }
+        else if (!transA)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var arow = a.Slice(i * lda, k);
+                for (int j = 0; j < n; j++)
+                    c[i * ldc + j] += alpha * System.Numerics.Tensors.TensorPrimitives.Dot(arow, b.Slice(j * ldb, k));
+            }
+        }
+        else
+            MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
 
     static void MultiplyScalar(bool transA, bool transB, int m, int n, int k, float alpha,
