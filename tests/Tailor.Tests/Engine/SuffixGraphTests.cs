@@ -43,16 +43,30 @@ public class SuffixGraphTests(ITestOutputHelper output)
     {
         var graph = Linear(512, 10).Build(["fc.w", "fc.b"], cutInputs: "features");
         var fire = SqueezeNetFireTests.FireGraph().Build(["squeeze.w", "expand3.w", "conv10.w"], cutInputs: "x");
+        // Big enough (64×1024×64 multiply-adds per image) that its GEMMs are split across the cores.
+        var wide = new OnnxTestGraph()
+            .Input("x", -1, 64, 32, 32)
+            .Initializer("conv.w", [64, 64, 1, 1], Random(new Random(5), 64 * 64, 0.1f))
+            .Initializer("fc.w", [3, 64], Random(new Random(6), 3 * 64, 0.1f))
+            .Node("Conv", ["x", "conv.w"], "c")
+            .Node("GlobalAveragePool", ["c"], "g")
+            .Node("Flatten", ["g"], "f")
+            .Node("Gemm", ["f", "fc.w"], "logits", Attr("transB", 1L))
+            .Node("Softmax", ["logits"], "prob").Output("prob")
+            .Build(["conv.w", "fc.w"], cutInputs: "x");
+        var wx = Random(new Random(7), 2 * 64 * 1024);
+        int[] wideLabels = [0, 2];
         var x = Random(new Random(2), 8 * 512);
         var (fx, fl) = SqueezeNetFireTests.Data(8, 3);
         int[] labels = [1, 2, 3, 4, 5, 6, 7, 8];
         var loss = new CrossEntropyLoss("prob");
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 10; i++)
         {
             SgdStep(graph, loss, x, labels, 8);
             SgdStep(graph, loss, x.AsSpan(0, 5 * 512), labels, 5);
             SgdStep(fire, loss, fx, fl, 8);
             SgdStep(fire, loss, fx.AsSpan(0, fx.Length / 8 * 3), fl, 3);
+            SgdStep(wide, loss, wx, wideLabels, 2);
         }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++)
@@ -61,6 +75,7 @@ public class SuffixGraphTests(ITestOutputHelper output)
             SgdStep(graph, loss, x.AsSpan(0, 5 * 512), labels, 5);
             SgdStep(fire, loss, fx, fl, 8);
             SgdStep(fire, loss, fx.AsSpan(0, fx.Length / 8 * 3), fl, 3);
+            SgdStep(wide, loss, wx, wideLabels, 2);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }

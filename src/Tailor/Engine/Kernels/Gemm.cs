@@ -28,14 +28,15 @@ internal enum GemmVariant
 /// The SIMD path follows the GotoBLAS structure: B is packed in K×16 column strips (blocks of
 /// <see cref="KBlock"/>×<see cref="NBlock"/>, sized to stay in L2), A in 6-row panels, and a 6×16
 /// register tile (12 accumulators of 8 lanes) runs K FMAs deep. Packing absorbs the transposes, so all
-/// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores by rows (or
+/// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores (<see cref="GemmWorkers"/>) by rows (or
 /// columns when there are few rows); each C element is computed by one thread with the same summation
 /// order, so results are bit-identical whatever the thread count. Packing buffers are per thread and
 /// allocated once.
 /// </remarks>
 internal static unsafe class Gemm
 {
-    const int MR = 6, NR = 16, KBlock = 256, NBlock = 256;
+    internal const int MR = 6, NR = 16;
+    const int KBlock = 256, NBlock = 256;
     /// <summary>Up to this many multiply-adds, <see cref="GemmVariant.SmallDirect"/> beats packing.</summary>
     const long SmallThreshold = 1L << 17;
     /// <summary>Below this many multiply-adds, splitting across threads costs more than it saves.</summary>
@@ -81,43 +82,32 @@ internal static unsafe class Gemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
-            int threads = Environment.ProcessorCount;
-            if (threads < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
+            if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
             {
                 MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
                 return;
             }
-            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, threads);
+            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
         }
     }
 
     /// <summary>
-    /// Splits C into contiguous row (or column) ranges, one per core. Kept out of <see cref="Multiply"/>:
-    /// the lambda's captured parameters would otherwise allocate a closure on every call, parallel or not.
+    /// Splits C into contiguous row (or column) ranges, one per core, on <see cref="GemmWorkers"/>; runs serially
+    /// if another thread's product holds the workers. The split never cuts a K sum, so results do not depend on it.
     /// </summary>
     static void MultiplyParallel(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, int threads)
+        float* pa, int lda, float* pb, int ldb, float* pc, int ldc)
     {
-        // Pointers cannot be captured by a lambda; their addresses can (the caller keeps the spans pinned).
-        nint aAddr = (nint)pa, bAddr = (nint)pb, cAddr = (nint)pc;
         bool splitRows = m >= n || n < 2 * NR;
         int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
-        int chunks = Math.Min(threads, units);
-        Parallel.For(0, chunks, chunk =>
+        var job = new GemmWorkers.Job
         {
-            int first = (int)((long)units * chunk / chunks), last = (int)((long)units * (chunk + 1) / chunks);
-            float* ca = (float*)aAddr, cb = (float*)bAddr, cc = (float*)cAddr;
-            if (splitRows)
-            {
-                int r0 = first * MR, r1 = Math.Min(m, last * MR);
-                MultiplyPacked(transA, transB, r1 - r0, n, k, alpha, transA ? ca + r0 : ca + (long)r0 * lda, lda, cb, ldb, cc + (long)r0 * ldc, ldc);
-            }
-            else
-            {
-                int c0 = first * NR, c1 = Math.Min(n, last * NR);
-                MultiplyPacked(transA, transB, m, c1 - c0, k, alpha, ca, lda, transB ? cb + (long)c0 * ldb : cb + c0, ldb, cc + c0, ldc);
-            }
-        });
+            TransA = transA, TransB = transB, SplitRows = splitRows, M = m, N = n, K = k, Alpha = alpha,
+            A = (nint)pa, B = (nint)pb, C = (nint)pc, Lda = lda, Ldb = ldb, Ldc = ldc,
+            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units),
+        };
+        if (!GemmWorkers.TryRun(job))
+            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
     }
 
     static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -191,7 +181,7 @@ internal static unsafe class Gemm
         }
     }
 
-    static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
+    internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float* c, int ldc)
     {
         var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MR * KBlock, pinned: true);
