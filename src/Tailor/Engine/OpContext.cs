@@ -45,7 +45,13 @@ internal sealed class OpContext
 
     public float Float(string name, float defaultValue) => Find(name) is { } a ? a.F : defaultValue;
 
-    public string String(string name, string defaultValue) => Find(name) is { } a ? a.S.ToStringUtf8() : defaultValue;
+    /// <summary>
+    /// A string attribute. Some exporters (CNTK, which produced the embedded ResNet18) write string attributes
+    /// as the integer 0 for "unset" (auto_pad = 0); an attribute that is not a string and holds no string
+    /// counts as absent.
+    /// </summary>
+    public string String(string name, string defaultValue) =>
+        Find(name) is { } a && (a.Type == AttributeProto.Types.AttributeType.String || !a.S.IsEmpty) ? a.S.ToStringUtf8() : defaultValue;
 
     public long[]? Ints(string name) => Find(name) is { } a ? [.. a.Ints] : null;
 

@@ -34,6 +34,8 @@ public sealed partial class SuffixGraph
         computed = [.. all.Where(n => n.Op is not null)];
         byName = all.ToDictionary(n => n.Name);
         inputBatchSizes = new int[inputs.Length];
+        InputNames = Array.AsReadOnly(inputs.Select(n => n.Name).ToArray());
+        OutputNames = Array.AsReadOnly(outputs.Select(n => n.Name).ToArray());
         parameters = all.Where(n => n.Kind == NodeKind.Parameter)
             .ToDictionary(n => n.Name, n => (ITrainableParameter)new Parameter(n));
         foreach (var p in all.Where(n => n.Kind == NodeKind.Parameter))
@@ -46,9 +48,10 @@ public sealed partial class SuffixGraph
     public IReadOnlyDictionary<string, ITrainableParameter> Parameters => parameters;
 
     /// <summary>The cut tensors, fed from the feature cache, in the order given to <see cref="Build"/>.</summary>
-    public IReadOnlyList<string> InputNames => [.. inputs.Select(n => n.Name)];
+    public IReadOnlyList<string> InputNames { get; }
 
-    public IReadOnlyList<string> OutputNames => [.. outputs.Select(n => n.Name)];
+    /// <summary>The tensors the graph was built to compute, in the order given to <see cref="Build"/>.</summary>
+    public IReadOnlyList<string> OutputNames { get; }
 
     /// <summary>The batch size the buffers are currently shaped for (0 before the first <see cref="SetInput"/>).</summary>
     public int BatchSize { get; private set; }

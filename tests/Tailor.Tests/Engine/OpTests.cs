@@ -153,3 +153,25 @@ public class OpTests
     [Fact] public void Dropout_InferenceIsIdentity() => Check("Dropout", [X(3, 4)], [],
         extraInitializers: g => g.Initializer("ratio", [], [0.3f]), inputNames: ["x", "ratio"]);
 }
+
+public class ReluVectorTailTests
+{
+    /// <summary>Every length 0…40 hits the Vector256 body and each scalar tail length of the backward pass.</summary>
+    [Fact]
+    public void Backward_EveryLengthUpTo40_MatchesTheDefinition()
+    {
+        for (int n = 1; n <= 40; n++)
+        {
+            var x = OnnxTestGraph.Random(new Random(n), n, 1, avoidNearZero: 0.01f);
+            var graph = new OnnxTestGraph().Initializer("x", [n], x).Node("Relu", ["x"], "y").Output("y").Build(["x"]);
+            var dy = OnnxTestGraph.Random(new Random(100 + n), n);
+            graph.Forward(false);
+            graph.ZeroGradients();
+            graph.SeedGradient("y", dy);
+            graph.Backward();
+            var dx = graph.Parameters["x"].Gradient.ToArray();
+            for (int i = 0; i < n; i++)
+                Assert.Equal(x[i] > 0 ? dy[i] : 0f, dx[i]);
+        }
+    }
+}

@@ -11,8 +11,13 @@ internal enum GemmVariant
     Auto,
     /// <summary>Plain loops; the reference the SIMD path is tested against, and the fallback.</summary>
     Scalar,
-    /// <summary>Packed panels and a 6×16 Vector256/FMA register tile.</summary>
+    /// <summary>Packed panels and a 6×16 Vector256/FMA register tile: for problems big enough to repay packing.</summary>
     Vector256Fma,
+    /// <summary>
+    /// No packing: rows of C built from vectorized dot products or row updates (TensorPrimitives). For small
+    /// problems such as a linear head at batch 8, where packing would cost more than the arithmetic.
+    /// </summary>
+    SmallDirect,
 }
 
 /// <summary>
@@ -23,14 +28,17 @@ internal enum GemmVariant
 /// The SIMD path follows the GotoBLAS structure: B is packed in K×16 column strips (blocks of
 /// <see cref="KBlock"/>×<see cref="NBlock"/>, sized to stay in L2), A in 6-row panels, and a 6×16
 /// register tile (12 accumulators of 8 lanes) runs K FMAs deep. Packing absorbs the transposes, so all
-/// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores by rows (or
+/// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores (<see cref="GemmWorkers"/>) by rows (or
 /// columns when there are few rows); each C element is computed by one thread with the same summation
 /// order, so results are bit-identical whatever the thread count. Packing buffers are per thread and
 /// allocated once.
 /// </remarks>
 internal static unsafe class Gemm
 {
-    const int MR = 6, NR = 16, KBlock = 256, NBlock = 256;
+    internal const int MR = 6, NR = 16;
+    const int KBlock = 256, NBlock = 256;
+    /// <summary>Up to this many multiply-adds, <see cref="GemmVariant.SmallDirect"/> beats packing.</summary>
+    const long SmallThreshold = 1L << 17;
     /// <summary>Below this many multiply-adds, splitting across threads costs more than it saves.</summary>
     const long ParallelThreshold = 1L << 21;
 
@@ -55,6 +63,15 @@ internal static unsafe class Gemm
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0)
             return;
+        // Small problems skip packing where the direct form vectorizes well: dot products of contiguous
+        // rows (A·Bᵀ, the linear layer), or row updates when C's rows are long enough to fill vectors.
+        if (variant == GemmVariant.Auto && (long)m * n * k <= SmallThreshold && ((transB && !transA) || (!transB && n >= 32)))
+            variant = GemmVariant.SmallDirect;
+        if (variant == GemmVariant.SmallDirect)
+        {
+            MultiplySmall(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+            return;
+        }
         if (variant == GemmVariant.Scalar || (variant == GemmVariant.Auto && !SimdAvailable))
         {
             MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
@@ -65,33 +82,32 @@ internal static unsafe class Gemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
-            int threads = Environment.ProcessorCount;
-            if (threads < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
+            if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
             {
                 MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
                 return;
             }
-            // Pointers cannot be captured by a lambda; their addresses can (the spans stay pinned meanwhile).
-            nint aAddr = (nint)pa, bAddr = (nint)pb, cAddr = (nint)pc;
-            bool splitRows = m >= n || n < 2 * NR;
-            int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
-            int chunks = Math.Min(threads, units);
-            Parallel.For(0, chunks, chunk =>
-            {
-                int first = (int)((long)units * chunk / chunks), last = (int)((long)units * (chunk + 1) / chunks);
-                float* ca = (float*)aAddr, cb = (float*)bAddr, cc = (float*)cAddr;
-                if (splitRows)
-                {
-                    int r0 = first * MR, r1 = Math.Min(m, last * MR);
-                    MultiplyPacked(transA, transB, r1 - r0, n, k, alpha, transA ? ca + r0 : ca + (long)r0 * lda, lda, cb, ldb, cc + (long)r0 * ldc, ldc);
-                }
-                else
-                {
-                    int c0 = first * NR, c1 = Math.Min(n, last * NR);
-                    MultiplyPacked(transA, transB, m, c1 - c0, k, alpha, ca, lda, transB ? cb + (long)c0 * ldb : cb + c0, ldb, cc + c0, ldc);
-                }
-            });
+            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
         }
+    }
+
+    /// <summary>
+    /// Splits C into contiguous row (or column) ranges, one per core, on <see cref="GemmWorkers"/>; runs serially
+    /// if another thread's product holds the workers. The split never cuts a K sum, so results do not depend on it.
+    /// </summary>
+    static void MultiplyParallel(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* pa, int lda, float* pb, int ldb, float* pc, int ldc)
+    {
+        bool splitRows = m >= n || n < 2 * NR;
+        int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+        var job = new GemmWorkers.Job
+        {
+            TransA = transA, TransB = transB, SplitRows = splitRows, M = m, N = n, K = k, Alpha = alpha,
+            A = (nint)pa, B = (nint)pb, C = (nint)pc, Lda = lda, Ldb = ldb, Ldc = ldc,
+            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units),
+        };
+        if (!GemmWorkers.TryRun(job))
+            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
     }
 
     static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -107,6 +123,40 @@ internal static unsafe class Gemm
             else
                 System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
         }
+    }
+
+    /// <summary>
+    /// op(B) = B: each row of C gathers alpha·op(A)[i,p] times row p of B (rows are contiguous, length n).
+    /// op(B) = Bᵀ with op(A) = A: each C[i,j] is a dot product of two contiguous length-k rows.
+    /// Both transposed is rare (never produced by the ops) and falls back to plain loops.
+    /// </summary>
+    static void MultiplySmall(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+    {
+        if (!transB)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var crow = c.Slice(i * ldc, n);
+                for (int p = 0; p < k; p++)
+                {
+                    float aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+                    if (aip != 0)
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), aip, crow, crow);
+                }
+            }
+        }
+        else if (!transA)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var arow = a.Slice(i * lda, k);
+                for (int j = 0; j < n; j++)
+                    c[i * ldc + j] += alpha * System.Numerics.Tensors.TensorPrimitives.Dot(arow, b.Slice(j * ldb, k));
+            }
+        }
+        else
+            MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
 
     static void MultiplyScalar(bool transA, bool transB, int m, int n, int k, float alpha,
@@ -131,7 +181,7 @@ internal static unsafe class Gemm
         }
     }
 
-    static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
+    internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float* c, int ldc)
     {
         var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MR * KBlock, pinned: true);

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace Tailor.Engine.Ops;
@@ -18,7 +19,18 @@ internal sealed class Relu : Op
         if (!x.RequiresGradient) return;
         var dx = x.GradientForAccumulation();
         ReadOnlySpan<float> y = output.Value, dy = output.Gradient;
-        for (int i = 0; i < dx.Length; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Branch-free: dY where Y > 0, else 0, selected by a compare mask — ReLU masks are unpredictable.
+            for (; i <= dx.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var mask = Vector256.GreaterThan(Vector256.Create(y.Slice(i, Vector256<float>.Count)), Vector256<float>.Zero);
+                var sum = Vector256.Create(dx.Slice(i, Vector256<float>.Count)) + (mask & Vector256.Create(dy.Slice(i, Vector256<float>.Count)));
+                sum.CopyTo(dx.Slice(i, Vector256<float>.Count));
+            }
+        }
+        for (; i < dx.Length; i++)
             if (y[i] > 0) dx[i] += dy[i];
     }
 }

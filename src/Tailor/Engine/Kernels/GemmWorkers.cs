@@ -1,0 +1,104 @@
+namespace Tailor.Engine.Kernels;
+
+/// <summary>
+/// Long-lived helper threads (one per extra core) that split a big GEMM with the calling thread.
+/// <see cref="Parallel.For(int, int, Action{int})"/> allocates about 2 KB per call (task and closure), which
+/// a training step calling GEMM dozens of times would turn into steady garbage; waking parked threads with
+/// semaphores allocates nothing. One GEMM at a time uses the helpers: a second concurrent caller runs serially.
+/// </summary>
+internal static unsafe class GemmWorkers
+{
+    /// <summary>The product to split: C rows (or columns) in <see cref="Units"/> blocks, dealt out as contiguous ranges.</summary>
+    internal struct Job
+    {
+        public bool TransA, TransB, SplitRows;
+        public int M, N, K, Lda, Ldb, Ldc, Units, Chunks;
+        public float Alpha;
+        public nint A, B, C;
+    }
+
+    static readonly int Helpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 15);
+    static readonly object Gate = new();
+    static readonly SemaphoreSlim[] Wake = new SemaphoreSlim[Helpers];
+    static readonly CountdownEvent Done = new(1);
+    static Job current;
+    static Exception? failure;
+
+    static GemmWorkers()
+    {
+        for (int i = 0; i < Helpers; i++)
+        {
+            Wake[i] = new SemaphoreSlim(0);
+            int chunk = i + 1;
+            new Thread(() => Loop(chunk)) { IsBackground = true, Name = $"Tailor GEMM worker {chunk}" }.Start();
+        }
+    }
+
+    /// <summary>How many threads share one product (the caller plus the helpers).</summary>
+    public static int Parallelism => Helpers + 1;
+
+    /// <summary>Runs <paramref name="job"/> across all threads; false (nothing done) if the helpers are busy with another caller's product.</summary>
+    public static bool TryRun(in Job job)
+    {
+        if (Helpers == 0 || !Monitor.TryEnter(Gate))
+            return false;
+        try
+        {
+            current = job;
+            failure = null;
+            Done.Reset(Helpers);
+            for (int i = 0; i < Helpers; i++)
+                Wake[i].Release();
+            RunChunk(0);
+            Done.Wait();
+            if (failure is { } e)
+                throw new AggregateException("A GEMM worker failed.", e);
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(Gate);
+        }
+    }
+
+    static void Loop(int chunk)
+    {
+        while (true)
+        {
+            Wake[chunk - 1].Wait();
+            try
+            {
+                RunChunk(chunk);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                Done.Signal();
+            }
+        }
+    }
+
+    static void RunChunk(int chunk)
+    {
+        ref readonly Job j = ref current;
+        if (chunk >= j.Chunks)
+            return;
+        int first = (int)((long)j.Units * chunk / j.Chunks), last = (int)((long)j.Units * (chunk + 1) / j.Chunks);
+        if (first >= last)
+            return;
+        float* a = (float*)j.A, b = (float*)j.B, c = (float*)j.C;
+        if (j.SplitRows)
+        {
+            int r0 = first * Gemm.MR, r1 = Math.Min(j.M, last * Gemm.MR);
+            Gemm.MultiplyPacked(j.TransA, j.TransB, r1 - r0, j.N, j.K, j.Alpha, j.TransA ? a + r0 : a + (long)r0 * j.Lda, j.Lda, b, j.Ldb, c + (long)r0 * j.Ldc, j.Ldc);
+        }
+        else
+        {
+            int c0 = first * Gemm.NR, c1 = Math.Min(j.N, last * Gemm.NR);
+            Gemm.MultiplyPacked(j.TransA, j.TransB, j.M, c1 - c0, j.K, j.Alpha, a, j.Lda, j.TransB ? b + (long)c0 * j.Ldb : b + c0, j.Ldb, c + c0, j.Ldc);
+        }
+    }
+}

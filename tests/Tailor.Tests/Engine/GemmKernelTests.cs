@@ -1,0 +1,106 @@
+using Tailor.Engine.Kernels;
+
+namespace Tailor.Tests.Engine;
+
+public class GemmKernelTests
+{
+
+    static float[] Values(Random rng, int count)
+    {
+        var v = new float[count];
+        for (int i = 0; i < count; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
+        return v;
+    }
+
+    /// <summary>Runs one product with leading dimensions wider than the matrices and compares with a double-precision reference.</summary>
+    static void CheckOne(GemmVariant variant, bool transA, bool transB, int m, int n, int k, float alpha, float beta, int seed)
+    {
+        var rng = new Random(seed);
+        int aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
+        int lda = aCols + 3, ldb = bCols + 1, ldc = n + 2;
+        var a = Values(rng, Math.Max(0, aRows * lda));
+        var b = Values(rng, Math.Max(0, bRows * ldb));
+        var c = Values(rng, Math.Max(0, m * ldc));
+        if (beta == 0 && c.Length > 0) c[0] = float.NaN; // beta = 0 must overwrite, never multiply
+        var expected = new double[m * n];
+        double scaleSum = 0;
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double sum = 0, abs = 0;
+            for (int p = 0; p < k; p++)
+            {
+                double term = (double)(transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                sum += term;
+                abs += Math.Abs(term);
+            }
+            expected[i * n + j] = alpha * sum + (beta == 0 ? 0 : beta * (double)c[i * ldc + j]);
+            scaleSum = Math.Max(scaleSum, abs);
+        }
+        var padding = c.Select((v, idx) => (v, idx)).Where(t => t.idx % ldc >= n).ToArray();
+        Gemm.Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, variant);
+        // Float rounding grows with the sum of |terms|, so the tolerance scales with it.
+        double tolerance = 1e-6 * (scaleSum + 1) * Math.Sqrt(k + 1) + 1e-6;
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            Assert.True(Math.Abs(expected[i * n + j] - c[i * ldc + j]) <= tolerance,
+                $"{variant} tA={transA} tB={transB} m={m} n={n} k={k}: C[{i},{j}] = {c[i * ldc + j]}, expected {expected[i * n + j]}");
+        foreach (var (v, idx) in padding)
+            Assert.Equal(v, c[idx]); // nothing outside the m×n window is touched
+    }
+
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    public void EverySize0To257_InEachDimension_AllTransposes(object variantBoxed)
+    {
+        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        var variant = (GemmVariant)variantBoxed;
+        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
+        for (int size = 0; size <= 257; size++)
+        for (int t = 0; t < 4; t++)
+        {
+            bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+            CheckOne(variant, ta, tb, size, 7, 5, 1f, 0f, size * 4 + t);
+            CheckOne(variant, ta, tb, 5, size, 3, 1f, 1f, size * 4 + t + 1);
+            CheckOne(variant, ta, tb, 7, 17, size, 0.5f, 0.25f, size * 4 + t + 2);
+        }
+    }
+
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    public void LargeProblems_SplitAcrossThreads_AcrossKAndNBlocks(object variantBoxed)
+    {
+        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        var variant = (GemmVariant)variantBoxed;
+        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
+        CheckOne(variant, false, false, 131, 300, 270, 1f, 0f, 1);   // split by rows, two K blocks, two N blocks
+        CheckOne(variant, true, true, 20, 520, 300, -0.5f, 1f, 2);   // few rows: split by columns
+        CheckOne(variant, false, true, 200, 33, 513, 2f, 0.5f, 3);
+    }
+
+    [Fact]
+    public void SimdAndScalar_AgreeClosely()
+    {
+        if (!Gemm.SimdAvailable) return;
+        var rng = new Random(5);
+        var a = Values(rng, 37 * 41);
+        var b = Values(rng, 41 * 29);
+        var c1 = new float[37 * 29];
+        var c2 = new float[37 * 29];
+        Gemm.Multiply(false, false, 37, 29, 41, 1, a, 41, b, 29, 0, c1, 29, GemmVariant.Scalar);
+        Gemm.Multiply(false, false, 37, 29, 41, 1, a, 41, b, 29, 0, c2, 29, GemmVariant.Vector256Fma);
+        for (int i = 0; i < c1.Length; i++)
+            Assert.True(MathF.Abs(c1[i] - c2[i]) < 1e-4f);
+    }
+
+    [Fact]
+    public void DeterministicAcrossRuns_EvenWhenParallel()
+    {
+        var rng = new Random(9);
+        var a = Values(rng, 256 * 300);
+        var b = Values(rng, 300 * 200);
+        var c1 = new float[256 * 200];
+        var c2 = new float[256 * 200];
+        Gemm.Multiply(false, false, 256, 200, 300, 1, a, 300, b, 200, 0, c1, 200);
+        Gemm.Multiply(false, false, 256, 200, 300, 1, a, 300, b, 200, 0, c2, 200);
+        Assert.Equal(c1, c2);
+    }
+}
