@@ -139,6 +139,12 @@ public class OpTests
     [Fact] public void Transpose_Nchw_To_Nhwc() => Check("Transpose", [Image(2, 3, 2, 4)], [Attr("perm", 0L, 2, 3, 1)]);
     [Fact] public void Transpose_DefaultReverses() => Check("Transpose", [X(2, 3, 4)], []);
 
+    [Fact] public void LpNormalization_L2OverRows() => Check("LpNormalization", [new In("x", [3, 6], R(7, 18, 2))], [Attr("axis", 1L), Attr("p", 2L)], opset: 8);
+    [Fact] public void LpNormalization_P1_IsRejected()
+    {
+        var e = Assert.Throws<TailorException>(() => Check("LpNormalization", [new In("x", [3, 6], R(7, 18, 2))], [Attr("axis", 1L), Attr("p", 1L)], opset: 8));
+        Assert.Contains("p = 1 is not supported", e.Message);
+    }
     [Fact] public void Softmax_Opset13LastAxis() => Check("Softmax", [new In("x", [3, 5], R(5, 15, 3))], []);
     [Fact] public void Softmax_Opset13MiddleAxis() => Check("Softmax", [new In("x", [2, 3, 4], R(5, 24, 3))], [Attr("axis", 1L)]);
     [Fact] public void Softmax_Opset11CoercesTo2D() => Check("Softmax", [new In("x", [2, 3, 4], R(5, 24, 3))], [Attr("axis", 1L)], opset: 11);

@@ -6,6 +6,7 @@ using static Tailor.Tests.Engine.OnnxTestGraph;
 
 namespace Tailor.Tests.Engine;
 
+[Collection("Serial")]
 public class SuffixGraphTests(ITestOutputHelper output)
 {
     static OnnxTestGraph Linear(int inputs, int classes, bool softmax = true)
@@ -317,7 +318,8 @@ public class SuffixGraphTests(ITestOutputHelper output)
     {
         string[] expected = ["Gemm", "MatMul", "Add", "Mul", "Sub", "Conv", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
             "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Flatten", "Reshape", "Transpose", "Softmax",
-            "LogSoftmax", "BatchNormalization", "Dropout", "Identity"];
+            "LogSoftmax", "BatchNormalization", "Dropout", "Identity",
+            "LpNormalization"]; // beyond the issue: the L2 feature normalization of Tailor's own head
         Assert.Equal(expected.Order(), OpRegistry.SupportedOpTypes);
     }
 }
