@@ -7,7 +7,7 @@ using static Tailor.Tests.Engine.OnnxTestGraph;
 namespace Tailor.Tests.Engine;
 
 [Collection("Serial")]
-public class SuffixGraphTests(ITestOutputHelper output)
+public class SuffixGraphTests
 {
     static OnnxTestGraph Linear(int inputs, int classes, bool softmax = true)
     {
@@ -79,50 +79,6 @@ public class SuffixGraphTests(ITestOutputHelper output)
             SgdStep(wide, loss, wx, wideLabels, 2);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-    }
-
-    [Fact]
-    public void Timing_LinearHead_512To10_Batch8()
-    {
-        var graph = Linear(512, 10).Build(["fc.w", "fc.b"], cutInputs: "features");
-        var x = Random(new Random(2), 8 * 512);
-        int[] labels = [1, 2, 3, 4, 5, 6, 7, 8];
-        var loss = new CrossEntropyLoss("prob");
-        for (int i = 0; i < 200; i++) SgdStep(graph, loss, x, labels, 8);
-        var sw = Stopwatch.StartNew();
-        const int steps = 2000;
-        for (int i = 0; i < steps; i++) SgdStep(graph, loss, x, labels, 8);
-        double micros = sw.Elapsed.TotalMicroseconds / steps;
-        output.WriteLine($"Linear 512→10, batch 8: {micros:F1} µs per train step");
-        Assert.True(micros < 1000, $"{micros} µs per step"); // loose: a shared CI core; the target is 10–40 µs
-    }
-
-    [Fact]
-    public void Timing_Pointwise512To1000_13x13_Pool_Batch8()
-    {
-        var rng = new Random(4);
-        var graph = new OnnxTestGraph()
-            .Input("x", -1, 512, 13, 13)
-            .Initializer("conv.w", [1000, 512, 1, 1], Random(rng, 512000, 0.04f))
-            .Initializer("conv.b", [1000], Random(rng, 1000, 0.01f))
-            .Initializer("fc.w", [10, 1000], Random(rng, 10000, 0.03f))
-            .Node("Conv", ["x", "conv.w", "conv.b"], "c")
-            .Node("GlobalAveragePool", ["c"], "g")
-            .Node("Flatten", ["g"], "f")
-            .Node("Gemm", ["f", "fc.w"], "logits", Attr("transB", 1L))
-            .Node("Softmax", ["logits"], "prob").Output("prob")
-            .Build(["conv.w", "conv.b", "fc.w"], cutInputs: "x");
-        var x = Random(rng, 8 * 512 * 169);
-        int[] labels = [0, 1, 2, 3, 4, 5, 6, 7];
-        var loss = new CrossEntropyLoss("prob");
-        SgdStep(graph, loss, x, labels, 8);
-        var sw = Stopwatch.StartNew();
-        const int steps = 5;
-        for (int i = 0; i < steps; i++) SgdStep(graph, loss, x, labels, 8);
-        double ms = sw.Elapsed.TotalMilliseconds / steps;
-        double gflops = 3 * 2.0 * 8 * 1000 * 512 * 169 / (ms * 1e6); // forward, dW and dX GEMMs
-        output.WriteLine($"1×1 conv 512→1000 on 13×13 + pool + FC, batch 8: {ms:F1} ms per train step ≈ {gflops:F0} GFLOP/s");
-        Assert.True(ms < 2000, $"{ms} ms per step");
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Tailor.Tests.Heads;
 
-public class KNearestNeighborsTests(ITestOutputHelper output)
+public class KNearestNeighborsTests
 {
     [Theory]
     [InlineData(0)]
@@ -322,30 +322,6 @@ public class KNearestNeighborsTests(ITestOutputHelper output)
         var e = Assert.Throws<TailorException>(() =>
             KnnOnnxExport.Export(IdentityModel(2, 13), knn, new KnnExportOptions { FeatureTensor = "nope" }));
         Assert.Contains("'nope'", e.Message);
-    }
-
-    [Fact]
-    public void PredictionCost_GrowsLinearly()
-    {
-        // A measurement for the docs, not an assertion on time: O(n·D) per query.
-        const int d = 512;
-        var rng = new Random(5);
-        float[] query = Enumerable.Range(0, d).Select(_ => (float)rng.NextDouble()).ToArray();
-        foreach (int n in new[] { 1_000, 10_000 })
-        {
-            var knn = new KNearestNeighbors(d);
-            var row = new float[d];
-            for (int i = 0; i < n; i++)
-            {
-                for (int j = 0; j < d; j++) row[j] = (float)rng.NextDouble();
-                knn.Add(row, (i % 10).ToString());
-            }
-            knn.Predict(query);
-            const int reps = 50;
-            var sw = Stopwatch.StartNew();
-            for (int r = 0; r < reps; r++) knn.Predict(query);
-            output.WriteLine($"k-NN D={d} n={n}: {sw.Elapsed.TotalMilliseconds / reps:F3} ms per query");
-        }
     }
 
     internal static (KNearestNeighbors, float[]) RandomSet(KnnMetric metric, KnnWeighting weighting, int n, int d, int labels, int queries, int seed)

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Tailor.Tests.Heads;
 
-public class LogisticRegressionTests(ITestOutputHelper output)
+public class LogisticRegressionTests
 {
     private const int N = 30, D = 4, C = 3;
 
@@ -247,24 +247,6 @@ public class LogisticRegressionTests(ITestOutputHelper output)
         Assert.Equal(serial.Weights, parallel.Weights);
         Assert.Equal(serial.Bias, parallel.Bias);
         Assert.Equal(parallel.Weights, again.Weights);
-    }
-
-    [Fact]
-    public void Measurement_10kBy512By10()
-    {
-        // Not a timed assertion: a figure to compare with ML.NET's LbfgsMaximumEntropy (763 ms in DESIGN.md).
-        var (x, y) = Problem(n: 10_000, d: 512, c: 10, seed: 4);
-        var sw = Stopwatch.StartNew();
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var model = LogisticRegression.Train(x, y, 10);
-        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        // CPU time as well as wall time: the shared test machine is often oversubscribed.
-        output.WriteLine($"10k×512×10: {sw.Elapsed.TotalMilliseconds:F0} ms wall, {cpu.TotalMilliseconds:F0} ms CPU, {model.Training.Iterations} iterations, " +
-            $"{model.Training.Evaluations} evaluations, loss {model.Training.Loss:F5}; {model.Training.Message}");
-        var (xs, ys) = Problem(n: 30, d: 512, c: 3, seed: 5);
-        sw.Restart();
-        model = LogisticRegression.Train(xs, ys, 3);
-        output.WriteLine($"30×512×3: {sw.Elapsed.TotalMilliseconds:F1} ms, {model.Training.Iterations} iterations; {model.Training.Message}");
     }
 
     private static ValueInfoProto FloatValue(string name, params long[] dims)
