@@ -23,6 +23,14 @@ public sealed record ModelInfo
         [property: JsonPropertyName("allowed")] object Allowed,
         [property: JsonPropertyName("allowed_text")] string AllowedText);
 
+    /// <summary>What a k-NN head holds (null for the other heads).</summary>
+    public sealed record KnnInfo(
+        [property: JsonPropertyName("stored_examples")] int StoredExamples,
+        [property: JsonPropertyName("k")] int K,
+        [property: JsonPropertyName("weighting")] string Weighting,
+        [property: JsonPropertyName("metric")] string Metric,
+        [property: JsonPropertyName("dimension")] int Dimension);
+
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("spec_version")] public int SpecVersion { get; init; }
     [JsonPropertyName("head")] public string Head { get; init; } = "";
@@ -36,6 +44,7 @@ public sealed record ModelInfo
     [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
     [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "";
     [JsonPropertyName("hyperparameters")] public IReadOnlyDictionary<string, HyperparameterInfo> Hyperparameters { get; init; } = new Dictionary<string, HyperparameterInfo>();
+    [JsonPropertyName("knn")] public KnnInfo? Knn { get; init; }
     [JsonPropertyName("notes")] public IReadOnlyDictionary<string, string> Notes { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Describes <paramref name="model"/>.</summary>
@@ -64,6 +73,9 @@ public sealed record ModelInfo
                 kv.Value.Kind switch { HyperparameterKind.Bool => kv.Value.Default == 1, HyperparameterKind.Int => (object)(long)kv.Value.Default, _ => kv.Value.Default },
                 kv.Value.Kind == HyperparameterKind.Bool ? new { set = new[] { false, true } } : kv.Value.Allowed.Set is { } s ? new { set = s } : new { range = kv.Value.Allowed.Range },
                 kv.Value.DescribeAllowed())),
+            Knn = spec.Head == HeadKind.KNearestNeighbors && Heads.KnnOnnxExport.HasKnn(model.Proto) && Heads.KnnOnnxExport.Read(model.Proto) is { } knn
+                ? new KnnInfo(knn.Count, knn.K, knn.Weighting == Heads.KnnWeighting.Uniform ? "uniform" : "distance", knn.Metric.ToString().ToLowerInvariant(), knn.Dimension)
+                : null,
             Notes = spec.Notes,
         };
     }

@@ -33,6 +33,13 @@ internal static class InfoCommand
             $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
         AnsiConsole.MarkupLine($"Labels ({info.Capacity} slots, {info.Placeholders.Count} free): " +
             string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
+        if (info.Knn is { } knn)
+        {
+            // A k-NN learns by storing examples: no layers, loss or optimizer apply.
+            AnsiConsole.MarkupLine($"k-NN head: {knn.StoredExamples:N0} stored examples of {knn.Dimension} features, k = {knn.K}, {knn.Weighting} vote, {knn.Metric} distance " +
+                "(add examples with tailor train --head knn).");
+            return;
+        }
         var layers = new Table().AddColumns("updatable layer", "op", "parameters", "count");
         foreach (var l in info.UpdatableLayers) layers.AddRow(Markup.Escape(l.Name), l.Op, Markup.Escape(string.Join(", ", l.Parameters)), l.ParameterCount.ToString("N0"));
         AnsiConsole.Write(layers);

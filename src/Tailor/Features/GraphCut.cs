@@ -33,6 +33,10 @@ public sealed class GraphCut
     /// <exception cref="TailorException">The spec names no updatable layer, or one missing from the graph.</exception>
     public static GraphCut Compute(UpdatableModel model) => Compute(model.Proto.Graph, model.Spec);
 
+    /// <summary>A cut with no suffix: the prefix ends at <paramref name="tensors"/> (a k-NN or logistic
+    /// regression head reads the features directly, whatever follows them in the graph).</summary>
+    internal static GraphCut AtTensors(IReadOnlyList<string> tensors) => new([], tensors, []);
+
     internal static GraphCut Compute(GraphProto graph, UpdateSpec spec)
     {
         if (spec.UpdatableLayers.Count == 0)

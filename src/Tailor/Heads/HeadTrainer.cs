@@ -100,6 +100,8 @@ public static class HeadTrainer
         model.SetSpec(model.Spec with
         {
             Head = HeadKind.KNearestNeighbors,
+            // The classifier layer is gone; a k-NN learns by storing examples, not by gradients.
+            UpdatableLayers = [],
             Labels = new ClassLabels { Names = knn.Labels.ToArray(), Placeholders = [] },
             Hyperparameters = new Dictionary<string, Hyperparameter>(model.Spec.Hyperparameters)
             {
@@ -177,11 +179,13 @@ public static class HeadTrainer
         UpdatableModel model, LabeledFolder data, HeadTrainingOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var cutSpec = model.Spec with
-        {
-            UpdatableLayers = [new UpdatableLayer { Name = model.Spec.Classifier, Op = "Gemm", Parameters = [] }],
-        };
-        var cut = GraphCut.Compute(model.Proto.Graph, cutSpec);
+        // A k-NN model has no classifier node left: its features tensor is the cut.
+        var cut = model.Spec.Head == HeadKind.KNearestNeighbors
+            ? GraphCut.AtTensors([model.Spec.Features])
+            : GraphCut.Compute(model.Proto.Graph, model.Spec with
+            {
+                UpdatableLayers = [new UpdatableLayer { Name = model.Spec.Classifier, Op = "Gemm", Parameters = [] }],
+            });
         if (cut.CutTensors.Count != 1)
             throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
         using var extractor = new FeatureExtractor(model, cut);

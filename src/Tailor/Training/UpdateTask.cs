@@ -79,6 +79,9 @@ public sealed partial class UpdateTask
     public TrainingResult Run(CancellationToken cancellationToken = default)
     {
         var spec = _model.Spec;
+        if (spec.Head == HeadKind.KNearestNeighbors)
+            throw new TailorException($"The model{(_model.Path is { } p ? $" '{p}'" : "")} has a k-NN head, which learns by storing examples, not by gradient steps: " +
+                "add examples with tailor train --head knn (HeadTrainer.TrainKnn), or prepare a new model for --head nn.");
         var settings = ResolveSettings(spec);
         var newLabels = AssignSlots();
         spec = _model.Spec;
