@@ -34,8 +34,8 @@ public sealed record EpochRecord(
 /// spreadsheets), both written atomically so a crash never leaves a half-written history.
 /// </summary>
 /// <remarks>
-/// JSON layout: <c>{"formatVersion":1,"epochs":[{"epoch":1,"trainLossMean":…,"trainLossLastBatch":…,
-/// "trainAccuracy":…,"validationLoss":… or null,"validationAccuracy":… or null,"learningRate":…,"seconds":…},…]}</c>.
+/// JSON layout: <c>{"format_version":1,"epochs":[{"epoch":1,"train_loss_mean":…,"train_loss_last_batch":…,
+/// "train_accuracy":…,"validation_loss":… or null,"validation_accuracy":… or null,"learning_rate":…,"seconds":…},…]}</c>.
 /// A NaN or infinite loss is written as the string <c>"NaN"</c> / <c>"Infinity"</c> so a diverged run can
 /// still be saved and inspected. Not thread-safe.
 /// </remarks>
@@ -45,11 +45,11 @@ public sealed class TrainingHistory
     public const int FormatVersion = 1;
 
     /// <summary>The CSV header line.</summary>
-    public const string CsvHeader = "epoch,trainLossMean,trainLossLastBatch,trainAccuracy,validationLoss,validationAccuracy,learningRate,seconds";
+    public const string CsvHeader = "epoch,train_loss_mean,train_loss_last_batch,train_accuracy,validation_loss,validation_accuracy,learning_rate,seconds";
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, // the same keys as tailor train --json
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         RespectRequiredConstructorParameters = true,
         RespectNullableAnnotations = true,

@@ -26,7 +26,7 @@ public sealed class TrainingHistoryTests : IDisposable
         h.SaveJson(path);
         var loaded = TrainingHistory.Load(path);
         Assert.Equal(h.Epochs, loaded.Epochs); // record equality, bit-exact doubles (NaN equals NaN in records)
-        Assert.Contains("\"trainLossLastBatch\"", File.ReadAllText(path));
+        Assert.Contains("\"train_loss_last_batch\"", File.ReadAllText(path));
     }
 
     [Fact]
@@ -72,10 +72,10 @@ public sealed class TrainingHistoryTests : IDisposable
 
     [Theory]
     [InlineData("not json at all", "it is not a Tailor training history")]
-    [InlineData("{\"formatVersion\":2,\"epochs\":[]}", "format version 2; this version of Tailor reads version 1")]
-    [InlineData("{\"formatVersion\":1}", "it is not a Tailor training history")]
-    [InlineData("{\"formatVersion\":1,\"epochs\":[{\"epoch\":1}]}", "it is not a Tailor training history")]
-    [InlineData("{\"formatVersion\":1,\"epochs\":[{\"epoch\":2,\"trainLossMean\":1,\"trainLossLastBatch\":1,\"trainAccuracy\":1,\"validationLoss\":null,\"validationAccuracy\":null,\"learningRate\":1,\"seconds\":1},{\"epoch\":1,\"trainLossMean\":1,\"trainLossLastBatch\":1,\"trainAccuracy\":1,\"validationLoss\":null,\"validationAccuracy\":null,\"learningRate\":1,\"seconds\":1}]}", "Epoch 1 comes after epoch 2")]
+    [InlineData("{\"format_version\":2,\"epochs\":[]}", "format version 2; this version of Tailor reads version 1")]
+    [InlineData("{\"format_version\":1}", "it is not a Tailor training history")]
+    [InlineData("{\"format_version\":1,\"epochs\":[{\"epoch\":1}]}", "it is not a Tailor training history")]
+    [InlineData("{\"format_version\":1,\"epochs\":[{\"epoch\":2,\"train_loss_mean\":1,\"train_loss_last_batch\":1,\"train_accuracy\":1,\"validation_loss\":null,\"validation_accuracy\":null,\"learning_rate\":1,\"seconds\":1},{\"epoch\":1,\"train_loss_mean\":1,\"train_loss_last_batch\":1,\"train_accuracy\":1,\"validation_loss\":null,\"validation_accuracy\":null,\"learning_rate\":1,\"seconds\":1}]}", "Epoch 1 comes after epoch 2")]
     public void BadFile_ThrowsNamingTheFile(string content, string expected)
     {
         string path = Path.Combine(_dir, "bad.json");
