@@ -6,7 +6,7 @@ using Tailor.Cli.Commands;
 
 namespace Tailor.Cli;
 
-/// <summary>The <c>tailor</c> command line: prepare, info, predict, evaluate, train, bench.</summary>
+/// <summary>The <c>tailor</c> command line: prepare, info, predict, evaluate, reset, train, bench.</summary>
 public static class CliApp
 {
     /// <summary>JSON as scripts read it: UTF-8 labels unescaped (✊, not \u270A), indented.</summary>
@@ -29,6 +29,7 @@ public static class CliApp
         root.Add(InfoCommand.Create());
         root.Add(PredictCommand.Create());
         root.Add(EvaluateCommand.Create());
+        root.Add(ResetCommand.Create());
         foreach (var extra in ExtraCommands) root.Add(extra());
         var parse = root.Parse(args);
         try

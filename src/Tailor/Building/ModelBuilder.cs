@@ -108,7 +108,7 @@ public static partial class ModelBuilder
 
         var notes = new Dictionary<string, string>
         {
-            ["base_model"] = embedded ? "ResNet18 (Microsoft.ML.DnnImageFeaturizer.ResNet18)" : Path.GetFileName(basePath),
+            ["base_model"] = embedded ? EmbeddedBaseNote : Path.GetFileName(basePath),
             ["base_feature_output"] = featureName,
             ["feature_normalization"] = options.NormalizeFeatures ? "l2" : "none",
         };

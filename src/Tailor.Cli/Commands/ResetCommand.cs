@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Spectre.Console;
+using Tailor.Building;
+
+namespace Tailor.Cli.Commands;
+
+/// <summary><c>tailor reset MODEL</c>: undo training (fresh classifier, pretrained backbone layers), keep the labels.</summary>
+internal static class ResetCommand
+{
+    public static Command Create()
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "A model trained by tailor train." };
+        var outOption = new Option<string?>("--out", "-o") { Description = "Where to write the reset model (default: MODEL, replaced atomically)." };
+        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming (default) or zeros.", DefaultValueFactory = _ => "kaiming" };
+        var seedOption = new Option<int>("--init-seed") { Description = "Seed of the classifier's initialization (42, as tailor prepare).", DefaultValueFactory = _ => 42 };
+        var baseOption = new Option<string?>("--base") { Description = "The ONNX file fine-tuned layers go back to (default: the embedded ResNet18 when the model came from it)." };
+        var command = new Command("reset", "Undo training: the classifier gets fresh weights, fine-tuned backbone layers their pretrained ones; labels are kept.")
+        {
+            modelArg, outOption, initOption, seedOption, baseOption,
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(modelArg)!;
+            string output = parse.GetValue(outOption) ?? path;
+            var model = UpdatableModel.Load(path);
+            ModelBuilder.Reset(model, new ResetOptions
+            {
+                Init = OptionParsing.Enum("--init", parse.GetValue(initOption)!, ("kaiming", WeightInit.KaimingUniform), ("zeros", WeightInit.Zeros)),
+                Seed = parse.GetValue(seedOption),
+                BaseModelPath = parse.GetValue(baseOption),
+            });
+            model.Save(output);
+            AnsiConsole.MarkupLine($"Reset {Markup.Escape(string.Join(", ", model.Spec.UpdatableLayers.Select(l => l.Name)))}; wrote [bold]{Markup.Escape(output)}[/].");
+            return 0;
+        });
+        return command;
+    }
+}
