@@ -80,6 +80,22 @@ public sealed class Predictor : IDisposable
         return predictions;
     }
 
+    /// <summary>Decodes, preprocesses and predicts the image files at <paramref name="paths"/> (decoding on all
+    /// cores, one ONNX Runtime batch).</summary>
+    /// <exception cref="TailorException">A file that is missing or not a readable image, named with the reason.</exception>
+    public Prediction[] Predict(IReadOnlyList<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var (batch, results) = Images.ImageLoader.LoadBatch(paths, Model.Spec.Preprocessing);
+        if (results.FirstOrDefault(r => r.Error is not null) is { } bad)
+            throw new TailorException(bad.Error!);
+        return Predict(batch, paths.Count);
+    }
+
+    /// <summary>Decodes, preprocesses and predicts one image file.</summary>
+    /// <exception cref="TailorException">The file is missing or not a readable image.</exception>
+    public Prediction Predict(string path) => Predict([path])[0];
+
     public void Dispose()
     {
         _session.Dispose();
