@@ -24,7 +24,12 @@ internal static class HeadTraining
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
             throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
         if (l2 is double l && !(l >= 0)) throw new TailorException($"--l2 {l}: the L2 strength must be ≥ 0.");
-        var result = head == "knn" ? HeadTrainer.TrainKnn(model, train, options, ct) : HeadTrainer.TrainLogisticRegression(model, train, options, ct);
+        int images = train.Examples.Count * Features.FeatureCache.VariantsFor(augmentation);
+        var result = json
+            ? Train(options)
+            : Progress.Run("Features", images, progress => Train(options with { Progress = new FeatureProgressAdapter(progress) }));
+        HeadTrainingResult Train(HeadTrainingOptions o) =>
+            head == "knn" ? HeadTrainer.TrainKnn(model, train, o, ct) : HeadTrainer.TrainLogisticRegression(model, train, o, ct);
         model.Save(output);
         (double Loss, double Accuracy)? val = null;
         if (validation is not null)
@@ -56,5 +61,10 @@ internal static class HeadTraining
         if (val is { } v) AnsiConsole.MarkupLine($"Validation: accuracy {v.Accuracy:P1}, loss {v.Loss:F4}.");
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(output)}.");
         return Task.FromResult(0);
+    }
+
+    private sealed class FeatureProgressAdapter(IProgress<int> inner) : IProgress<Features.FeatureProgress>
+    {
+        public void Report(Features.FeatureProgress value) => inner.Report(value.Done);
     }
 }

@@ -35,6 +35,9 @@ public sealed record HeadTrainingOptions
     public int MaxIterations { get; init; } = 200;
 
     public FeatureCacheOptions Cache { get; init; } = new();
+
+    /// <summary>Reports feature extraction (images done of the total, variants included). Default: none.</summary>
+    public IProgress<FeatureProgress>? Progress { get; init; }
 }
 
 /// <summary>What a head training did.</summary>
@@ -189,7 +192,7 @@ public static class HeadTrainer
         if (cut.CutTensors.Count != 1)
             throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
         using var extractor = new FeatureExtractor(model, cut);
-        var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, null, cancellationToken);
+        var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, options.Progress, cancellationToken);
         using (cache)
         {
             if (failures.Count > 0 && !options.SkipBadExamples)
