@@ -87,7 +87,7 @@ internal static partial class TrainCommand
             var result = await RunWithDisplay(task, json, ct);
             if (result.History.Epochs.Count > 0)
                 LossCurve.Save(result.History, output + ".loss.png", title: $"Training {Path.GetFileName(output)}");
-            if (result.State != TrainingState.Failed || result.EpochsCompleted > 0) model.Save(output);
+            if (result.EpochsCompleted > 0) model.Save(output);   // nothing trained, nothing written
             Report(result, output, model, json);
             return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
         });

@@ -101,7 +101,18 @@ public sealed partial class UpdateTask
             var clock = Stopwatch.StartNew();
             var trainPaths = _train.Examples.Select(e => e.Path).ToList();
             IProgress<FeatureProgress> progress = new SyncProgress(p => FeaturesProgress?.Invoke(this, p));
-            (var trainCache, var failures) = FeatureCache.Build(extractor, trainPaths, _options.Augmentation, settings.Seed, _options.Cache, progress, cancellationToken);
+            FeatureCache trainCache;
+            IReadOnlyList<FeatureCache.Failure> failures;
+            try
+            {
+                (trainCache, failures) = FeatureCache.Build(extractor, trainPaths, _options.Augmentation, settings.Seed, _options.Cache, progress, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Completion is always reported, cancellation included; no epoch ran, so the weights are untouched.
+                return Finish(TrainingState.Cancelled, "Cancelled while computing the features; no epoch was trained and the weights are unchanged.",
+                    0, history, skipped, newLabels, clock.Elapsed.TotalSeconds);
+            }
             _trainCache = trainCache;
             if (failures.Count > 0 && !_options.SkipBadExamples)
             {

@@ -131,6 +131,25 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
     }
 
     [Fact]
+    public async Task Cancel_BeforeTheFirstEpoch_StillReportsCompletion_AndChangesNothing()
+    {
+        var model = _fixture.Load();
+        var before = model.GetParameter("classifier.weight");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var task = new UpdateTask(model, LabeledFolder.Scan(SmallSet), options: Options());
+        var states = new List<TrainingState>();
+        task.Completed += (_, e) => states.Add(e.State);
+
+        var result = await task.RunAsync(cts.Token);
+
+        Assert.Equal(TrainingState.Cancelled, result.State);
+        Assert.Equal(0, result.EpochsCompleted);
+        Assert.Equal([TrainingState.Cancelled], states);
+        Assert.Equal(before, model.GetParameter("classifier.weight"));
+    }
+
+    [Fact]
     public void ResumeInANewProcess_GivesTheWeightsOfAnUninterruptedRun()
     {
         var data = LabeledFolder.Scan(SmallSet);
