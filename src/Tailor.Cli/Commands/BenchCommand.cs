@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Globalization;
+using Tailor.Data;
+
+namespace Tailor.Cli.Commands;
+
+/// <summary>
+/// <c>tailor bench train</c>: end-to-end figures of personalization on this machine, each printed as a ratio
+/// against a baseline measured in the same run (machines are shared and noisy, so a figure from another run
+/// is no baseline). The kernel and head benchmarks, which need BenchmarkDotNet and ML.NET, live in
+/// bench/Tailor.Bench so that neither becomes a dependency of the tool.
+/// </summary>
+internal static partial class BenchCommand
+{
+    /// <summary>Environment variable naming the hands data set folder (the one holding train/ and test/).</summary>
+    internal const string HandsVariable = "TAILOR_HANDS";
+
+    public static Command Create()
+    {
+        var bench = new Command("bench",
+            "Benchmarks with same-run baselines. Kernel and head benchmarks: dotnet run -c Release --project bench/Tailor.Bench -- kernels|heads.");
+        bench.Add(CreateTrain());
+        bench.Add(MemoryProbe.CreateCommand());
+        return bench;
+    }
+
+    private static Command CreateTrain()
+    {
+        var dataOption = new Option<string?>("--data")
+        {
+            Description = $"Training folder, one sub-folder per label (default: the hands data's train/, found above the tool or through ${HandsVariable}).",
+        };
+        var epochsOption = new Option<int>("--epochs")
+        {
+            Description = "Epochs of each timed training run (default 10). Below 10, the 10-epoch speedup is scaled from the epochs measured, and says so.",
+            DefaultValueFactory = _ => 10,
+        };
+        var tasksOption = new Option<int>("--tasks")
+        {
+            Description = "Consecutive training tasks for the memory-growth figure (default 20).",
+            DefaultValueFactory = _ => 20,
+        };
+        var repeatsOption = new Option<int>("--repeats")
+        {
+            Description = "Runs of the cached path and passes of each throughput figure; the median counts (default 3).",
+            DefaultValueFactory = _ => 3,
+        };
+        var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object (progress still goes to stderr)." };
+        var command = new Command("train",
+            "Feature extraction, epochs over cached features, the speedup over recomputing the frozen prefix every epoch (Core ML's way), " +
+            "image → feature throughput against raw ONNX Runtime, peak memory and memory growth over consecutive tasks.")
+        {
+            dataOption, epochsOption, tasksOption, repeatsOption, jsonOption,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            int epochs = parse.GetValue(epochsOption), tasks = parse.GetValue(tasksOption), repeats = parse.GetValue(repeatsOption);
+            if (epochs < 1) throw new TailorException($"--epochs {epochs}: at least 1 is needed.");
+            if (tasks < 1) throw new TailorException($"--tasks {tasks}: at least 1 is needed.");
+            if (repeats < 1) throw new TailorException($"--repeats {repeats}: at least 1 is needed.");
+            string data = parse.GetValue(dataOption) ?? DefaultHandsTrain();
+            var report = TrainBenchmark.Run(LabeledFolder.Scan(data), epochs, tasks, repeats, Console.Error, ct);
+            if (parse.GetValue(jsonOption)) CliApp.WriteJson(report);
+            else Render(report);
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    /// <summary>The hands training folder: <c>$TAILOR_HANDS/train</c>, else <c>shared/datasets/hands/train</c> in a
+    /// folder above the tool or the working directory (the repository sits beside shared/), else the workspace's copy.</summary>
+    /// <exception cref="TailorException">None of these exists.</exception>
+    internal static string DefaultHandsTrain()
+    {
+        if (Environment.GetEnvironmentVariable(HandsVariable) is { Length: > 0 } env)
+            return Directory.Exists(Path.Combine(env, "train")) ? Path.Combine(env, "train")
+                : throw new TailorException($"${HandsVariable} is '{env}', which has no train/ folder.");
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", "datasets", "hands"), Path.Combine(dir.FullName, "..", "shared", "datasets", "hands") })
+                    if (Directory.Exists(Path.Combine(candidate, "train"))) return Path.GetFullPath(Path.Combine(candidate, "train"));
+        const string workspace = "/work/shared/datasets/hands/train";
+        return Directory.Exists(workspace) ? workspace
+            : throw new TailorException($"The hands data (shared/datasets/hands) was not found above {AppContext.BaseDirectory}; pass --data DIR or set ${HandsVariable}.");
+    }
+
+    private static void Render(TrainBenchmark.Report r)
+    {
+        // Plain lines rather than a table: they never wrap into unreadable cells, and they grep well.
+        var c = CultureInfo.InvariantCulture;
+        string S(double seconds) => seconds >= 1 ? string.Create(c, $"{seconds:F2} s") : string.Create(c, $"{seconds * 1000:F2} ms");
+        void Line(string text) => Console.Out.WriteLine(text);
+        string Signed(double v, int digits) => (Math.Round(v, digits) < 0 ? "-" : "+") + Math.Abs(Math.Round(v, digits)).ToString("F" + digits, c);
+        Line($"tailor bench train: {r.Images} images, {r.Labels} labels from {r.Data}");
+        Line($"  model: {r.Model}; {r.Epochs} epochs per run, batch {r.BatchSize}, no augmentation");
+        Line($"  {r.Build} build, {r.Cores} cores, .NET {Environment.Version}, ONNX Runtime {r.OnnxRuntimeVersion}");
+        if (r.Build != "Release")
+            Line("  Debug build: the managed engine runs unoptimized; for figures run: dotnet run -c Release --project src/Tailor.Cli -- bench train");
+        Line("");
+        Line($"feature extraction (decode + prefix, once)   {S(r.FeatureSeconds)}  (first task in the process: {S(r.FeatureSecondsCold)}, not used below)");
+        Line($"epoch over cached features (median)          {S(r.EpochSecondsCached)}");
+        Line($"10 epochs with the cache                     {S(r.Cached10EpochSeconds)}  (features once + 10 epochs)");
+        Line($"10 epochs recomputing the prefix             {S(r.Recompute10EpochSeconds)}  (decode once {S(r.DecodeSeconds)}, then prefix + step: {S(r.RecomputeEpochSeconds)} per epoch)");
+        Line(string.Create(c, $"  speedup of the cache                       {r.Speedup10Epochs:F2}×  (target ≥ 8×)") +
+            (r.SpeedupScaledFromEpochs is int e ? $"  [both paths measured over {e} epoch{(e > 1 ? "s" : "")} and scaled to 10]" : "  [10 epochs measured on both paths]"));
+        Line(string.Create(c, $"image → feature, Tailor from files           {r.ImagesPerSecond:F1} images/s"));
+        Line(string.Create(c, $"  raw ONNX Runtime, pre-decoded tensors      {r.OrtImagesPerSecond:F1} images/s (batch {r.OrtBestBatch}; batch 16: {r.OrtImagesPerSecondBatch16:F1}, batch 1: {r.OrtImagesPerSecondBatch1:F1})"));
+        Line(string.Create(c, $"  Tailor / raw ONNX Runtime                  {r.ThroughputRatio:F2}×  (target ≥ 0.9×)"));
+        Line(string.Create(c, $"peak memory, one training task (VmHWM)       {r.PeakMemoryMb:F0} MB  (fresh process; target ≤ 700 MB)"));
+        Line(string.Create(c, $"  raw ONNX Runtime alone, batch 16            {r.OrtPeakMemoryMb:F0} MB  (fresh process) → Tailor / ONNX Runtime {r.PeakMemoryMb / r.OrtPeakMemoryMb:F2}×"));
+        Line(string.Create(c, $"  this benchmark process, all phases          {r.ProcessPeakMemoryMb:F0} MB"));
+        Line(string.Create(c, $"memory over {r.Tasks} consecutive tasks            RSS {string.Join(" ", r.RssMb.Select(v => v.ToString("F0", c)))} MB"));
+        string window = r.Tasks >= r.GrowthFromTask + 9 ? $"mean of last 5 − mean of tasks {r.GrowthFromTask}–{r.GrowthFromTask + 4}" : $"task {r.Tasks} − task {r.GrowthFromTask}";
+        Line(string.Create(c, $"  growth ({window})  {Signed(r.MemoryGrowthMb, 1)} MB RSS (slope {Signed(r.MemorySlopeMbPerTask, 2)} MB/task), managed heap {Signed(r.ManagedGrowthMb, 2)} MB  (target: no growth)"));
+        Line("");
+        Line("Ratios compare figures from this run only; on a shared machine, rerun before quoting them.");
+    }
+}
