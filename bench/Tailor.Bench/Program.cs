@@ -1,1 +1,38 @@
-Console.WriteLine("bench");
+using System.CommandLine;
+using Tailor.Bench;
+
+// Benchmarks that must not become dependencies of the tool: the GEMM kernels against a measured FMA peak, and the
+// heads against ML.NET. The end-to-end training benchmark is `tailor bench train` (src/Tailor.Cli).
+var root = new RootCommand(
+    "Tailor benchmarks. Every figure is printed beside a baseline measured in the same run, with the ratio. " +
+    "Run in Release: dotnet run -c Release --project bench/Tailor.Bench -- <command>. The end-to-end training benchmark is `tailor bench train`.");
+
+var json = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
+var kernels = new Command("kernels", "GEMM GFLOP/s on the shapes of DESIGN.md's targets and the engine's train steps, against an FMA peak loop, on one core and on all.")
+    { json };
+var childOption = new Option<bool>("--single-core-child") { Hidden = true };
+kernels.Add(childOption);
+kernels.SetAction(parse => KernelBenchmarks.Run(parse.GetValue(json), parse.GetValue(childOption)));
+root.Add(kernels);
+
+var headsJson = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
+var heads = new Command("heads", "Accuracy and training time of the nn, logistic-regression and k-NN heads and ML.NET's LbfgsMaximumEntropy on the same " +
+    "cached features (hands data; a seeded synthetic Gaussian mixture), and k-NN prediction cost managed vs ONNX Runtime.") { headsJson };
+heads.SetAction(parse => HeadBenchmarks.Run(parse.GetValue(headsJson)));
+root.Add(heads);
+
+var bdnArgs = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "BenchmarkDotNet arguments (default: --filter *)." };
+var bdn = new Command("bdn", "The GEMM shapes under BenchmarkDotNet (in-process, short job; several minutes), each against the FMA peak loop doing the same FLOPs.")
+    { bdnArgs };
+bdn.TreatUnmatchedTokensAsErrors = false;
+bdn.SetAction(parse => GemmBenchmarks.Run([.. parse.GetValue(bdnArgs) ?? [], .. parse.UnmatchedTokens]));
+root.Add(bdn);
+
+if (args.Length == 0)
+{
+    // A bare run shows what there is (rather than only "required command was not provided"), and still fails:
+    // a script that forgot the command has measured nothing.
+    root.Parse(["--help"]).Invoke();
+    return 1;
+}
+return root.Parse(args).Invoke();

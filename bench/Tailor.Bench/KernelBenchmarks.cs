@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text;
+using System.Text.Json;
+using Onnx;
+using Tailor.Engine;
+using Tailor.Engine.Kernels;
+using Tailor.Engine.Losses;
+using Tailor.Onnx;
+using Tailor.Training;
+using Tailor.Training.Optimizers;
+
+namespace Tailor.Bench;
+
+/// <summary>
+/// GEMM and engine train steps on the shapes of DESIGN.md's performance targets, each as GFLOP/s and as a
+/// percentage of a Vector256 FMA peak loop measured in the same process minutes apart. "One core" runs in a child
+/// process with DOTNET_PROCESSOR_COUNT=1, where the GEMM never splits work (exactly what Tailor does on a one-core
+/// machine); "all cores" runs here.
+/// </summary>
+internal static class KernelBenchmarks
+{
+    /// <summary>One GEMM call as the engine makes it: C[m,n] += op(A)[m,k]·op(B)[k,n].</summary>
+    internal sealed record GemmShape(string Id, string Name, int M, int N, int K, bool TransA, bool TransB)
+    {
+        public double Flop => 2.0 * M * N * K;
+    }
+
+    /// <summary>The GEMM calls of DESIGN.md's train-step targets.</summary>
+    internal static readonly GemmShape[] Shapes =
+    [
+        new("linear8-forward", "Linear 512→10, batch 8: forward X·Wᵀ", 8, 10, 512, false, true),
+        new("linear8-dW", "Linear 512→10, batch 8: dW = dYᵀ·X", 10, 512, 8, true, false),
+        new("linear32-forward", "Linear 512→10, batch 32: forward X·Wᵀ", 32, 10, 512, false, true),
+        new("linear32-dW", "Linear 512→10, batch 32: dW = dYᵀ·X", 10, 512, 32, true, false),
+        new("conv1x1-forward", "1×1 conv 512→1000, 13×13, per image: forward W·X", 1000, 169, 512, false, false),
+        new("conv1x1-dW", "1×1 conv 512→1000, 13×13, per image: dW += dY·Xᵀ", 1000, 512, 169, false, true),
+        new("conv1x1-dX", "1×1 conv 512→1000, 13×13, per image: dX = Wᵀ·dY (fine-tuning below it)", 512, 169, 1000, true, false),
+    ];
+
+    internal sealed record Figure(string Name, double Seconds, double Gflops, double PercentOfPeak, double Spread);
+
+    internal sealed record StepFigure(string Name, double Seconds, double Gflops, double PercentOfPeak, double Spread, double? PlainSeconds);
+
+    internal sealed record Results(int Threads, double PeakGflops, double PeakMedianGflops, Figure[] Gemm, StepFigure[] Steps);
+
+    public static int Run(bool json, bool child)
+    {
+        Measure.WarnIfDebug();
+        if (!Fma.IsSupported || !Avx.IsSupported)
+        {
+            Console.Error.WriteLine("This CPU has no AVX/FMA: Tailor's GEMM runs its scalar path and there is no Vector256 FMA peak to compare with.");
+            return 1;
+        }
+        if (child)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(MeasureAll(Console.Error)));
+            return 0;
+        }
+        Console.Error.WriteLine("kernels: one core (a child process with DOTNET_PROCESSOR_COUNT=1)…");
+        var one = RunSingleCoreChild();
+        Console.Error.WriteLine($"kernels: all {Environment.ProcessorCount} cores…");
+        var all = MeasureAll(Console.Error);
+        string torch = TorchSharpStatus();
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new { one_core = one, all_cores = all, torchsharp = torch }, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        Print(one, all, torch);
+        return 0;
+    }
+
+    private static Results RunSingleCoreChild()
+    {
+        string host = Environment.ProcessPath ?? "dotnet";
+        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, StandardOutputEncoding = Encoding.UTF8 };
+        // Under `dotnet run` the process is the apphost; under `dotnet Tailor.Bench.dll` it is dotnet itself.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(KernelBenchmarks).Assembly.Location);
+        psi.ArgumentList.Add("kernels");
+        psi.ArgumentList.Add("--single-core-child");
+        psi.Environment["DOTNET_PROCESSOR_COUNT"] = "1";
+        // On one processor the runtime waits 10× longer (1 s of quiet) before compiling hot methods with full
+        // optimization, so the warm-up would time tier-0 code; the multiplier only concerns start-up, not steady state.
+        psi.Environment["DOTNET_TC_DelaySingleProcMultiplier"] = "1";
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {host}.");
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"The one-core run failed (exit {process.ExitCode}).");
+        return JsonSerializer.Deserialize<Results>(output) ?? throw new InvalidOperationException("The one-core run printed no results.");
+    }
+
+    private static Results MeasureAll(TextWriter log)
+    {
+        int threads = Environment.ProcessorCount;
+        log.WriteLine($"kernels:   FMA peak loop on {threads} thread{(threads > 1 ? "s" : "")}…");
+        var peakBefore = PeakGflops(threads);
+        var gemm = new List<Figure>();
+        foreach (var shape in Shapes)
+        {
+            log.WriteLine($"kernels:   GEMM {shape.Name}…");
+            var t = TimeGemm(shape);
+            double gflops = shape.Flop / t.Median / 1e9;
+            gemm.Add(new Figure(shape.Name, t.Median, gflops, 0, t.Spread));
+        }
+        var steps = new List<StepFigure>();
+        foreach (int batch in new[] { 8, 32 })
+        {
+            log.WriteLine($"kernels:   engine train step, Linear 512→10, batch {batch}…");
+            var (engine, plain) = LinearStep(batch);
+            double flop = 4.0 * batch * 512 * 10;
+            steps.Add(new StepFigure($"Linear 512→10, batch {batch} (SGD)", engine.Median, flop / engine.Median / 1e9,
+                0, engine.Spread, plain.Median));
+        }
+        log.WriteLine("kernels:   engine train step, 1×1 conv 512→1000 on 13×13 + pool + FC, batch 8…");
+        var conv = ConvStep(8);
+        // Forward and dW GEMMs of the convolution (the cut input needs no dX); pool and FC are negligible.
+        double convFlop = 2 * 2.0 * 8 * 1000 * 512 * 169;
+        steps.Add(new StepFigure("1×1 conv 512→1000, 13×13 + pool + FC, batch 8 (SGD)", conv.Median, convFlop / conv.Median / 1e9,
+            0, conv.Spread, null));
+        // The peak again at the end: a neighbour busy during one of the two measurements does not lower the peak.
+        log.WriteLine("kernels:   FMA peak loop again…");
+        var peakAfter = PeakGflops(threads);
+        double best = Math.Max(peakBefore.Gflops, peakAfter.Gflops);
+        return new Results(threads, best, Math.Max(peakBefore.Median, peakAfter.Median),
+            [.. gemm.Select(f => f with { PercentOfPeak = 100 * f.Gflops / best })],
+            [.. steps.Select(f => f with { PercentOfPeak = 100 * f.Gflops / best })]);
+    }
+
+    // ---- FMA peak ----------------------------------------------------------------------------------------------
+
+    /// <summary>FLOPs per iteration of <see cref="FmaLoop"/>: 12 accumulators × 8 lanes × (multiply + add).</summary>
+    internal const int FlopPerIteration = 12 * 8 * 2;
+
+    /// <summary>
+    /// Twelve independent Vector256 FMA chains: enough to cover FMA latency (4–5 cycles) on two FMA ports, and few
+    /// enough (12 + 2 of 16 ymm registers) to stay in registers. x ← x·a + b converges to b/(1 − a), so values stay
+    /// normal (no denormal slowdown) however long it runs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static float FmaLoop(long iterations)
+    {
+        var a = Vector256.Create(0.9999f);
+        var b = Vector256.Create(0.001f);
+        Vector256<float> x0 = Vector256.Create(0.0f), x1 = Vector256.Create(0.1f), x2 = Vector256.Create(0.2f), x3 = Vector256.Create(0.3f);
+        Vector256<float> x4 = Vector256.Create(0.4f), x5 = Vector256.Create(0.5f), x6 = Vector256.Create(0.6f), x7 = Vector256.Create(0.7f);
+        Vector256<float> x8 = Vector256.Create(0.8f), x9 = Vector256.Create(0.9f), x10 = Vector256.Create(1.0f), x11 = Vector256.Create(1.1f);
+        for (long i = 0; i < iterations; i++)
+        {
+            x0 = Fma.MultiplyAdd(x0, a, b); x1 = Fma.MultiplyAdd(x1, a, b); x2 = Fma.MultiplyAdd(x2, a, b); x3 = Fma.MultiplyAdd(x3, a, b);
+            x4 = Fma.MultiplyAdd(x4, a, b); x5 = Fma.MultiplyAdd(x5, a, b); x6 = Fma.MultiplyAdd(x6, a, b); x7 = Fma.MultiplyAdd(x7, a, b);
+            x8 = Fma.MultiplyAdd(x8, a, b); x9 = Fma.MultiplyAdd(x9, a, b); x10 = Fma.MultiplyAdd(x10, a, b); x11 = Fma.MultiplyAdd(x11, a, b);
+        }
+        // The sum keeps every chain alive, so the JIT cannot drop any of them.
+        var sum = ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) + ((x8 + x9) + (x10 + x11));
+        return Vector256.Sum(sum);
+    }
+
+    /// <summary>FMA loops on <paramref name="threads"/> dedicated threads started together: GFLOP/s of the whole, the best
+    /// of 9 samples (a peak is the most the cores can do; a slower sample only means a neighbour took a core), and the
+    /// median sample.</summary>
+    private static (double Gflops, double Median) PeakGflops(int threads)
+    {
+        FmaLoop(1000);
+        // Calibrate on one thread: about 40 ms per sample.
+        var clock = Stopwatch.StartNew();
+        long probe = 1_000_000;
+        FmaLoop(probe);
+        long iterations = Math.Max(probe, (long)(probe * 0.04 / clock.Elapsed.TotalSeconds));
+        var rates = new double[9];
+        var sink = new float[threads];
+        var starts = new long[threads];
+        var ends = new long[threads];
+        for (int s = 0; s < rates.Length; s++)
+        {
+            using var start = new Barrier(threads);
+            var workers = new Thread[threads];
+            for (int t = 0; t < threads; t++)
+            {
+                int id = t;
+                // Each worker stamps its own start and end: a clock read by a coordinating thread could start late
+                // (descheduled on a busy machine) and report more FLOP/s than the cores can do.
+                workers[t] = new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    starts[id] = Stopwatch.GetTimestamp();
+                    sink[id] += FmaLoop(iterations);
+                    ends[id] = Stopwatch.GetTimestamp();
+                }) { IsBackground = true };
+                workers[t].Start();
+            }
+            foreach (var w in workers) w.Join();
+            double seconds = Stopwatch.GetElapsedTime(starts.Min(), ends.Max()).TotalSeconds;
+            rates[s] = threads * (double)iterations * FlopPerIteration / seconds / 1e9;
+        }
+        Array.Sort(rates);
+        return (rates[^1], rates[rates.Length / 2]);
+    }
+
+    // ---- GEMM --------------------------------------------------------------------------------------------------
+
+    private static Timing TimeGemm(GemmShape s) => Measure.Time(GemmCall(s));
+
+    /// <summary>One call of the shape on random operands, as the engine makes it.</summary>
+    internal static Action GemmCall(GemmShape s)
+    {
+        var rng = new Random(1);
+        float[] a = Random(rng, s.M * s.K), b = Random(rng, s.K * s.N), c = new float[s.M * s.N];
+        int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
+        // beta = 1 (accumulate), as the engine's dW products do; C grows slowly and stays far from overflow.
+        return () => Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 1f, c, s.N);
+    }
+
+    // ---- engine train steps ------------------------------------------------------------------------------------
+
+    private static (Timing Engine, Timing Plain) LinearStep(int batch)
+    {
+        const int inputs = 512, classes = 10;
+        var rng = new Random(2);
+        float[] w = Random(rng, classes * inputs, 0.05f), bias = Random(rng, classes, 0.05f);
+        var graph = new GraphProto { Name = "linear" };
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [classes, inputs], w));
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.b", [classes], bias));
+        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["features", "fc.w", "fc.b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
+        var suffix = SuffixGraph.Build(graph, ["features"], ["prob"], new HashSet<string> { "fc.w", "fc.b" }, 13,
+            new Dictionary<string, int[]> { ["features"] = [inputs] });
+        float[] x = Random(rng, batch * inputs);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % classes).ToArray();
+        var engine = Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.01), x, labels, batch));
+
+        // The floor: the same step written directly with TensorPrimitives, no graph (DESIGN.md's "plain Vector<float> code").
+        float[] pw = (float[])w.Clone(), pb = (float[])bias.Clone(), z = new float[batch * classes], gw = new float[classes * inputs], gb = new float[classes];
+        var plain = Measure.Time(() =>
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                var xi = x.AsSpan(i * inputs, inputs);
+                var zi = z.AsSpan(i * classes, classes);
+                for (int c = 0; c < classes; c++) zi[c] = TensorPrimitives.Dot(xi, pw.AsSpan(c * inputs, inputs)) + pb[c];
+                TensorPrimitives.SoftMax(zi, zi);
+                zi[labels[i]] -= 1f;
+                TensorPrimitives.Multiply(zi, 1f / batch, zi);
+            }
+            gw.AsSpan().Clear();
+            gb.AsSpan().Clear();
+            for (int i = 0; i < batch; i++)
+                for (int c = 0; c < classes; c++)
+                {
+                    float g = z[i * classes + c];
+                    var row = gw.AsSpan(c * inputs, inputs);
+                    TensorPrimitives.MultiplyAdd(x.AsSpan(i * inputs, inputs), g, row, row);
+                    gb[c] += g;
+                }
+            TensorPrimitives.MultiplyAdd(gw, -0.01f, pw, pw);
+            TensorPrimitives.MultiplyAdd(gb, -0.01f, pb, pb);
+        });
+        return (engine, plain);
+    }
+
+    private static Timing ConvStep(int batch)
+    {
+        var rng = new Random(4);
+        var graph = new GraphProto { Name = "pointwise" };
+        graph.Initializer.Add(OnnxTensors.FromFloats("conv.w", [1000, 512, 1, 1], Random(rng, 512_000, 0.04f)));
+        graph.Initializer.Add(OnnxTensors.FromFloats("conv.b", [1000], Random(rng, 1000, 0.01f)));
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [10, 1000], Random(rng, 10_000, 0.03f)));
+        graph.Node.Add(OnnxGraph.Node("Conv", "conv", ["x", "conv.w", "conv.b"], ["c"]));
+        graph.Node.Add(OnnxGraph.Node("GlobalAveragePool", "pool", ["c"], ["g"]));
+        graph.Node.Add(OnnxGraph.Node("Flatten", "flatten", ["g"], ["f"]));
+        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["f", "fc.w"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
+        var suffix = SuffixGraph.Build(graph, ["x"], ["prob"], new HashSet<string> { "conv.w", "conv.b", "fc.w" }, 13,
+            new Dictionary<string, int[]> { ["x"] = [512, 13, 13] });
+        float[] x = Random(rng, batch * 512 * 169);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        // About 25–90 ms a step: a few steps per sample and fewer samples keep the whole run near a minute.
+        return Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.001), x, labels, batch), sampleSeconds: 0.08, samples: 9);
+    }
+
+    /// <summary>One SGD train step as UpdateTask runs it: set the batch, forward, loss, backward, optimizer step.</summary>
+    private static Action EngineStep(SuffixGraph graph, Loss loss, Optimizer optimizer, float[] x, int[] labels, int batch)
+    {
+        // Parameters as an array: enumerating the dictionary per step would allocate an enumerator.
+        ITrainableParameter[] parameters = [.. graph.Parameters.Values];
+        var target = LossTarget.Classes(labels.AsMemory(0, batch));
+        string input = graph.InputNames[0];
+        return () =>
+        {
+            graph.SetInput(input, x, batch);
+            graph.ZeroGradients();
+            graph.Forward(training: true);
+            loss.Evaluate(graph, target);
+            graph.Backward();
+            optimizer.Step(parameters);
+        };
+    }
+
+    private static float[] Random(Random rng, int count, float scale = 1f)
+    {
+        var v = new float[count];
+        for (int i = 0; i < count; i++) v[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return v;
+    }
+
+    // ---- output ------------------------------------------------------------------------------------------------
+
+    /// <summary>TorchSharp-cpu's libtorch needs GLIBCXX_3.4.32 (GCC 13's libstdc++); say what this machine has instead of faking a figure.</summary>
+    internal static string TorchSharpStatus()
+    {
+        const string lib = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
+        string newest = "unknown";
+        try
+        {
+            var text = Encoding.ASCII.GetString(File.ReadAllBytes(lib));
+            newest = System.Text.RegularExpressions.Regex.Matches(text, @"GLIBCXX_3\.4\.(\d+)")
+                .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max() is int v and >= 0 ? $"GLIBCXX_3.4.{v}" : "none";
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return $"not measured: TorchSharp-cpu's native libtorch needs GLIBCXX_3.4.32, and this machine's libstdc++ ({lib}) provides up to {newest}. " +
+            "DESIGN.md's TorchSharp figures (0.10 / 0.12 ms Linear steps, 24 ms conv step) come from another machine and run, so no ratio to them is printed.";
+    }
+
+    private static void Print(Results one, Results all, string torch)
+    {
+        var c = CultureInfo.InvariantCulture;
+        void Line(string text) => Console.Out.WriteLine(text);
+        string Ms(double s) => s >= 1e-3 ? (s * 1e3).ToString("F3", c) + " ms" : (s * 1e6).ToString("F2", c) + " µs";
+        Line($"Tailor kernels: {(Measure.TailorIsOptimized ? "Release" : "Debug (unoptimized!)")} build, .NET {Environment.Version}, {Environment.ProcessorCount} cores, " +
+            $"AVX-512 {(Avx512F.IsSupported ? "present (the GEMM uses Vector256)" : "absent")}");
+        Line(string.Create(c, $"FMA peak loop (Vector256, 12 chains; best sample): {one.PeakGflops:F1} GFLOP/s on 1 core (median sample {one.PeakMedianGflops:F1}), ") +
+            string.Create(c, $"{all.PeakGflops:F1} GFLOP/s on {all.Threads} (median sample {all.PeakMedianGflops:F1})"));
+        Line("");
+        Line("GEMM (median per call; % of the FMA peak measured on as many cores)");
+        Line($"  {"shape",-72} {"1 core",28}   {$"{all.Threads} cores",28}");
+        for (int i = 0; i < one.Gemm.Length; i++)
+        {
+            var a = one.Gemm[i];
+            var b = all.Gemm[i];
+            Line(string.Create(c, $"  {a.Name,-72} {Ms(a.Seconds),10} {a.Gflops,6:F1} GF/s {a.PercentOfPeak,4:F0}%   {Ms(b.Seconds),10} {b.Gflops,6:F1} GF/s {b.PercentOfPeak,4:F0}%"));
+        }
+        Line("");
+        Line("Engine train steps (forward, loss, backward, SGD; median per step)");
+        for (int i = 0; i < one.Steps.Length; i++)
+        {
+            var a = one.Steps[i];
+            var b = all.Steps[i];
+            Line(string.Create(c, $"  {a.Name,-72} {Ms(a.Seconds),10} {a.Gflops,6:F1} GF/s {a.PercentOfPeak,4:F0}%   {Ms(b.Seconds),10} {b.Gflops,6:F1} GF/s {b.PercentOfPeak,4:F0}%"));
+            if (a.PlainSeconds is double pa && b.PlainSeconds is double pb)
+                Line(string.Create(c, $"    same step in plain TensorPrimitives code: {Ms(pa)} / {Ms(pb)} → engine is {a.Seconds / pa:F2}× / {b.Seconds / pb:F2}× the plain code"));
+        }
+        Line("");
+        Line(string.Create(c, $"Targets: ≥ 80% of peak in the conv GEMMs (measured above: forward {all.Gemm[4].PercentOfPeak:F0}%, dW {all.Gemm[5].PercentOfPeak:F0}% on {all.Threads} cores; ") +
+            string.Create(c, $"{one.Gemm[4].PercentOfPeak:F0}% / {one.Gemm[5].PercentOfPeak:F0}% on 1)."));
+        Line("TorchSharp: " + torch);
+        double spread = one.Gemm.Concat(all.Gemm).Max(f => f.Spread);
+        Line(string.Create(c, $"Largest sample spread (max − min) / median: {spread:P0}; a large spread means a busy machine: rerun before quoting."));
+    }
+}
