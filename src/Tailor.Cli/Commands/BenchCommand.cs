@@ -32,17 +32,17 @@ internal static partial class BenchCommand
         };
         var epochsOption = new Option<int>("--epochs")
         {
-            Description = "Epochs of each timed training run (default 10). Below 10, the 10-epoch speedup is scaled from the epochs measured, and says so.",
+            Description = "Epochs of each timed training run; the speedup compares the first 10 (below 10, both paths' per-epoch times are scaled to 10, and the output says so).",
             DefaultValueFactory = _ => 10,
         };
         var tasksOption = new Option<int>("--tasks")
         {
-            Description = "Consecutive training tasks for the memory-growth figure (default 20).",
+            Description = "Consecutive training tasks for the memory-growth figure.",
             DefaultValueFactory = _ => 20,
         };
         var repeatsOption = new Option<int>("--repeats")
         {
-            Description = "Runs of the cached path and passes of each throughput figure; the median counts (default 3).",
+            Description = "Runs of the cached path and passes of each throughput figure; the median counts.",
             DefaultValueFactory = _ => 3,
         };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object (progress still goes to stderr)." };

@@ -24,8 +24,9 @@ namespace Tailor.Cli.Commands;
 
 /// <summary>
 /// The measurements behind <c>tailor bench train</c>. Everything goes through the public library API, the way an
-/// app would use it; the baselines (recomputing the prefix every epoch, raw ONNX Runtime on pre-decoded tensors)
-/// run in the same process, on the same model and data, right after the figure they are compared with.
+/// app would use it. Each baseline runs in the same run, on the same model and data: recomputing the prefix every
+/// epoch between runs of the cached path; raw ONNX Runtime on pre-decoded tensors taking turns with Tailor pass by
+/// pass; ONNX Runtime's peak memory in a fresh process beside the training task's (see <see cref="MemoryProbe"/>).
 /// </summary>
 internal static class TrainBenchmark
 {
