@@ -56,7 +56,7 @@ internal static class HeadBenchmarks
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new { datasets = new[] { handsResult, mixtureResult }, knn, total_seconds = clock.Elapsed.TotalSeconds },
-                new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                Measure.Json));
             return 0;
         }
         Print([handsResult, mixtureResult], knn, clock.Elapsed.TotalSeconds);

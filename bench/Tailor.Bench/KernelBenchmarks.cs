@@ -58,7 +58,7 @@ internal static class KernelBenchmarks
         }
         if (child)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(MeasureAll(Console.Error)));
+            Console.Out.WriteLine(JsonSerializer.Serialize(MeasureAll(Console.Error), Measure.Json));
             return 0;
         }
         Console.Error.WriteLine("kernels: one core (a child process with DOTNET_PROCESSOR_COUNT=1)…");
@@ -68,7 +68,7 @@ internal static class KernelBenchmarks
         string torch = TorchSharpStatus();
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { one_core = one, all_cores = all, torchsharp = torch }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.Out.WriteLine(JsonSerializer.Serialize(new { one_core = one, all_cores = all, torchsharp = torch }, Measure.Json));
             return 0;
         }
         Print(one, all, torch);
@@ -91,7 +91,7 @@ internal static class KernelBenchmarks
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"The one-core run failed (exit {process.ExitCode}).");
-        return JsonSerializer.Deserialize<Results>(output) ?? throw new InvalidOperationException("The one-core run printed no results.");
+        return JsonSerializer.Deserialize<Results>(output, Measure.Json) ?? throw new InvalidOperationException("The one-core run printed no results.");
     }
 
     private static Results MeasureAll(TextWriter log)

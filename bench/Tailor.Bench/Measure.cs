@@ -40,6 +40,14 @@ internal static class Measure
         return new Timing(times[samples / 2], times[0], times[^1], samples, perSample);
     }
 
+    /// <summary>JSON as the tool's own --json output writes it: snake_case keys, indented, labels unescaped.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
