@@ -24,7 +24,7 @@ public static class CliApp
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         Console.OutputEncoding = System.Text.Encoding.UTF8;
-        var root = new RootCommand("Tailor: personalize ONNX image classifiers on this machine, offline.");
+        var root = new RootCommand("Tailor: personalize ONNX image classifiers on this machine, offline.") { HelpName = "tailor" };
         root.Add(PrepareCommand.Create());
         root.Add(InfoCommand.Create());
         root.Add(PredictCommand.Create());
