@@ -14,8 +14,9 @@ internal enum GemmVariant
     /// <summary>Packed panels and a 6×16 Vector256/FMA register tile: for problems big enough to repay packing.</summary>
     Vector256Fma,
     /// <summary>
-    /// No packing: rows of C built from vectorized dot products or row updates (TensorPrimitives). For small
-    /// problems such as a linear head at batch 8, where packing would cost more than the arithmetic.
+    /// No packing: C from register-blocked dot products of contiguous rows (A·Bᵀ) or from row updates
+    /// (TensorPrimitives). For small or thin problems such as a linear head at batch 8 or 32, where packing would
+    /// cost more than the arithmetic.
     /// </summary>
     SmallDirect,
 }
@@ -63,9 +64,7 @@ internal static unsafe class Gemm
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0)
             return;
-        // Small problems skip packing where the direct form vectorizes well: dot products of contiguous
-        // rows (A·Bᵀ, the linear layer), or row updates when C's rows are long enough to fill vectors.
-        if (variant == GemmVariant.Auto && (long)m * n * k <= SmallThreshold && ((transB && !transA) || (!transB && n >= 32)))
+        if (variant == GemmVariant.Auto && DirectPays(transA, transB, m, n, k))
             variant = GemmVariant.SmallDirect;
         if (variant == GemmVariant.SmallDirect)
         {
@@ -89,6 +88,22 @@ internal static unsafe class Gemm
             }
             MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
         }
+    }
+
+    /// <summary>
+    /// Whether to skip packing. The direct forms vectorize well only as dot products of contiguous rows
+    /// (A·Bᵀ, the linear layer's forward) or as row updates when C's rows are long enough to fill vectors.
+    /// Packing costs O(mk + kn) and pays back only through reuse: each packed B strip serves m/6 register
+    /// tiles and each packed A panel n/16. A small product never repays it, and neither does a thin one
+    /// (fewer than two tiles in either direction, e.g. a 512→10 head at batch 32, 163,840 multiply-adds, where
+    /// 10 of 16 tile columns would be used) unless it is big enough to be split across cores.
+    /// </summary>
+    static bool DirectPays(bool transA, bool transB, int m, int n, int k)
+    {
+        if (!((transB && !transA) || (!transB && n >= 32)))
+            return false;
+        long product = (long)m * n * k;
+        return product <= SmallThreshold || ((m < 2 * MR || n < 2 * NR) && product < ParallelThreshold);
     }
 
     /// <summary>
@@ -148,15 +163,72 @@ internal static unsafe class Gemm
         }
         else if (!transA)
         {
-            for (int i = 0; i < m; i++)
-            {
-                var arow = a.Slice(i * lda, k);
-                for (int j = 0; j < n; j++)
-                    c[i * ldc + j] += alpha * System.Numerics.Tensors.TensorPrimitives.Dot(arow, b.Slice(j * ldb, k));
-            }
+            fixed (float* pa = a, pb = b, pc = c)
+                DotRows(m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
         }
         else
             MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    }
+
+    /// <summary>
+    /// C[i,j] += alpha · A[i,:]·B[j,:] for contiguous rows, two rows of A against four rows of B at a time: eight
+    /// independent Vector256 accumulators cover the FMA latency, and each loaded vector serves two or four of them
+    /// (6 loads per 8 FMAs instead of 2 per 1 for one dot product at a time). Ragged edges repeat the last row of A
+    /// or B and drop the duplicate sums, so every element is summed in the same order whatever m and n are.
+    /// </summary>
+    static void DotRows(int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i += 2)
+        {
+            float* a0 = a + (long)i * lda, a1 = i + 1 < m ? a0 + lda : a0;
+            float* c0 = c + (long)i * ldc;
+            float* c1 = i + 1 < m ? c0 + ldc : null;
+            for (int j = 0; j < n; j += 4)
+            {
+                float* b0 = b + (long)j * ldb;
+                float* b1 = j + 1 < n ? b0 + ldb : b0, b2 = j + 2 < n ? b0 + 2L * ldb : b0, b3 = j + 3 < n ? b0 + 3L * ldb : b0;
+                Dot2x4(k, alpha, a0, a1, b0, b1, b2, b3, c0 + j, c1 is null ? null : c1 + j, Math.Min(4, n - j));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dot2x4(int k, float alpha, float* a0, float* a1, float* b0, float* b1, float* b2, float* b3, float* c0, float* c1, int cols)
+    {
+        Vector256<float> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector256<float> s10 = default, s11 = default, s12 = default, s13 = default;
+        int p = 0;
+        for (; p <= k - 8; p += 8)
+        {
+            var x0 = Vector256.Load(a0 + p);
+            var x1 = Vector256.Load(a1 + p);
+            var y = Vector256.Load(b0 + p);
+            s00 = Vector256.MultiplyAddEstimate(x0, y, s00); s10 = Vector256.MultiplyAddEstimate(x1, y, s10);
+            y = Vector256.Load(b1 + p);
+            s01 = Vector256.MultiplyAddEstimate(x0, y, s01); s11 = Vector256.MultiplyAddEstimate(x1, y, s11);
+            y = Vector256.Load(b2 + p);
+            s02 = Vector256.MultiplyAddEstimate(x0, y, s02); s12 = Vector256.MultiplyAddEstimate(x1, y, s12);
+            y = Vector256.Load(b3 + p);
+            s03 = Vector256.MultiplyAddEstimate(x0, y, s03); s13 = Vector256.MultiplyAddEstimate(x1, y, s13);
+        }
+        float t00 = Vector256.Sum(s00), t01 = Vector256.Sum(s01), t02 = Vector256.Sum(s02), t03 = Vector256.Sum(s03);
+        float t10 = Vector256.Sum(s10), t11 = Vector256.Sum(s11), t12 = Vector256.Sum(s12), t13 = Vector256.Sum(s13);
+        for (; p < k; p++)
+        {
+            float x0 = a0[p], x1 = a1[p];
+            t00 += x0 * b0[p]; t01 += x0 * b1[p]; t02 += x0 * b2[p]; t03 += x0 * b3[p];
+            t10 += x1 * b0[p]; t11 += x1 * b1[p]; t12 += x1 * b2[p]; t13 += x1 * b3[p];
+        }
+        c0[0] += alpha * t00;
+        if (cols > 1) c0[1] += alpha * t01;
+        if (cols > 2) c0[2] += alpha * t02;
+        if (cols > 3) c0[3] += alpha * t03;
+        if (c1 is null)
+            return;
+        c1[0] += alpha * t10;
+        if (cols > 1) c1[1] += alpha * t11;
+        if (cols > 2) c1[2] += alpha * t12;
+        if (cols > 3) c1[3] += alpha * t13;
     }
 
     static void MultiplyScalar(bool transA, bool transB, int m, int n, int k, float alpha,
