@@ -26,9 +26,9 @@ internal enum GemmVariant
 /// <c>C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C</c>, where op(X) is X or Xᵀ.
 /// </summary>
 /// <remarks>
-/// The SIMD path follows the GotoBLAS structure: B is packed in K×16 column strips (blocks of
-/// <see cref="KBlock"/>×<see cref="NBlock"/>, sized to stay in L2), A in 6-row panels, and a 6×16
-/// register tile (12 accumulators of 8 lanes) runs K FMAs deep. Packing absorbs the transposes, so all
+/// The SIMD path follows the GotoBLAS/BLIS structure: B is packed in K×16 column strips (blocks of
+/// <see cref="KBlock"/>×<see cref="NBlock"/>), A in blocks of <see cref="MBlock"/> rows cut into 6-row panels, and
+/// a 6×16 register tile (12 accumulators of 8 lanes) runs K FMAs deep over one strip (in L1) and one panel (from L2). Packing absorbs the transposes, so all
 /// four op(A)/op(B) combinations share one inner loop. Big problems are split across cores (<see cref="GemmWorkers"/>) by rows (or
 /// columns when there are few rows); each C element is computed by one thread with the same summation
 /// order, so results are bit-identical whatever the thread count. Packing buffers are per thread and
@@ -37,7 +37,11 @@ internal enum GemmVariant
 internal static unsafe class Gemm
 {
     internal const int MR = 6, NR = 16;
-    const int KBlock = 256, NBlock = 256;
+    /// <summary>
+    /// Cache blocking (BLIS's KC, MC, NC for a 6×16 sgemm on AVX2): a KBlock×16 B strip (16 KB) stays in L1, an
+    /// MBlock×KBlock A block (168 KB) in L2, the KBlock×NBlock B block (512 KB) in L2/L3.
+    /// </summary>
+    const int KBlock = 256, MBlock = 168, NBlock = 512;
     /// <summary>Up to this many multiply-adds, <see cref="GemmVariant.SmallDirect"/> beats packing.</summary>
     const long SmallThreshold = 1L << 17;
     /// <summary>Below this many multiply-adds, splitting across threads costs more than it saves.</summary>
@@ -256,7 +260,8 @@ internal static unsafe class Gemm
     internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float* c, int ldc)
     {
-        var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MR * KBlock, pinned: true);
+        // Slack of one vector: PackA's overlapping stores write two floats past the last k of a panel.
+        var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MBlock * KBlock + 8, pinned: true);
         var bufB = packedB ??= GC.AllocateUninitializedArray<float>(KBlock * NBlock, pinned: true);
         float* tile = stackalloc float[MR * NR];
         fixed (float* pA = bufA, pB = bufB)
@@ -269,24 +274,33 @@ internal static unsafe class Gemm
                 {
                     int kb = Math.Min(KBlock, k - p0);
                     PackB(transB, b, ldb, p0, kb, j0, nb, pB);
-                    for (int i0 = 0; i0 < m; i0 += MR)
+                    for (int i0 = 0; i0 < m; i0 += MBlock)
                     {
-                        int mb = Math.Min(MR, m - i0);
+                        int mb = Math.Min(MBlock, m - i0);
+                        int panels = (mb + MR - 1) / MR;
                         PackA(transA, a, lda, i0, mb, p0, kb, alpha, pA);
+                        // One B strip (kb×16, 16 KB) stays in L1 while every A panel of the block streams past it
+                        // from L2: per step two vector loads from L1 and six broadcasts for twelve FMAs.
                         for (int s = 0; s < strips; s++)
                         {
                             int jj = j0 + s * NR, nbs = Math.Min(NR, n - jj);
-                            float* cTile = c + (long)i0 * ldc + jj;
-                            if (mb == MR && nbs == NR)
-                                Kernel6x16(kb, pA, pB + (long)s * kb * NR, cTile, ldc);
-                            else
+                            float* strip = pB + (long)s * kb * NR;
+                            for (int q = 0; q < panels; q++)
                             {
-                                // Edge tile: compute the full 6×16 into scratch, add only the valid part.
-                                new Span<float>(tile, MR * NR).Clear();
-                                Kernel6x16(kb, pA, pB + (long)s * kb * NR, tile, NR);
-                                for (int r = 0; r < mb; r++)
-                                    for (int q = 0; q < nbs; q++)
-                                        cTile[(long)r * ldc + q] += tile[r * NR + q];
+                                int ii = i0 + q * MR, rows = Math.Min(MR, m - ii);
+                                float* panel = pA + (long)q * kb * MR;
+                                float* cTile = c + (long)ii * ldc + jj;
+                                if (rows == MR && nbs == NR)
+                                    Kernel6x16(kb, panel, strip, cTile, ldc);
+                                else
+                                {
+                                    // Edge tile: compute the full 6×16 into scratch, add only the valid part.
+                                    new Span<float>(tile, MR * NR).Clear();
+                                    Kernel6x16(kb, panel, strip, tile, NR);
+                                    for (int r = 0; r < rows; r++)
+                                        for (int t = 0; t < nbs; t++)
+                                            cTile[(long)r * ldc + t] += tile[r * NR + t];
+                                }
                             }
                         }
                     }
@@ -295,41 +309,159 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>Packs op(A)[i0.., p0..] as k-major groups of 6 row values, times alpha; missing rows are zero.</summary>
+    /// <summary>
+    /// Packs alpha · op(A)[i0.., p0..] (mb rows, kb deep) as 6-row panels, each k-major groups of 6 row values;
+    /// rows past mb are zero.
+    /// </summary>
     static void PackA(bool transA, float* a, int lda, int i0, int mb, int p0, int kb, float alpha, float* dst)
     {
-        for (int p = 0; p < kb; p++, dst += MR)
+        for (int r0 = 0; r0 < mb; r0 += MR, dst += (long)kb * MR)
         {
-            int r = 0;
-            for (; r < mb; r++)
-                dst[r] = alpha * (transA ? a[(long)(p0 + p) * lda + i0 + r] : a[(long)(i0 + r) * lda + p0 + p]);
-            for (; r < MR; r++)
-                dst[r] = 0;
+            int rows = Math.Min(MR, mb - r0);
+            if (transA)
+            {
+                // op(A) rows are columns of A: the six values of one k are contiguous in memory. Where eight are
+                // rows of this block (so readable), one vector store writes them; its last two lanes land on the next k's slots, which
+                // the next store overwrites (the buffer has slack for the last one).
+                float* src = a + (long)p0 * lda + i0 + r0;
+                int p = 0;
+                if (r0 + 8 <= mb)
+                {
+                    var va = Vector256.Create(alpha);
+                    for (; p < kb; p++, src += lda)
+                        Vector256.Store(Vector256.Load(src) * va, dst + p * MR);
+                }
+                for (; p < kb; p++, src += lda)
+                {
+                    float* d = dst + p * MR;
+                    int r = 0;
+                    for (; r < rows; r++) d[r] = alpha * src[r];
+                    for (; r < MR; r++) d[r] = 0;
+                }
+            }
+            else if (rows == MR)
+            {
+                // Six contiguous rows: transpose 8-wide column blocks in registers (two zero rows pad the 8×8
+                // transpose), storing each k's six values with one overlapping vector store as above.
+                float* src = a + (long)(i0 + r0) * lda + p0;
+                var va = Vector256.Create(alpha);
+                int p = 0;
+                for (; p <= kb - 8; p += 8)
+                {
+                    float* s0 = src + p;
+                    Transpose8x8(
+                        Vector256.Load(s0), Vector256.Load(s0 + lda), Vector256.Load(s0 + 2L * lda),
+                        Vector256.Load(s0 + 3L * lda), Vector256.Load(s0 + 4L * lda), Vector256.Load(s0 + 5L * lda),
+                        Vector256<float>.Zero, Vector256<float>.Zero,
+                        out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
+                    float* d = dst + p * MR;
+                    Vector256.Store(o0 * va, d); Vector256.Store(o1 * va, d + MR); Vector256.Store(o2 * va, d + 2 * MR);
+                    Vector256.Store(o3 * va, d + 3 * MR); Vector256.Store(o4 * va, d + 4 * MR); Vector256.Store(o5 * va, d + 5 * MR);
+                    Vector256.Store(o6 * va, d + 6 * MR); Vector256.Store(o7 * va, d + 7 * MR);
+                }
+                for (; p < kb; p++)
+                    for (int r = 0; r < MR; r++)
+                        dst[p * MR + r] = alpha * src[(long)r * lda + p];
+            }
+            else
+            {
+                // Each row is contiguous: read it sequentially, write every sixth slot.
+                int r = 0;
+                for (; r < rows; r++)
+                {
+                    float* src = a + (long)(i0 + r0 + r) * lda + p0;
+                    float* d = dst + r;
+                    if (alpha == 1)
+                        for (int p = 0; p < kb; p++) d[p * MR] = src[p];
+                    else
+                        for (int p = 0; p < kb; p++) d[p * MR] = alpha * src[p];
+                }
+                for (; r < MR; r++)
+                    for (int p = 0; p < kb; p++) dst[p * MR + r] = 0;
+            }
         }
     }
 
     /// <summary>Packs op(B)[p0.., j0..] as 16-column strips, each k-major; missing columns are zero.</summary>
     static void PackB(bool transB, float* b, int ldb, int p0, int kb, int j0, int nb, float* dst)
     {
-        for (int s = 0; s * NR < nb; s++)
+        for (int s = 0; s * NR < nb; s++, dst += (long)kb * NR)
         {
             int jBase = j0 + s * NR, cols = Math.Min(NR, nb - s * NR);
-            for (int p = 0; p < kb; p++, dst += NR)
+            if (!transB)
             {
-                if (!transB && cols == NR)
-                {
-                    float* src = b + (long)(p0 + p) * ldb + jBase;
-                    Vector256.Store(Vector256.Load(src), dst);
-                    Vector256.Store(Vector256.Load(src + 8), dst + 8);
-                    continue;
-                }
+                float* src = b + (long)p0 * ldb + jBase;
+                if (cols == NR)
+                    for (int p = 0; p < kb; p++, src += ldb)
+                    {
+                        Vector256.Store(Vector256.Load(src), dst + p * NR);
+                        Vector256.Store(Vector256.Load(src + 8), dst + p * NR + 8);
+                    }
+                else
+                    for (int p = 0; p < kb; p++, src += ldb)
+                    {
+                        float* d = dst + p * NR;
+                        int q = 0;
+                        for (; q < cols; q++) d[q] = src[q];
+                        for (; q < NR; q++) d[q] = 0;
+                    }
+            }
+            else if (cols == NR)
+            {
+                // op(B) columns are rows of B: transpose 8×8 blocks of two groups of eight rows in registers.
+                int p = 0;
+                for (; p <= kb - 8; p += 8)
+                    for (int h = 0; h < NR; h += 8)
+                    {
+                        float* s0 = b + (long)(jBase + h) * ldb + p0 + p;
+                        Transpose8x8(
+                            Vector256.Load(s0), Vector256.Load(s0 + ldb), Vector256.Load(s0 + 2L * ldb), Vector256.Load(s0 + 3L * ldb),
+                            Vector256.Load(s0 + 4L * ldb), Vector256.Load(s0 + 5L * ldb), Vector256.Load(s0 + 6L * ldb), Vector256.Load(s0 + 7L * ldb),
+                            out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
+                        float* d = dst + p * NR + h;
+                        Vector256.Store(o0, d); Vector256.Store(o1, d + NR); Vector256.Store(o2, d + 2 * NR); Vector256.Store(o3, d + 3 * NR);
+                        Vector256.Store(o4, d + 4 * NR); Vector256.Store(o5, d + 5 * NR); Vector256.Store(o6, d + 6 * NR); Vector256.Store(o7, d + 7 * NR);
+                    }
+                for (; p < kb; p++)
+                    for (int q = 0; q < NR; q++)
+                        dst[p * NR + q] = b[(long)(jBase + q) * ldb + p0 + p];
+            }
+            else
+            {
+                // op(B) columns are rows of B: read each sequentially, write every sixteenth slot.
                 int q = 0;
                 for (; q < cols; q++)
-                    dst[q] = transB ? b[(long)(jBase + q) * ldb + p0 + p] : b[(long)(p0 + p) * ldb + jBase + q];
+                {
+                    float* src = b + (long)(jBase + q) * ldb + p0;
+                    float* d = dst + q;
+                    for (int p = 0; p < kb; p++) d[p * NR] = src[p];
+                }
                 for (; q < NR; q++)
-                    dst[q] = 0;
+                    for (int p = 0; p < kb; p++) dst[p * NR + q] = 0;
             }
         }
+    }
+
+    /// <summary>Transposes the 8×8 block whose rows are r0…r7: lane j of rᵢ becomes lane i of oⱼ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(
+        Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
+        out Vector256<float> o0, out Vector256<float> o1, out Vector256<float> o2, out Vector256<float> o3,
+        out Vector256<float> o4, out Vector256<float> o5, out Vector256<float> o6, out Vector256<float> o7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        o0 = Avx.Permute2x128(u0, u4, 0x20); o1 = Avx.Permute2x128(u1, u5, 0x20);
+        o2 = Avx.Permute2x128(u2, u6, 0x20); o3 = Avx.Permute2x128(u3, u7, 0x20);
+        o4 = Avx.Permute2x128(u0, u4, 0x31); o5 = Avx.Permute2x128(u1, u5, 0x31);
+        o6 = Avx.Permute2x128(u2, u6, 0x31); o7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
     /// <summary>C[6×16] += Apanel[6×kb] · Bstrip[kb×16], with 12 Vector256 accumulators held in registers.</summary>
