@@ -98,16 +98,19 @@ internal static unsafe class Gemm
     /// Whether to skip packing. The direct forms vectorize well only as dot products of contiguous rows
     /// (A·Bᵀ, the linear layer's forward) or as row updates when C's rows are long enough to fill vectors.
     /// Packing costs O(mk + kn) and pays back only through reuse: each packed B strip serves m/6 register
-    /// tiles and each packed A panel n/16. A small product never repays it, and neither does a thin one
-    /// (fewer than two tiles in either direction, e.g. a 512→10 head at batch 32, 163,840 multiply-adds, where
-    /// 10 of 16 tile columns would be used) unless it is big enough to be split across cores.
+    /// tiles and each packed A panel n/16. A small product never repays it. Nor does a thin A·Bᵀ (fewer than two
+    /// tiles in either direction, e.g. a 512→10 head's forward at batch 32, 163,840 multiply-adds, where 10 of 16
+    /// tile columns would be used), whose register-blocked dot products run near the packed kernel's speed,
+    /// unless it is big enough to be split across cores. Row updates load and store C for every k, so thin
+    /// products of that form (the same head's dW at batch 32) still run faster packed.
     /// </summary>
     static bool DirectPays(bool transA, bool transB, int m, int n, int k)
     {
-        if (!((transB && !transA) || (!transB && n >= 32)))
-            return false;
+        bool dots = transB && !transA, rowUpdates = !transB && n >= 32;
         long product = (long)m * n * k;
-        return product <= SmallThreshold || ((m < 2 * MR || n < 2 * NR) && product < ParallelThreshold);
+        if (product <= SmallThreshold)
+            return dots || rowUpdates;
+        return dots && (m < 2 * MR || n < 2 * NR) && product < ParallelThreshold;
     }
 
     /// <summary>
