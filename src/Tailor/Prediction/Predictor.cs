@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Tailor.Spec;
 
 namespace Tailor.Prediction;
@@ -20,7 +21,7 @@ public sealed record Prediction(string Label, int Slot, float Probability, float
 /// Runs an updatable model on ONNX Runtime: the whole graph (backbone, normalization and head), exactly
 /// as plain ONNX Runtime would, on batches of input tensors.
 /// </summary>
-public sealed class Predictor : IDisposable
+public sealed unsafe class Predictor : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
@@ -64,10 +65,19 @@ public sealed class Predictor : IDisposable
         var p = spec.Preprocessing;
         int channels = p.Channels == ChannelOrder.Gray ? 1 : 3;
         long[] shape = p.Layout == TensorLayout.Nchw ? [count, channels, p.Height, p.Width] : [count, p.Height, p.Width, channels];
-        float[] data = batch[..(count * _inputLength)].ToArray();
-        using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
-        using var results = _session.Run(_runOptions, [spec.Input], [input], [spec.ProbabilitiesOutput]);
-        var probs = results[0].GetTensorDataAsSpan<float>();
+        // ONNX Runtime reads the caller's floats in place, pinned for the run, instead of a copy of the batch.
+        fixed (float* data = batch)
+        {
+            using var input = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape,
+                (nint)data, (long)count * _inputLength * sizeof(float));
+            using var results = _session.Run(_runOptions, [spec.Input], [input], [spec.ProbabilitiesOutput]);
+            return ToPredictions(results[0].GetTensorDataAsSpan<float>(), count);
+        }
+    }
+
+    private Prediction[] ToPredictions(ReadOnlySpan<float> probs, int count)
+    {
+        var spec = Model.Spec;
         int slots = probs.Length / count;
         var predictions = new Prediction[count];
         for (int n = 0; n < count; n++)
