@@ -1,5 +1,7 @@
-using System.Text;
+using System.Buffers;
 using System.Numerics.Tensors;
+using System.Text;
+using Tailor.Engine.Kernels;
 
 namespace Tailor.Heads;
 
@@ -36,8 +38,9 @@ public sealed record KnnPrediction(string Label, int LabelIndex, float[] Probabi
 /// labels appear as they come, and there is no capacity limit.
 /// </summary>
 /// <remarks>
-/// <para><b>Prediction.</b> For a query x the distance to every stored example is computed (brute force,
-/// SIMD via <see cref="TensorPrimitives"/>), the k nearest are kept, each votes for its label with weight
+/// <para><b>Prediction.</b> For a query x the distance to every stored example is computed (brute force; for a
+/// batch, the dot products of up to 64 queries with blocks of 256 stored examples come from one GEMM each, and
+/// d² = ‖x‖² + ‖e‖² − 2·x·e), the k nearest are kept, each votes for its label with weight
 /// 1 (<see cref="KnnWeighting.Uniform"/>) or 1 / (d + ε) (<see cref="KnnWeighting.InverseDistance"/>,
 /// ε = <see cref="InverseDistanceEpsilon"/>, so an exact match gets a large but finite weight), and the
 /// per-label sums are divided by their total: p(label) = Σ_{neighbours with label} w / Σ_{neighbours} w.</para>
@@ -48,9 +51,10 @@ public sealed record KnnPrediction(string Label, int LabelIndex, float[] Probabi
 /// the label added first wins.</para>
 /// <para><b>Cost.</b> A query costs O(n·D) time for n stored examples of dimension D (one distance each),
 /// plus O(n·k) worst case for the selection; memory is n·D floats. It grows linearly with the stored set.
-/// Measured (Heads tests, <c>PredictionCost_GrowsLinearly</c>, Release, on a shared and busy 2-core AVX2
-/// machine): D = 512, n = 1 000 → about 0.5 ms per query; n = 10 000 → 1.2–3.6 ms (20 MB of features read
-/// per query: memory-bandwidth bound). Beyond ~10⁵ examples an index, or the logistic-regression head, fits better.</para>
+/// One query alone reads all n·D stored floats (memory-bandwidth bound at 10⁴ × 512: 20 MB); a batch reads each
+/// block of stored examples once per 64 queries, so <see cref="PredictBatch"/> costs several times less per query
+/// (<c>Tailor.Bench heads</c> prints both at 100, 1 000 and 10 000 stored). Beyond ~10⁵ examples an index, or the
+/// logistic-regression head, fits better.</para>
 /// <para>Labels are compared after Unicode NFC normalization (✌️ with or without a different composition is one label).
 /// Not thread-safe for concurrent <see cref="Add"/>; concurrent predictions without adds are safe.</para>
 /// </remarks>
@@ -72,7 +76,16 @@ public sealed class KNearestNeighbors
     // exported graph uses the same expression.
     internal const float NormEpsilon = 1e-12f;
 
+    /// <summary>Stored examples compared with a group of queries per GEMM: 256 × 512 floats (512 KB) stay in L2
+    /// while every query of the group is compared with them.</summary>
+    private const int ExampleBlock = 256;
+
+    /// <summary>Queries per GEMM: enough to amortize reading an example block from memory, few enough that their
+    /// dot products (64 × 256 floats) stay in L1/L2.</summary>
+    private const int QueryBlock = 64;
+
     private float[] _features = [];   // Count × Dimension, row-major
+    private float[] _squares = [];    // ‖e‖² per example, from the same dot-product kernel as the distances
     private float[] _norms = [];      // ‖e‖ per example (used by cosine)
     private int[] _labelOf = [];      // label index per example
     private readonly List<string> _labels = [];
@@ -167,11 +180,13 @@ public sealed class KNearestNeighbors
         {
             int capacity = Math.Max(16, Count * 2);
             Array.Resize(ref _features, capacity * Dimension);
+            Array.Resize(ref _squares, capacity);
             Array.Resize(ref _norms, capacity);
             Array.Resize(ref _labelOf, capacity);
         }
         features.CopyTo(_features.AsSpan(Count * Dimension, Dimension));
-        _norms[Count] = TensorPrimitives.Norm(features);
+        _squares[Count] = SelfDot(features);
+        _norms[Count] = MathF.Sqrt(_squares[Count]);
         _labelOf[Count] = labelIndex;
         Count++;
     }
@@ -183,15 +198,12 @@ public sealed class KNearestNeighbors
     {
         CheckLength(feature.Length);
         CheckNotEmpty();
-        int k = EffectiveK;
-        Span<float> nearDistance = stackalloc float[k];
-        Span<int> nearIndex = stackalloc int[k];
-        float[] scores = new float[_labels.Count];
-        PredictInto(feature, nearDistance, nearIndex, scores);
-        return ToPrediction(scores);
+        return PredictBatch(feature)[0];
     }
 
     /// <summary>Predicts a batch of queries stored row-major: <paramref name="features"/>.Length = N·<see cref="Dimension"/>.</summary>
+    /// <remarks>Every query gets exactly the result <see cref="Predict"/> gives it alone: each distance is computed
+    /// with the same arithmetic whatever the batch.</remarks>
     /// <exception cref="TailorException">No examples stored, or the length is not a multiple of <see cref="Dimension"/>.</exception>
     public KnnPrediction[] PredictBatch(ReadOnlySpan<float> features)
     {
@@ -201,45 +213,98 @@ public sealed class KNearestNeighbors
         CheckNotEmpty();
         int n = features.Length / Dimension;
         int k = EffectiveK;
-        Span<float> nearDistance = stackalloc float[k];
-        Span<int> nearIndex = stackalloc int[k];
         var result = new KnnPrediction[n];
-        for (int q = 0; q < n; q++)
+        int queries = Math.Min(n, QueryBlock), examples = Math.Min(Count, ExampleBlock);
+        float[] dots = ArrayPool<float>.Shared.Rent(queries * examples);
+        float[] nearDistance = ArrayPool<float>.Shared.Rent(queries * k);
+        int[] nearIndex = ArrayPool<int>.Shared.Rent(queries * k);
+        try
         {
-            float[] scores = new float[_labels.Count];
-            PredictInto(features.Slice(q * Dimension, Dimension), nearDistance, nearIndex, scores);
-            result[q] = ToPrediction(scores);
+            Span<float> querySquares = stackalloc float[QueryBlock];
+            Span<int> held = stackalloc int[QueryBlock];
+            for (int q0 = 0; q0 < n; q0 += QueryBlock)
+            {
+                int qn = Math.Min(QueryBlock, n - q0);
+                var block = features.Slice(q0 * Dimension, qn * Dimension);
+                for (int q = 0; q < qn; q++)
+                    querySquares[q] = SelfDot(block.Slice(q * Dimension, Dimension));
+                held[..qn].Clear();
+                for (int e0 = 0; e0 < Count; e0 += ExampleBlock)
+                {
+                    int en = Math.Min(ExampleBlock, Count - e0);
+                    // dots[q, e] = query q · example e0 + e for the whole block in one GEMM.
+                    Gemm.Multiply(false, true, qn, en, Dimension, 1f, block, Dimension,
+                        _features.AsSpan(e0 * Dimension, en * Dimension), Dimension, 0f, dots, en, GemmVariant.SmallDirect);
+                    for (int q = 0; q < qn; q++)
+                        held[q] = Insert(dots.AsSpan(q * en, en), querySquares[q], e0,
+                            nearDistance.AsSpan(q * k, k), nearIndex.AsSpan(q * k, k), held[q]);
+                }
+                for (int q = 0; q < qn; q++)
+                {
+                    float[] scores = new float[_labels.Count];
+                    Vote(nearDistance.AsSpan(q * k, k), nearIndex.AsSpan(q * k, k), scores);
+                    result[q0 + q] = ToPrediction(scores);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(dots);
+            ArrayPool<float>.Shared.Return(nearDistance);
+            ArrayPool<int>.Shared.Return(nearIndex);
         }
         return result;
     }
 
-    /// <summary>Distance from <paramref name="query"/> to stored example <paramref name="index"/> under <see cref="Metric"/>.</summary>
+    /// <summary>Distance from <paramref name="query"/> to stored example <paramref name="index"/> under <see cref="Metric"/>
+    /// (the value prediction uses, bit for bit).</summary>
     public float Distance(ReadOnlySpan<float> query, int index)
     {
         CheckLength(query.Length);
         CheckIndex(index);
-        return DistanceTo(query, TensorPrimitives.Norm(query), index);
+        Span<float> dot = stackalloc float[1];
+        Gemm.Multiply(false, true, 1, 1, Dimension, 1f, query, Dimension, _features.AsSpan(index * Dimension, Dimension), Dimension,
+            0f, dot, 1, GemmVariant.SmallDirect);
+        return DistanceFrom(dot[0], SelfDot(query), index);
     }
 
-    private float DistanceTo(ReadOnlySpan<float> query, float queryNorm, int index)
+    /// <summary>
+    /// Euclidean: √max(0, ‖q‖² + ‖e‖² − 2·q·e). The expansion turns a batch of distances into one GEMM; its rounding
+    /// error grows with ‖q‖² + ‖e‖² rather than with the distance, so two near-identical vectors can come out a few
+    /// ulps of their squared norms apart, and rounding can make d² slightly negative (hence the clamp). An exact match is
+    /// exactly 0: ‖q‖², ‖e‖² and q·e come from one kernel with one summation order, so they are equal and cancel.
+    /// Cosine: 1 − q·e / ((‖q‖ + ε)(‖e‖ + ε)), at least 0.
+    /// </summary>
+    private float DistanceFrom(float dot, float querySquare, int index)
     {
-        ReadOnlySpan<float> e = _features.AsSpan(index * Dimension, Dimension);
         if (Metric == KnnMetric.Euclidean)
-            return TensorPrimitives.Distance(query, e);
-        float cos = TensorPrimitives.Dot(query, e) / ((queryNorm + NormEpsilon) * (_norms[index] + NormEpsilon));
+        {
+            float d2 = querySquare + _squares[index] - 2f * dot;
+            return d2 > 0f ? MathF.Sqrt(d2) : 0f;
+        }
+        float cos = dot / ((MathF.Sqrt(querySquare) + NormEpsilon) * (_norms[index] + NormEpsilon));
         return Math.Max(0f, 1f - cos);
     }
 
-    private void PredictInto(ReadOnlySpan<float> query, Span<float> nearDistance, Span<int> nearIndex, Span<float> scores)
+    /// <summary>v·v by the dot-product kernel the distances use (a 1×1 GEMM), so v·v and q·e round alike.</summary>
+    private static float SelfDot(ReadOnlySpan<float> v)
+    {
+        Span<float> dot = stackalloc float[1];
+        Gemm.Multiply(false, true, 1, 1, v.Length, 1f, v, v.Length, v, v.Length, 0f, dot, 1, GemmVariant.SmallDirect);
+        return dot[0];
+    }
+
+    /// <summary>
+    /// Merges examples <paramref name="first"/>… (their dot products with one query) into that query's k nearest,
+    /// kept sorted; returns how many are held. Examples arrive in insertion order and enter only when strictly nearer
+    /// than the current k-th, so ties go to the example added first, as ONNX TopK does.
+    /// </summary>
+    private int Insert(ReadOnlySpan<float> dots, float querySquare, int first, Span<float> nearDistance, Span<int> nearIndex, int held)
     {
         int k = nearIndex.Length;
-        float queryNorm = Metric == KnnMetric.Cosine ? TensorPrimitives.Norm(query) : 0f;
-        int held = 0;
-        // Keep the k nearest in a sorted array. Scanning in insertion order and inserting only when strictly
-        // nearer than the current k-th makes ties go to the example added first, as ONNX TopK does.
-        for (int i = 0; i < Count; i++)
+        for (int e = 0; e < dots.Length; e++)
         {
-            float d = DistanceTo(query, queryNorm, i);
+            float d = DistanceFrom(dots[e], querySquare, first + e);
             if (held == k && !(d < nearDistance[k - 1]))
                 continue;
             int pos = held == k ? k - 1 : held++;
@@ -250,12 +315,16 @@ public sealed class KNearestNeighbors
                 pos--;
             }
             nearDistance[pos] = d;
-            nearIndex[pos] = i;
+            nearIndex[pos] = first + e;
         }
+        return held;
+    }
 
+    private void Vote(ReadOnlySpan<float> nearDistance, ReadOnlySpan<int> nearIndex, Span<float> scores)
+    {
         scores.Clear();
         float total = 0f;
-        for (int j = 0; j < k; j++)
+        for (int j = 0; j < nearIndex.Length; j++)
         {
             float w = Weighting == KnnWeighting.Uniform ? 1f : 1f / (nearDistance[j] + InverseDistanceEpsilon);
             scores[_labelOf[nearIndex[j]]] += w;

@@ -178,6 +178,62 @@ public class KNearestNeighborsTests
         }
     }
 
+    [Theory]
+    [InlineData(KnnMetric.Euclidean, KnnWeighting.InverseDistance)]
+    [InlineData(KnnMetric.Cosine, KnnWeighting.Uniform)]
+    public void PredictBatch_ManyBlocks_MatchesSinglePredictionsAndASortOfAllDistances(KnnMetric metric, KnnWeighting weighting)
+    {
+        // More stored examples than one GEMM block (256) and more queries than one query block (64), with ragged
+        // ends; every 50th example repeats an earlier one, so equal distances must go to the example added first.
+        const int d = 33, k = 7;
+        var (knn, queries) = RandomSet(metric, weighting, 600, d, 5, 130, seed: 6);
+        for (int i = 0; i < 600; i += 50) knn.Add(knn.GetFeatures(i).ToArray(), knn.GetLabel(i));
+        knn.K = k;
+        var batch = knn.PredictBatch(queries);
+        for (int q = 0; q < batch.Length; q++)
+        {
+            var query = queries.AsSpan(q * d, d).ToArray();
+            var single = knn.Predict(query);
+            Assert.Equal(single.Label, batch[q].Label);
+            Assert.Equal(single.Probabilities, batch[q].Probabilities);
+            var order = Enumerable.Range(0, knn.Count).OrderBy(i => knn.Distance(query, i)).Take(k).ToList();
+            var expected = new float[knn.Labels.Count];
+            float total = 0;
+            foreach (int i in order)
+            {
+                float w = weighting == KnnWeighting.Uniform ? 1f : 1f / (knn.Distance(query, i) + KNearestNeighbors.InverseDistanceEpsilon);
+                expected[knn.Labels.ToList().IndexOf(knn.GetLabel(i))] += w;
+                total += w;
+            }
+            for (int l = 0; l < expected.Length; l++)
+                Assert.Equal(expected[l] / total, batch[q].Probabilities[l], 5);
+        }
+    }
+
+    [Theory]
+    [InlineData(KnnMetric.Euclidean)]
+    [InlineData(KnnMetric.Cosine)]
+    public void ExactMatch_HighDimension_IsAtDistanceZero(KnnMetric metric)
+    {
+        // d² = ‖q‖² + ‖e‖² − 2·q·e cancels exactly for q = e: all three come from one kernel and one summation order.
+        var rng = new Random(7);
+        var knn = new KNearestNeighbors(512, k: 1, KnnWeighting.InverseDistance, metric);
+        var rows = new float[20][];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            rows[i] = Enumerable.Range(0, 512).Select(_ => (float)(rng.NextDouble() * 40)).ToArray();
+            knn.Add(rows[i], $"l{i}");
+        }
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if (metric == KnnMetric.Euclidean)
+                Assert.Equal(0f, knn.Distance(rows[i], i));
+            else
+                Assert.True(knn.Distance(rows[i], i) < 1e-6f);
+            Assert.Equal(i, knn.Predict(rows[i]).LabelIndex);
+        }
+    }
+
     [Fact]
     public void Neighbours_MatchASortOfAllDistances()
     {
