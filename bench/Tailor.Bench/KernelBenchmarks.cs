@@ -231,7 +231,10 @@ internal static class KernelBenchmarks
             new Dictionary<string, int[]> { ["features"] = [inputs] });
         float[] x = Random(rng, batch * inputs);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % classes).ToArray();
-        var engine = Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.01), x, labels, batch));
+        // A longer warm-up: the step calls dozens of engine methods, and with tiered PGO each passes through an
+        // instrumented tier before its final code; after 0.5 s the batch-8 step still ran partly instrumented (13–23 µs
+        // instead of 4 µs; DOTNET_TieredPGO=0 gave 4 µs at once).
+        var engine = Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.01), x, labels, batch), warmupSeconds: 2);
 
         // The floor: the same step written directly with TensorPrimitives, no graph (DESIGN.md's "plain Vector<float> code").
         float[] pw = (float[])w.Clone(), pb = (float[])bias.Clone(), z = new float[batch * classes], gw = new float[classes * inputs], gb = new float[classes];
