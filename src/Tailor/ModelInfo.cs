@@ -44,6 +44,11 @@ public sealed record ModelInfo
     [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
     [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "";
     [JsonPropertyName("hyperparameters")] public IReadOnlyDictionary<string, HyperparameterInfo> Hyperparameters { get; init; } = new Dictionary<string, HyperparameterInfo>();
+    /// <summary>The augmentation training uses by default (the update spec's, or the default for a model
+    /// that names none), in the list form of <see cref="Images.AugmentationOptions.Parse"/>.</summary>
+    [JsonPropertyName("augmentation")] public string Augmentation { get; init; } = "";
+    /// <summary>The learning-rate schedule training uses by default ("constant" for a model that names none).</summary>
+    [JsonPropertyName("lr_schedule")] public string LearningRateSchedule { get; init; } = "";
     [JsonPropertyName("knn")] public KnnInfo? Knn { get; init; }
     [JsonPropertyName("notes")] public IReadOnlyDictionary<string, string> Notes { get; init; } = new Dictionary<string, string>();
 
@@ -73,6 +78,8 @@ public sealed record ModelInfo
                 kv.Value.Kind switch { HyperparameterKind.Bool => kv.Value.Default == 1, HyperparameterKind.Int => (object)(long)kv.Value.Default, _ => kv.Value.Default },
                 kv.Value.Kind == HyperparameterKind.Bool ? new { set = new[] { false, true } } : kv.Value.Allowed.Set is { } s ? new { set = s } : new { range = kv.Value.Allowed.Range },
                 kv.Value.DescribeAllowed())),
+            Augmentation = spec.Augmentation ?? Images.AugmentationOptions.FewShot.ToString(),
+            LearningRateSchedule = spec.LearningRateSchedule ?? "constant",
             Knn = spec.Head == HeadKind.KNearestNeighbors && Heads.KnnOnnxExport.HasKnn(model.Proto) && Heads.KnnOnnxExport.Read(model.Proto) is { } knn
                 ? new KnnInfo(knn.Count, knn.K, knn.Weighting == Heads.KnnWeighting.Uniform ? "uniform" : "distance", knn.Metric.ToString().ToLowerInvariant(), knn.Dimension)
                 : null,

@@ -10,21 +10,22 @@ namespace Tailor.Cli.Commands;
 internal static class HeadTraining
 {
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
-        AugmentationOptions augmentation, int? seed, int? k, string? weighting, string? metric, double? l2, bool json, CancellationToken ct)
+        AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, double? l2, bool json, CancellationToken ct)
     {
-        var options = new HeadTrainingOptions
+        var defaults = new HeadTrainingOptions();
+        var options = defaults with
         {
-            Augmentation = augmentation,
+            Augmentation = augmentation ?? defaults.Augmentation,
             Seed = seed ?? (int)model.Spec.DefaultOr("seed", 42),
             K = k,
             Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, ("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)),
             Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, ("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)),
-            L2 = l2 ?? 0.01,
+            L2 = l2 ?? defaults.L2,
         };
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
             throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
         if (l2 is double l && !(l >= 0)) throw new TailorException($"--l2 {l}: the L2 strength must be ≥ 0.");
-        int images = train.Examples.Count * Features.FeatureCache.VariantsFor(augmentation);
+        int images = train.Examples.Count * Features.FeatureCache.VariantsFor(options.Augmentation);
         var result = json
             ? Train(options)
             : Progress.Run("Features", images, progress => Train(options with { Progress = new FeatureProgressAdapter(progress) }));

@@ -48,5 +48,6 @@ internal static class InfoCommand
         foreach (var (name, h) in info.Hyperparameters.OrderBy(kv => kv.Key))
             hyper.AddRow(name, Markup.Escape(Convert.ToString(h.Default, System.Globalization.CultureInfo.InvariantCulture) ?? ""), Markup.Escape(h.AllowedText));
         AnsiConsole.Write(hyper);
+        AnsiConsole.MarkupLine($"Training defaults: augmentation {Markup.Escape(info.Augmentation)}; learning-rate schedule {Markup.Escape(info.LearningRateSchedule)}.");
     }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Spectre.Console;
 using Tailor.Building;
+using Tailor.Images;
 using Tailor.Spec;
+using Tailor.Training.Schedules;
 using H = Tailor.Spec.HyperparameterNames;
 
 namespace Tailor.Cli.Commands;
@@ -33,10 +35,14 @@ internal static class PrepareCommand
         var capacityOption = new Option<int>("--capacity") { Description = "Output slots of the classifier.", DefaultValueFactory = _ => 10 };
         var labelsOption = new Option<string?>("--labels") { Description = "Comma-separated labels for the first slots, e.g. \"✊,✋,✌️\"; the other slots are placeholders." };
         var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
-        var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: classifier)." };
+        var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: with the embedded ResNet18, " +
+            $"{string.Join(", ", EmbeddedModels.ResNet18FineTunedLayers)} and classifier; otherwise classifier)." };
         var lossOption = new Option<string>("--loss") { Description = "cross-entropy or mse.", DefaultValueFactory = _ => "cross-entropy" };
         var optimizerOption = new Option<string?>("--optimizer") { Description = "adam (default) or sgd." };
-        var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's SGD lr 0.001, batch 8 ∈ {1,2,8,16}, epochs 10 ∈ {1,10,50}." };
+        var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's settings — classifier only, SGD lr 0.001, batch 8 ∈ {1,2,8,16}, " +
+            "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate." };
+        var augmentOption = new Option<string?>("--augment") { Description = $"Augmentation tailor train uses by default, e.g. flip,rotate:15,crop:0.8,variants:4, or none. Default: {AugmentationOptions.FewShot}." };
+        var scheduleOption = new Option<string?>("--schedule") { Description = $"Learning-rate schedule tailor train uses by default: {LearningRateSchedule.AllowedForms}. Default: {DefaultHyperparameters.LearningRateSchedule}." };
         var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true (default) or false." };
         var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default)." };
         var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming (default) or zeros.", DefaultValueFactory = _ => "kaiming" };
@@ -53,7 +59,7 @@ internal static class PrepareCommand
 
         var command = new Command("prepare", "Make an updatable classifier: attach a head to a feature extractor (default: the embedded ResNet18), or expand an existing classifier with --from.");
         foreach (var o in new Option[] { outOption, baseOption, featureOption, fromOption, classifierOption, capacityOption, labelsOption, prefixOption, updatableOption,
-                     lossOption, optimizerOption, presetOption, shuffleOption, nesterovOption, initOption, initSeedOption, noNormOption, sizeOption, channelsOption,
+                     lossOption, optimizerOption, presetOption, augmentOption, scheduleOption, shuffleOption, nesterovOption, initOption, initSeedOption, noNormOption, sizeOption, channelsOption,
                      scaleOption, meanOption, stdOption, resizeOption }.Concat(valueOptions).Concat(allowedOptions))
             command.Add(o);
 
@@ -85,7 +91,13 @@ internal static class PrepareCommand
             }
             var loss = OptionParsing.Enum("--loss", parse.GetValue(lossOption)!, ("cross-entropy", LossKind.CategoricalCrossEntropy),
                 ("cce", LossKind.CategoricalCrossEntropy), ("mse", LossKind.MeanSquaredError));
-            var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : null;
+            // The reference trains its classifier alone, on the photos as they are, at a constant rate.
+            var presetOptions = reference ? PrepareOptions.Reference : new PrepareOptions();
+            var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : presetOptions.UpdatableLayers;
+            var augmentation = parse.GetValue(augmentOption) is { } a ? AugmentationOptions.Parse(a) : presetOptions.Augmentation;
+            string schedule = parse.GetValue(scheduleOption) ?? presetOptions.LearningRateSchedule;
+            try { LearningRateSchedule.Parse(schedule, 1); }
+            catch (TailorException e) { throw new TailorException($"--schedule: {e.Message}", e); }
             var preprocessing = Preprocessing(parse.GetValue(sizeOption), parse.GetValue(channelsOption), parse.GetValue(scaleOption), parse.GetValue(resizeOption));
 
             UpdatableModel model;
@@ -101,6 +113,8 @@ internal static class PrepareCommand
                     Optimizer = optimizer,
                     Hyperparameters = hyper,
                     UpdatableLayers = updatable,
+                    Augmentation = parse.GetValue(augmentOption) is not null || reference ? augmentation : null,
+                    LearningRateSchedule = parse.GetValue(scheduleOption) is not null || reference ? schedule : null,
                 });
             }
             else
@@ -114,6 +128,8 @@ internal static class PrepareCommand
                     PlaceholderPrefix = parse.GetValue(prefixOption)!,
                     NormalizeFeatures = !parse.GetValue(noNormOption),
                     UpdatableLayers = updatable,
+                    Augmentation = augmentation,
+                    LearningRateSchedule = schedule,
                     Loss = loss,
                     Optimizer = optimizer,
                     Hyperparameters = hyper,
@@ -128,7 +144,8 @@ internal static class PrepareCommand
             var spec = model.Spec;
             AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(output)}[/]: {spec.Labels.Capacity} slots " +
                 $"({Markup.Escape(string.Join(" ", spec.Labels.InUse))}{(spec.Labels.Placeholders.Count > 0 ? $" + {spec.Labels.Placeholders.Count} placeholders" : "")}), " +
-                $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => l.Name)))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}.");
+                $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => l.Name)))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}, " +
+                $"augmentation {Markup.Escape(spec.Augmentation ?? AugmentationOptions.FewShot.ToString())}, schedule {Markup.Escape(spec.LearningRateSchedule ?? "constant")}.");
             return 0;
         });
         return command;

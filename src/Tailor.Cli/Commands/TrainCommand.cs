@@ -13,10 +13,6 @@ namespace Tailor.Cli.Commands;
 /// <summary><c>tailor train MODEL --data DIR …</c>: personalize a model on a labelled folder.</summary>
 internal static partial class TrainCommand
 {
-    /// <summary>Augmentation used when --augment is not given: mirrored and slightly rotated copies, which
-    /// DESIGN.md measured to help few-shot heads on the hands data.</summary>
-    internal const string DefaultAugmentation = "flip,rotate:15,variants:4";
-
     public static Command Create()
     {
         var modelArg = new Argument<string>("MODEL") { Description = "An updatable ONNX model (tailor prepare makes one)." };
@@ -31,8 +27,9 @@ internal static partial class TrainCommand
         var decayOption = new Option<double?>("--weight-decay") { Description = "L2 weight decay (default: the model's)." };
         var seedOption = new Option<int?>("--seed") { Description = "Seed for shuffling, augmentation and dropout (default: the model's)." };
         var shuffleOption = new Option<string?>("--shuffle") { Description = "true or false (default: the model's)." };
-        var scheduleOption = new Option<string?>("--schedule") { Description = "Learning-rate schedule: constant, step:EPOCHS:GAMMA, exp:GAMMA or cosine[:MIN_LR]." };
-        var augmentOption = new Option<string?>("--augment") { Description = $"Augmentations, e.g. flip,rotate:15,crop:0.8,brightness:0.2,variants:8, or none. Default: {DefaultAugmentation}." };
+        var scheduleOption = new Option<string?>("--schedule") { Description = $"Learning-rate schedule: {LearningRateSchedule.AllowedForms}. Default: the model's (cosine for a prepared model)." };
+        var augmentOption = new Option<string?>("--augment") { Description = "Augmentations, e.g. flip,rotate:15,crop:0.8,brightness:0.2,variants:8, or none. " +
+            $"Default: --head nn, the model's (tailor info shows it; {AugmentationOptions.FewShot} for a prepared model); knn and logreg, none." };
         var checkpointEveryOption = new Option<int>("--checkpoint-every") { Description = "Write a checkpoint every N epochs (and on cancel)." };
         var checkpointOption = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: OUT.ckpt when checkpoints are on)." };
         var resumeOption = new Option<string?>("--resume") { Description = "Continue from a checkpoint." };
@@ -41,7 +38,7 @@ internal static partial class TrainCommand
         var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours (default 5, 1..100)." };
         var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform (default) or distance." };
         var metricOption = new Option<string?>("--metric") { Description = "k-NN: euclidean (default) or cosine." };
-        var l2Option = new Option<double?>("--l2") { Description = "Logistic regression: L2 strength (default 0.01)." };
+        var l2Option = new Option<double?>("--l2") { Description = "Logistic regression: L2 strength (default 0.0003)." };
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
             modelArg, dataOption, validationOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,
@@ -57,8 +54,8 @@ internal static partial class TrainCommand
             var model = UpdatableModel.Load(modelPath);
             var train = LabeledFolder.Scan(parse.GetValue(dataOption)!);
             var validation = parse.GetValue(validationOption) is { } v ? LabeledFolder.Scan(v) : null;
-            string augmentText = parse.GetValue(augmentOption) ?? DefaultAugmentation;
-            var augmentation = AugmentationOptions.Parse(augmentText);
+            // Null: the model's own augmentation (--head nn) or the head's default (knn, logreg).
+            var augmentation = parse.GetValue(augmentOption) is { } augmentText ? AugmentationOptions.Parse(augmentText) : null;
             if (head is "knn" or "logreg")
                 return await HeadTraining.RunAsync(head, model, train, validation, output, augmentation, parse.GetValue(seedOption),
                     parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct);
@@ -97,22 +94,13 @@ internal static partial class TrainCommand
     internal static LearningRateSchedule? ParseSchedule(string? text, int epochs)
     {
         if (text is null) return null;
-        var parts = text.Split(':');
-        double N(int i) => OptionParsing.Number("--schedule", parts[i]);
         try
         {
-            return parts[0].ToLowerInvariant() switch
-            {
-                "constant" => new ConstantSchedule(),
-                "step" when parts.Length == 3 => new StepSchedule((int)N(1), N(2)),
-                "exp" when parts.Length == 2 => new ExponentialSchedule(N(1)),
-                "cosine" => new CosineSchedule(epochs, parts.Length > 1 ? N(1) : 0),
-                _ => throw new TailorException($"--schedule: '{text}' is not constant, step:EPOCHS:GAMMA, exp:GAMMA or cosine[:MIN_LR]."),
-            };
+            return LearningRateSchedule.Parse(text, epochs);
         }
-        catch (ArgumentException e)
+        catch (TailorException e)
         {
-            throw new TailorException($"--schedule {text}: {e.Message}", e);
+            throw new TailorException($"--schedule: {e.Message}", e);
         }
     }
 

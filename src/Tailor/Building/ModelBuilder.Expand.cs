@@ -31,6 +31,15 @@ public sealed record ExpandOptions
 
     /// <summary>Layers to make updatable. Default: the classifier.</summary>
     public IReadOnlyList<string>? UpdatableLayers { get; init; }
+
+    /// <summary>The augmentation training uses unless given another. Default: a Tailor model keeps its own;
+    /// a plain classifier gets <see cref="Images.AugmentationOptions.FewShot"/>.</summary>
+    public Images.AugmentationOptions? Augmentation { get; init; }
+
+    /// <summary>The learning-rate schedule training uses unless given another (the form of
+    /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>). Default: a Tailor model keeps its own;
+    /// a plain classifier gets <see cref="DefaultHyperparameters.LearningRateSchedule"/>.</summary>
+    public string? LearningRateSchedule { get; init; }
 }
 
 public static partial class ModelBuilder
@@ -51,6 +60,12 @@ public static partial class ModelBuilder
             ? new UpdatableModel(proto, UpdateSpec.FromJson(json, path), path)
             : AdoptClassifier(proto, options, path);
         ExpandClassifier(model, options.Capacity, options.PlaceholderPrefix);
+        if (options.LearningRateSchedule is { } schedule) Training.Schedules.LearningRateSchedule.Parse(schedule, 1);
+        model.SetSpec(model.Spec with
+        {
+            Augmentation = options.Augmentation?.ToString() ?? model.Spec.Augmentation,
+            LearningRateSchedule = options.LearningRateSchedule ?? model.Spec.LearningRateSchedule,
+        });
         if (json is null || options.UpdatableLayers is not null)
             ConfigureTraining(model, options.UpdatableLayers ?? model.Spec.UpdatableLayers.Select(l => l.Name).DefaultIfEmpty(model.Spec.Classifier).ToList(),
                 model.Spec.Loss.Kind, json is null ? options.Optimizer : model.Spec.Optimizer,
@@ -197,6 +212,8 @@ public static partial class ModelBuilder
             UpdatableLayers = [DescribeLayer(graph, classifier.Name)],
             Hyperparameters = DefaultHyperparameters.For(options.Optimizer),
             Optimizer = options.Optimizer,
+            Augmentation = Images.AugmentationOptions.FewShot.ToString(),
+            LearningRateSchedule = DefaultHyperparameters.LearningRateSchedule,
             Notes = new Dictionary<string, string> { ["base_model"] = Path.GetFileName(path) },
         };
         var model = new UpdatableModel(proto, spec, path);

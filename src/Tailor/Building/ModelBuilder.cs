@@ -27,13 +27,18 @@ public static partial class ModelBuilder
     /// Turns a feature extractor (default: the embedded ResNet18) into an updatable classifier: image
     /// input with its normalization inside the graph, dynamic batch, Flatten (+ L2 normalization) →
     /// fully-connected <c>classifier</c> → Softmax → <c>probabilities</c> [N, capacity] and the top
-    /// <c>label</c> [N] as a string.
+    /// <c>label</c> [N] as a string. Unless <see cref="PrepareOptions.UpdatableLayers"/> says otherwise, a
+    /// model on the embedded ResNet18 fine-tunes <see cref="EmbeddedModels.ResNet18FineTunedLayers"/> with its
+    /// classifier, and one on another base trains its classifier.
     /// </summary>
     /// <exception cref="TailorException">Bad base model, unknown feature output or layer, more labels
-    /// than slots, a default outside its allowed values.</exception>
+    /// than slots, a default outside its allowed values, an unreadable learning-rate schedule.</exception>
     public static UpdatableModel Prepare(PrepareOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        // Read the schedule now so a typo fails here rather than at the first training.
+        Training.Schedules.LearningRateSchedule.Parse(options.LearningRateSchedule, 1);
+        options.Augmentation.Validate();
         bool embedded = options.BaseModelPath is null;
         string basePath = options.BaseModelPath ?? EmbeddedModels.ResNet18Path;
         var model = OnnxModelFile.Read(basePath);
@@ -121,12 +126,15 @@ public static partial class ModelBuilder
             Classifier = ClassifierNode,
             Preprocessing = preprocessing,
             Labels = labels,
+            Augmentation = options.Augmentation.ToString(),
+            LearningRateSchedule = options.LearningRateSchedule,
             Notes = notes,
         };
         var result = new UpdatableModel(model, spec, null);
         if (options.Init == WeightInit.KaimingUniform)
             ResetWeights(result, ClassifierNode, WeightInit.KaimingUniform, options.InitSeed);
-        ConfigureTraining(result, options.UpdatableLayers ?? [ClassifierNode], options.Loss, options.Optimizer, options.Hyperparameters);
+        var updatable = options.UpdatableLayers ?? (embedded ? [.. EmbeddedModels.ResNet18FineTunedLayers, ClassifierNode] : [ClassifierNode]);
+        ConfigureTraining(result, updatable, options.Loss, options.Optimizer, options.Hyperparameters);
         return result;
     }
 

@@ -1,3 +1,4 @@
+using Tailor.Images;
 using Tailor.Spec;
 
 namespace Tailor.Building;
@@ -35,7 +36,9 @@ public sealed record PrepareOptions
     /// and regularization (measured on the hands data, see DESIGN.md).</summary>
     public bool NormalizeFeatures { get; init; } = true;
 
-    /// <summary>Layers to make updatable, by node name. Default: the classifier only.</summary>
+    /// <summary>Layers to make updatable, by node name. Default (null): for the embedded ResNet18, the layers
+    /// of <see cref="EmbeddedModels.ResNet18FineTunedLayers"/> and the classifier; for any other base model,
+    /// the classifier only (where to fine-tune an unknown network is the caller's call).</summary>
     public IReadOnlyList<string>? UpdatableLayers { get; init; }
 
     /// <summary>The loss. Default: categorical cross-entropy on the softmax output.</summary>
@@ -46,6 +49,15 @@ public sealed record PrepareOptions
 
     /// <summary>Hyperparameters that replace the built-in defaults (default and/or allowed values), by name.</summary>
     public IReadOnlyDictionary<string, Hyperparameter> Hyperparameters { get; init; } = new Dictionary<string, Hyperparameter>();
+
+    /// <summary>The augmentation training uses unless it is given another (stored in the update spec).
+    /// Default: <see cref="AugmentationOptions.FewShot"/>.</summary>
+    public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.FewShot;
+
+    /// <summary>The learning-rate schedule training uses unless it is given another (stored in the update
+    /// spec), in the form of <see cref="Training.Schedules.LearningRateSchedule.Parse"/>. Default:
+    /// <see cref="DefaultHyperparameters.LearningRateSchedule"/> (cosine over the run's epochs).</summary>
+    public string LearningRateSchedule { get; init; } = DefaultHyperparameters.LearningRateSchedule;
 
     /// <summary>How the classifier's weights start. Default: Kaiming-uniform.</summary>
     public WeightInit Init { get; init; } = WeightInit.KaimingUniform;
@@ -63,4 +75,19 @@ public sealed record PrepareOptions
 
     /// <summary>Per-channel standard deviation the graph divides by (base models only). Default: none.</summary>
     public IReadOnlyList<float>? Std { get; init; }
+
+    /// <summary>
+    /// The reference app's settings (its make_nn.py and on-device training): the classifier alone is
+    /// updatable, SGD with <see cref="DefaultHyperparameters.Reference"/> (lr 0.001, momentum 0, batch 8 ∈
+    /// {1, 2, 8, 16}, epochs 10 ∈ {1, 10, 50}), no augmentation and a constant learning rate. Set the labels
+    /// with <c>PrepareOptions.Reference with { Labels = … }</c>.
+    /// </summary>
+    public static PrepareOptions Reference => new()
+    {
+        UpdatableLayers = [ModelBuilder.ClassifierNode],
+        Optimizer = OptimizerKind.Sgd,
+        Hyperparameters = DefaultHyperparameters.Reference(),
+        Augmentation = AugmentationOptions.None,
+        LearningRateSchedule = DefaultHyperparameters.ReferenceLearningRateSchedule,
+    };
 }

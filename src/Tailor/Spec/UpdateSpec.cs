@@ -105,6 +105,26 @@ public sealed record UpdateSpec
     /// <summary>Every hyperparameter with its default and allowed values, by name (see <see cref="HyperparameterNames"/>).</summary>
     [JsonPropertyName("hyperparameters")] public IReadOnlyDictionary<string, Hyperparameter> Hyperparameters { get; init; } = new Dictionary<string, Hyperparameter>();
 
+    /// <summary>
+    /// The augmentation training uses when it is not given one, in the list form of
+    /// <see cref="Images.AugmentationOptions.Parse"/> (e.g. <c>"flip,rotate:15,crop:0.8,variants:4"</c>, or
+    /// <c>"none"</c>). Null (models written before this field existed) means
+    /// <see cref="Images.AugmentationOptions.FewShot"/>.
+    /// </summary>
+    [JsonPropertyName("augmentation")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Augmentation { get; init; }
+
+    /// <summary>
+    /// The learning-rate schedule training uses when it is not given one, in the form of
+    /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>: <c>constant</c>, <c>cosine[:MIN_LR]</c> (over
+    /// the run's epochs), <c>step:EPOCHS:GAMMA</c> or <c>exp:GAMMA</c>. Null (models written before this field
+    /// existed) means constant.
+    /// </summary>
+    [JsonPropertyName("lr_schedule")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LearningRateSchedule { get; init; }
+
     /// <summary>Free-form notes about where the model came from (base model, feature normalization…).</summary>
     [JsonPropertyName("notes")] public IReadOnlyDictionary<string, string> Notes { get; init; } = new Dictionary<string, string>();
 
@@ -159,6 +179,15 @@ public sealed record UpdateSpec
                 string what = e.Message.Replace(" is not allowed by this model", " is outside its own allowed values");
                 throw new TailorException(source.Length > 0 ? $"'{source}': the default {what}" : $"The default {what}");
             }
+        }
+        try
+        {
+            if (Augmentation is not null) Images.AugmentationOptions.Parse(Augmentation);
+            if (LearningRateSchedule is not null) Training.Schedules.LearningRateSchedule.Parse(LearningRateSchedule, 1);
+        }
+        catch (TailorException e)
+        {
+            throw new TailorException(source.Length > 0 ? $"'{source}': the update spec's training defaults are invalid: {e.Message}" : e.Message, e);
         }
         if (Labels.Names.Count == 0 && Head != HeadKind.KNearestNeighbors)
             throw new TailorException($"'{source}': the update spec has no class labels.");

@@ -40,13 +40,17 @@ public sealed record TrainingOptions
     /// <summary>L2 weight decay (added to the gradient as λ·w). Default: the model's <c>weight_decay</c>.</summary>
     public double? WeightDecay { get; init; }
 
-    /// <summary>Learning rate per epoch from the base rate. Default: constant. An event handler may also
-    /// change <see cref="TrainingContext.Optimizer"/>'s parameters between epochs.</summary>
+    /// <summary>Learning rate per epoch from the base rate. Default: the model's
+    /// <see cref="Spec.UpdateSpec.LearningRateSchedule"/> over this run's epochs (cosine for a model prepared
+    /// with the defaults), or constant when the model names none. An event handler may also change
+    /// <see cref="TrainingContext.Optimizer"/>'s parameters between epochs.</summary>
     public LearningRateSchedule? Schedule { get; init; }
 
     /// <summary>On-the-fly augmentation; each example gets <see cref="AugmentationOptions.VariantsPerExample"/>
-    /// cached variants (variant 0 is the original), and every epoch visits all of them. Default: none.</summary>
-    public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.None;
+    /// cached variants (variant 0 is the original), and every epoch visits all of them. Default: the model's
+    /// <see cref="Spec.UpdateSpec.Augmentation"/>, or <see cref="AugmentationOptions.FewShot"/> when the model
+    /// names none; <see cref="AugmentationOptions.None"/> switches it off.</summary>
+    public AugmentationOptions? Augmentation { get; init; }
 
     /// <summary>Write a checkpoint every N epochs (0: never; a cancelled task still writes one when a
     /// checkpoint path is set). Default 0.</summary>

@@ -1,5 +1,7 @@
+using Tailor.Images;
 using Tailor.Spec;
 using Tailor.Training.Optimizers;
+using Tailor.Training.Schedules;
 using H = Tailor.Spec.HyperparameterNames;
 
 namespace Tailor.Training;
@@ -8,7 +10,8 @@ public sealed partial class UpdateTask
 {
     /// <summary>The hyperparameters in force, each checked against the model's allowed values.</summary>
     internal sealed record Settings(int Epochs, double LearningRate, int BatchSize, bool Shuffle, int Seed, double Momentum,
-        bool Nesterov, double Beta1, double Beta2, double Epsilon, double WeightDecay);
+        bool Nesterov, double Beta1, double Beta2, double Epsilon, double WeightDecay,
+        AugmentationOptions Augmentation, LearningRateSchedule? Schedule);
 
     private Settings ResolveSettings(UpdateSpec spec)
     {
@@ -26,8 +29,9 @@ public sealed partial class UpdateTask
             return value;
         }
         static double? B(bool? b) => b is null ? null : b.Value ? 1 : 0;
+        int epochs = (int)Get(H.Epochs, o.Epochs, 10);
         var s = new Settings(
-            Epochs: (int)Get(H.Epochs, o.Epochs, 10),
+            Epochs: epochs,
             LearningRate: Get(H.LearningRate, o.LearningRate, 0.001),
             BatchSize: (int)Get(H.BatchSize, o.BatchSize, 8),
             Shuffle: Get(H.Shuffle, B(o.Shuffle), 1) == 1,
@@ -37,13 +41,23 @@ public sealed partial class UpdateTask
             Beta1: Get(H.Beta1, o.Beta1, 0.9),
             Beta2: Get(H.Beta2, o.Beta2, 0.999),
             Epsilon: Get(H.Epsilon, o.Epsilon, 1e-8),
-            WeightDecay: Get(H.WeightDecay, o.WeightDecay, 0));
+            WeightDecay: Get(H.WeightDecay, o.WeightDecay, 0),
+            Augmentation: ResolveAugmentation(o.Augmentation, spec),
+            Schedule: ResolveSchedule(o.Schedule, spec, epochs));
         if (s.Epochs < 1) throw new TailorException($"epochs = {s.Epochs}; at least 1 is needed.");
         if (s.BatchSize < 1) throw new TailorException($"batch_size = {s.BatchSize}; at least 1 is needed.");
         if (o.CheckpointEvery < 0) throw new TailorException($"--checkpoint-every {o.CheckpointEvery}: give 0 (never) or a positive number of epochs.");
         if (o.CheckpointEvery > 0 && o.CheckpointPath is null) throw new TailorException("Checkpoints every N epochs need a checkpoint path.");
         return s;
     }
+
+    /// <summary>The augmentation in force: the options', else the model's, else <see cref="AugmentationOptions.FewShot"/>.</summary>
+    internal static AugmentationOptions ResolveAugmentation(AugmentationOptions? given, UpdateSpec spec) =>
+        given ?? (spec.Augmentation is { } text ? AugmentationOptions.Parse(text) : AugmentationOptions.FewShot);
+
+    /// <summary>The schedule in force: the options', else the model's over this run's epochs, else none (constant).</summary>
+    internal static LearningRateSchedule? ResolveSchedule(LearningRateSchedule? given, UpdateSpec spec, int epochs) =>
+        given ?? (spec.LearningRateSchedule is { } text ? LearningRateSchedule.Parse(text, epochs) : null);
 
     private static Optimizer CreateOptimizer(OptimizerKind kind, Settings s) => kind == OptimizerKind.Sgd
         ? new Sgd(s.LearningRate, s.Momentum, s.Nesterov, s.WeightDecay)

@@ -105,7 +105,7 @@ public sealed partial class UpdateTask
             IReadOnlyList<FeatureCache.Failure> failures;
             try
             {
-                (trainCache, failures) = FeatureCache.Build(extractor, trainPaths, _options.Augmentation, settings.Seed, _options.Cache, progress, cancellationToken);
+                (trainCache, failures) = FeatureCache.Build(extractor, trainPaths, settings.Augmentation, settings.Seed, _options.Cache, progress, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -187,10 +187,14 @@ public sealed partial class UpdateTask
         var order = new int[rows.Length];
         double baseLearningRate = settings.LearningRate;
         int completed = firstEpoch;
+        double? scheduledRate = null;
         for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            if (_options.Schedule is { } schedule) Optimizer.LearningRate = schedule.LearningRateAt(epoch, baseLearningRate);
+            // A handler that changed the learning rate between epochs (annealing by hand) takes over from the
+            // schedule: the schedule sets the rate only while it is still the one the schedule set last.
+            if (settings.Schedule is { } schedule && (scheduledRate is null || Optimizer.LearningRate == scheduledRate))
+                scheduledRate = Optimizer.LearningRate = schedule.LearningRateAt(epoch, baseLearningRate);
             if (settings.Shuffle) EpochShuffle.Permutation(settings.Seed, epoch, order);
             else for (int i = 0; i < order.Length; i++) order[i] = i;
 

@@ -23,8 +23,11 @@ public class PrepareTests(PreparedModelFixture fixture) : IClassFixture<Prepared
         Assert.Equal(10, spec.Labels.Capacity);
         Assert.Equal(["✊", "✋", "✌️", "user0", "user1", "user2", "user3", "user4", "user5", "user6"], spec.Labels.Names);
         Assert.Equal([3, 4, 5, 6, 7, 8, 9], spec.Labels.Placeholders);
-        Assert.Equal("classifier", Assert.Single(spec.UpdatableLayers).Name);
-        Assert.Equal(["classifier.weight", "classifier.bias"], spec.UpdatableLayers[0].Parameters);
+        // On the embedded ResNet18 the last convolution and its BatchNormalization train with the classifier.
+        Assert.Equal(["Convolution387", "BatchNormalization389", "classifier"], spec.UpdatableLayers.Select(l => l.Name));
+        Assert.Equal(["classifier.weight", "classifier.bias"], spec.UpdatableLayers[2].Parameters);
+        Assert.Equal("flip,rotate:15,crop:0.8,variants:4", spec.Augmentation);
+        Assert.Equal("cosine", spec.LearningRateSchedule);
         Assert.Equal(LossKind.CategoricalCrossEntropy, spec.Loss.Kind);
         Assert.Equal("probabilities", spec.Loss.Input);
         foreach (var name in new[] { "learning_rate", "batch_size", "epochs", "shuffle", "seed" })
@@ -55,6 +58,26 @@ public class PrepareTests(PreparedModelFixture fixture) : IClassFixture<Prepared
             Assert.Equal(ours[n].Label, labels[n]);
             Assert.Equal(1f, ours[n].Probabilities.Sum(), 1e-4f);
         }
+    }
+
+    [Fact]
+    public void ReferencePreset_TrainsTheClassifierAlone_WithSgd_OnThePhotosAsTheyAre_AtAConstantRate()
+    {
+        var spec = ModelBuilder.Prepare(PrepareOptions.Reference with { Labels = ["✊", "✋", "✌️"] }).Spec;
+        Assert.Equal("classifier", Assert.Single(spec.UpdatableLayers).Name);
+        Assert.Equal(OptimizerKind.Sgd, spec.Optimizer);
+        Assert.Equal(0.001, spec.DefaultOr("learning_rate", 0));
+        Assert.Equal(8, spec.DefaultOr("batch_size", 0));
+        Assert.Equal("none", spec.Augmentation);
+        Assert.Equal("constant", spec.LearningRateSchedule);
+    }
+
+    [Fact]
+    public void UnreadableSchedule_FailsWhenPreparing_NamingItAndTheAllowedForms()
+    {
+        var e = Assert.Throws<TailorException>(() => ModelBuilder.Prepare(new PrepareOptions { Labels = ["a"], LearningRateSchedule = "wavy" }));
+        Assert.Contains("'wavy'", e.Message);
+        Assert.Contains("cosine[:MIN_LR]", e.Message);
     }
 
     [Fact]

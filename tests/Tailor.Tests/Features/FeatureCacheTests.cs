@@ -7,11 +7,16 @@ namespace Tailor.Tests.Features;
 
 /// <summary>The cache of prefix outputs: in memory or spilled to disk, the same rows; seeded variants;
 /// unreadable files reported; nothing left behind.</summary>
-public sealed class FeatureCacheTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
+public sealed class FeatureCacheTests : IDisposable
 {
     private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
+
+    /// <summary>A model whose cut is the 512 pooled features (the default fine-tunes a convolution, whose
+    /// input is 256×14×14).</summary>
+    private static UpdatableModel ClassifierOnly() =>
+        Tailor.Building.ModelBuilder.Prepare(new Tailor.Building.PrepareOptions { Labels = ["✊", "✋", "✌️"], UpdatableLayers = ["classifier"] });
 
     private static IReadOnlyList<string> Photos(int count) =>
         LabeledFolder.Scan(TestData.HandsTrain).Examples.Take(count).Select(e => e.Path).ToList();
@@ -26,7 +31,7 @@ public sealed class FeatureCacheTests(PreparedModelFixture fixture) : IClassFixt
     [Fact]
     public void SpilledToDisk_GivesTheSameRowsAsInMemory_AndTheFileGoesAwayOnDispose()
     {
-        var model = fixture.Load();
+        var model = ClassifierOnly();
         using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
         var paths = Photos(3);
         var augmentation = AugmentationOptions.Parse("flip,rotate:20,variants:3");
@@ -71,7 +76,7 @@ public sealed class FeatureCacheTests(PreparedModelFixture fixture) : IClassFixt
     [Fact]
     public void UnreadableFile_IsReportedWithItsIndexAndPath_AndProgressReachesTheTotal()
     {
-        var model = fixture.Load();
+        var model = ClassifierOnly();
         using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
         string bad = _dir.File("bad.jpg");
         File.WriteAllBytes(bad, [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]); // a JPEG header and nothing else
@@ -95,7 +100,7 @@ public sealed class FeatureCacheTests(PreparedModelFixture fixture) : IClassFixt
     [Fact]
     public void Cancelled_Build_Throws_AndLeavesNoSpillFile()
     {
-        var model = fixture.Load();
+        var model = ClassifierOnly();
         using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
         string spill = Directory.CreateDirectory(Path.Combine(_dir.Path, "cancelled")).FullName;
         using var cts = new CancellationTokenSource();

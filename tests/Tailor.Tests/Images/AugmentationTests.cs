@@ -56,7 +56,8 @@ public class AugmentationTests
         Assert.Equal(15f, o.RotationDegrees);
         Assert.Equal(0.2f, o.Brightness);
         Assert.Equal((0.5f, 0.5f, 2f), (o.CropMinScale, o.CropMinAspectRatio, o.CropMaxAspectRatio));
-        Assert.Equal(AugmentationOptions.FewShot, AugmentationOptions.Parse("flip,rotate:15,variants:4"));
+        Assert.Equal(AugmentationOptions.FewShot, AugmentationOptions.Parse("flip,rotate:15,crop:0.8,variants:4"));
+        Assert.Equal("flip,rotate:15,crop:0.8,variants:4", AugmentationOptions.FewShot.ToString());
     }
 
     [Fact]

@@ -62,4 +62,29 @@ public class ScheduleTests
         Assert.Contains("epoch must be ≥ 0; got -1", Assert.Throws<ArgumentOutOfRangeException>(() => new ConstantSchedule().LearningRateAt(-1, 0.1)).Message);
         Assert.Contains("base learning rate must be finite and ≥ 0; got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new ConstantSchedule().LearningRateAt(0, double.NaN)).Message);
     }
+
+    [Fact]
+    public void Parse_ReadsEachForm_CosineOverTheRunsEpochs()
+    {
+        Assert.IsType<ConstantSchedule>(LearningRateSchedule.Parse("constant", 10));
+        var step = Assert.IsType<StepSchedule>(LearningRateSchedule.Parse("step:3:0.5", 10));
+        Assert.Equal((3, 0.5), (step.StepSize, step.Gamma));
+        Assert.Equal(0.9, Assert.IsType<ExponentialSchedule>(LearningRateSchedule.Parse("EXP:0.9", 10)).Gamma);
+        var cosine = Assert.IsType<CosineSchedule>(LearningRateSchedule.Parse("cosine", 40));
+        Assert.Equal((40, 0.0), (cosine.Period, cosine.MinimumLearningRate));
+        Assert.Equal(1e-4, Assert.IsType<CosineSchedule>(LearningRateSchedule.Parse("cosine:0.0001", 40)).MinimumLearningRate);
+    }
+
+    [Theory]
+    [InlineData("wavy", "is not constant, step:EPOCHS:GAMMA, exp:GAMMA or cosine[:MIN_LR]")]
+    [InlineData("step:3", "is not constant")]
+    [InlineData("exp:fast", "'fast' is not a number")]
+    [InlineData("exp:1.5", "gamma must be in (0, 1]")]
+    [InlineData("cosine:-1", "minimum learning rate")]
+    public void Parse_BadText_NamesItAndWhatIsWrong(string text, string expected)
+    {
+        var e = Assert.Throws<TailorException>(() => LearningRateSchedule.Parse(text, 10));
+        Assert.Contains($"'{text}'", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
 }

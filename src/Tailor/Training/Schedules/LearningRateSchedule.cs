@@ -21,6 +21,40 @@ public abstract class LearningRateSchedule
         return Compute(epoch, baseLr);
     }
 
+    /// <summary>The forms <see cref="Parse"/> accepts.</summary>
+    public const string AllowedForms = "constant, step:EPOCHS:GAMMA, exp:GAMMA or cosine[:MIN_LR]";
+
+    /// <summary>
+    /// Reads a schedule written as <c>constant</c>, <c>step:EPOCHS:GAMMA</c> (<see cref="StepSchedule"/>),
+    /// <c>exp:GAMMA</c> (<see cref="ExponentialSchedule"/>) or <c>cosine[:MIN_LR]</c> (<see cref="CosineSchedule"/>
+    /// falling over <paramref name="epochs"/>, the length of the run, to MIN_LR, default 0). Names are
+    /// case-insensitive; numbers use '.' as the decimal point. This is the form an update spec stores.
+    /// </summary>
+    /// <exception cref="TailorException">An unknown form, a malformed number or a value outside its range;
+    /// the message names the text and the allowed forms.</exception>
+    public static LearningRateSchedule Parse(string text, int epochs)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Trim().Split(':');
+        double N(int i) => double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
+            ? v : throw new TailorException($"Learning-rate schedule '{text}': '{parts[i]}' is not a number.");
+        try
+        {
+            return parts[0].ToLowerInvariant() switch
+            {
+                "constant" when parts.Length == 1 => new ConstantSchedule(),
+                "step" when parts.Length == 3 => new StepSchedule(checked((int)N(1)), N(2)),
+                "exp" when parts.Length == 2 => new ExponentialSchedule(N(1)),
+                "cosine" when parts.Length <= 2 => new CosineSchedule(Math.Max(1, epochs), parts.Length > 1 ? N(1) : 0),
+                _ => throw new TailorException($"Learning-rate schedule '{text}' is not {AllowedForms}."),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw new TailorException($"Learning-rate schedule '{text}': {e.Message}", e);
+        }
+    }
+
     /// <summary>The formula, for a validated epoch and base rate.</summary>
     protected abstract double Compute(int epoch, double baseLr);
 

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Tailor.Tests.Images;
+
+namespace Tailor.Tests.Cli;
+
+/// <summary><c>tailor prepare</c> as a user runs it: what it marks updatable and which training defaults it
+/// writes, with no options and with <c>--preset reference</c>, as <c>tailor info --json</c> reports them.</summary>
+public sealed class PrepareCommandTests : IDisposable
+{
+    private readonly TempFolder _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static JsonElement Info(string model)
+    {
+        var r = CliRunner.Run("info", model, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return JsonDocument.Parse(r.Stdout).RootElement.Clone();
+    }
+
+    private static string[] UpdatableLayers(JsonElement info) =>
+        info.GetProperty("updatable_layers").EnumerateArray().Select(l => l.GetProperty("name").GetString()!).ToArray();
+
+    [Fact]
+    public void NoOptions_FineTunesTheLastConvolution_WithAugmentationAndACosineSchedule()
+    {
+        string model = _dir.File("default.onnx");
+        var r = CliRunner.Run("prepare", "--labels", "✊,✋,✌️", "--out", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+
+        var info = Info(model);
+        Assert.Equal(["Convolution387", "BatchNormalization389", "classifier"], UpdatableLayers(info));
+        Assert.Equal("adam", info.GetProperty("optimizer").GetString());
+        Assert.Equal("flip,rotate:15,crop:0.8,variants:4", info.GetProperty("augmentation").GetString());
+        Assert.Equal("cosine", info.GetProperty("lr_schedule").GetString());
+        var hyper = info.GetProperty("hyperparameters");
+        Assert.Equal(0.005, hyper.GetProperty("learning_rate").GetProperty("default").GetDouble());
+        Assert.Equal(32, hyper.GetProperty("batch_size").GetProperty("default").GetInt32());
+        Assert.Equal(40, hyper.GetProperty("epochs").GetProperty("default").GetInt32());
+    }
+
+    [Fact]
+    public void ReferencePreset_IsTheReferenceApp_ClassifierOnly_Sgd_NoAugmentation_ConstantRate()
+    {
+        string model = _dir.File("reference.onnx");
+        var r = CliRunner.Run("prepare", "--labels", "✊,✋,✌️", "--preset", "reference", "--out", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+
+        var info = Info(model);
+        Assert.Equal(["classifier"], UpdatableLayers(info));
+        Assert.Equal("sgd", info.GetProperty("optimizer").GetString());
+        Assert.Equal("none", info.GetProperty("augmentation").GetString());
+        Assert.Equal("constant", info.GetProperty("lr_schedule").GetString());
+        Assert.Equal(0.001, info.GetProperty("hyperparameters").GetProperty("learning_rate").GetProperty("default").GetDouble());
+    }
+
+    [Fact]
+    public void BadSchedule_ExitsNonZero_NamingIt_AndWritesNothing()
+    {
+        string model = _dir.File("bad.onnx");
+        var r = CliRunner.Run("prepare", "--labels", "a", "--schedule", "wavy", "--out", model);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--schedule", r.Stderr);
+        Assert.Contains("wavy", r.Stderr);
+        Assert.False(File.Exists(model));
+    }
+}
