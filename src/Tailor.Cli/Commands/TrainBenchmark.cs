@@ -240,7 +240,7 @@ internal static class TrainBenchmark
             Images = train.Examples.Count,
             Labels = train.Labels.Count,
             Model = $"default ResNet18 + {(spec.Notes.GetValueOrDefault("feature_normalization") == "l2" ? "L2-normalized features → " : "")}" +
-                $"linear head ({spec.Labels.Capacity} slots), {spec.Optimizer.ToString().ToLowerInvariant()}",
+                $"linear head ({spec.Labels.Capacity} slots), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}",
             Build = optimized ? "Release" : "Debug",
             Cores = Environment.ProcessorCount,
             OnnxRuntimeVersion = typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "?",
