@@ -43,7 +43,8 @@ public sealed record TrainingOptions
     /// <summary>Learning rate per epoch from the base rate. Default: the model's
     /// <see cref="Spec.UpdateSpec.LearningRateSchedule"/> over this run's epochs (cosine for a model prepared
     /// with the defaults), or constant when the model names none. An event handler may also change
-    /// <see cref="TrainingContext.Optimizer"/>'s parameters between epochs.</summary>
+    /// <see cref="TrainingContext.Optimizer"/>'s parameters between epochs; a learning rate it sets takes
+    /// over from the schedule for the rest of the run.</summary>
     public LearningRateSchedule? Schedule { get; init; }
 
     /// <summary>On-the-fly augmentation; each example gets <see cref="AugmentationOptions.VariantsPerExample"/>
