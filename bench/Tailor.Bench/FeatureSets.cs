@@ -42,7 +42,7 @@ internal static class FeatureSets
         string root = HandsRoot();
         var train = LabeledFolder.Scan(Path.Combine(root, "train"));
         var test = LabeledFolder.Scan(Path.Combine(root, "test"));
-        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = train.Labels.ToArray(), Capacity = Math.Max(10, train.Labels.Count) });
+        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = train.Labels.ToArray(), Capacity = Math.Max(10, train.Labels.Count), UpdatableLayers = ["classifier"] });  // heads on frozen features: the classifier alone trains
         // Cut just before the classifier, as HeadTrainer does for the k-NN and logistic-regression heads.
         var cutSpec = model.Spec with { UpdatableLayers = [new UpdatableLayer { Name = model.Spec.Classifier, Op = "Gemm", Parameters = [] }] };
         var cut = GraphCut.Compute(model.Proto.Graph, cutSpec);

@@ -38,7 +38,7 @@ internal static class HeadBenchmarks
         double OrtSeconds, double OrtBatch64SecondsPerQuery);
 
     /// <summary>L2 strength of Tailor's logistic regression, as <c>tailor train --head logreg</c> uses it.</summary>
-    private const double LogRegL2 = 0.01;
+    private static readonly double LogRegL2 = new Tailor.Heads.HeadTrainingOptions().L2;   // the head's own default
 
     public static int Run(bool json)
     {
@@ -88,7 +88,7 @@ internal static class HeadBenchmarks
     /// the other heads get). Accuracy from the trained classifier weights on the test rows.</summary>
     private static Func<HeadFigure> NnWithUpdateTask(UpdatableModel model, LabeledFolder train, FeatureSet set) => () =>
     {
-        var result = new UpdateTask(model, train).Run();
+        var result = new UpdateTask(model, train, options: new TrainingOptions { Augmentation = Tailor.Images.AugmentationOptions.None }).Run();
         if (result.State != TrainingState.Completed) throw new InvalidOperationException($"UpdateTask {result.State}: {result.Reason}");
         var spec = model.Spec;
         var layer = spec.UpdatableLayers.First(l => l.Name == spec.Classifier);
@@ -170,7 +170,7 @@ internal static class HeadBenchmarks
     private static HeadFigure LogisticRegressionHead(FeatureSet set, int runs)
     {
         // The settings HeadTrainer uses: features as the classifier sees them (already normalized by the graph for the
-        // hands; raw for the mixture), L2 0.01, no L1.
+        // hands; raw for the mixture), L2 as the head's default, no L1.
         var options = new LogisticRegressionOptions { L2 = LogRegL2, NormalizeFeatures = false };
         int classes = set.ClassNames.Length;
         LogisticRegressionModel? model = null;
