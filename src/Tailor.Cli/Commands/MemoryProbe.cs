@@ -84,12 +84,7 @@ internal static class MemoryProbe
     {
         var images = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(w.ImagesPath)).ToArray();
         int imageLength = images.Length / w.Count;
-        using var options = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = Environment.ProcessorCount,
-        };
+        using var options = Tailor.Onnx.OnnxSessions.CreateOptions();
         using var session = new InferenceSession(w.PrefixPath, options);
         using var runOptions = new RunOptions();
         for (int start = 0; start < w.Count; start += w.Batch)

@@ -402,12 +402,7 @@ internal static class TrainBenchmark
         var model = UpdatableModel.Load(modelPath);
         var paths = train.Examples.Select(e => e.Path).ToList();
         using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
-        using var sessionOptions = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = Environment.ProcessorCount,
-        };
+        using var sessionOptions = Tailor.Onnx.OnnxSessions.CreateOptions();
         using var session = new InferenceSession(raw.PrefixPath, sessionOptions);
         using var runOptions = new RunOptions();
         int n = raw.Count, imageLength = raw.Decoded.Length / n;

@@ -26,12 +26,7 @@ public sealed unsafe class FeatureExtractor : IDisposable
         Model = model;
         Cut = cut;
         var prefix = ModelBuilder.PrefixModel(model.Proto, cut.CutTensors);
-        var options = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = Environment.ProcessorCount,
-        };
+        var options = Tailor.Onnx.OnnxSessions.CreateOptions();
         _session = new InferenceSession(prefix.ToByteArray(), options);
         _outputNames = [.. cut.CutTensors];
         _input = model.Spec.Input;

@@ -31,12 +31,7 @@ public sealed unsafe class Predictor : IDisposable
     public Predictor(UpdatableModel model)
     {
         Model = model;
-        var options = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = Environment.ProcessorCount,
-        };
+        var options = Tailor.Onnx.OnnxSessions.CreateOptions();
         try
         {
             _session = new InferenceSession(model.ToBytes(), options);
