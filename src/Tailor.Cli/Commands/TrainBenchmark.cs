@@ -102,6 +102,30 @@ internal static class TrainBenchmark
         [JsonPropertyName("memory_slope_mb_per_task")] public double MemorySlopeMbPerTask { get; init; }
         [JsonPropertyName("managed_growth_mb")] public double ManagedGrowthMb { get; init; }
         [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
+
+        /// <summary>The same cache-versus-recompute comparison and peak for a model prepared with the reference app's
+        /// settings (<c>--preset reference</c>: the classifier alone trains, SGD, batch 8), the configuration Core ML
+        /// updates on the device. The default model trains a 3×3 convolution as well, whose own arithmetic (the same on
+        /// both paths) bounds what caching the prefix can save.</summary>
+        [JsonPropertyName("reference")] public required CacheComparison Reference { get; init; }
+    }
+
+    /// <summary>Cached path versus recomputing the prefix every epoch, for one prepared model.</summary>
+    internal sealed record CacheComparison
+    {
+        [JsonPropertyName("model")] public required string Model { get; init; }
+        [JsonPropertyName("batch_size")] public int BatchSize { get; init; }
+        [JsonPropertyName("feature_seconds")] public double FeatureSeconds { get; init; }
+        [JsonPropertyName("epoch_seconds_cached")] public double EpochSecondsCached { get; init; }
+        [JsonPropertyName("epoch_seconds_cached_all")] public required double[] EpochSecondsCachedAll { get; init; }
+        [JsonPropertyName("recompute_epoch_seconds")] public double RecomputeEpochSeconds { get; init; }
+        [JsonPropertyName("recompute_epoch_seconds_all")] public required double[] RecomputeEpochSecondsAll { get; init; }
+        [JsonPropertyName("decode_seconds")] public double DecodeSeconds { get; init; }
+        [JsonPropertyName("cached_10_epoch_seconds")] public double Cached10EpochSeconds { get; init; }
+        [JsonPropertyName("recompute_10_epoch_seconds")] public double Recompute10EpochSeconds { get; init; }
+        [JsonPropertyName("speedup_10_epochs")] public double Speedup10Epochs { get; init; }
+        [JsonPropertyName("speedup_scaled_from_epochs")] public int? SpeedupScaledFromEpochs { get; init; }
+        [JsonPropertyName("peak_memory_mb")] public double PeakMemoryMb { get; init; }
     }
 
     public static Report Run(LabeledFolder train, int epochs, int tasks, int repeats, TextWriter log,
@@ -113,26 +137,29 @@ internal static class TrainBenchmark
         log.WriteLine($"bench train: {train.Examples.Count} images in {train.Labels.Count} labels from {train.Root}" +
             (optimized ? "" : " (Debug build: managed code unoptimized)"));
 
-        log.WriteLine("bench train: preparing the default model (embedded ResNet18)…");
+        log.WriteLine("bench train: preparing the default model and the reference app's (embedded ResNet18)…");
         // Saved and loaded back by each run, as an app ships a prepared model and loads it to train: the benchmark
         // then holds no model of its own while the peak and the growth are measured.
-        string modelPath = Path.Combine(Path.GetTempPath(), $"tailor-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
-        var (prepareSeconds, spec) = PrepareDefault(train, modelPath);
+        string Temp() => Path.Combine(Path.GetTempPath(), $"tailor-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        string modelPath = Temp(), referencePath = Temp();
         try
         {
-            return Measure(train, modelPath, spec, prepareSeconds, epochs, tasks, repeats, optimized, total, log, cancellationToken);
+            var (prepareSeconds, spec) = Prepare(train, new PrepareOptions(), modelPath);
+            var (_, referenceSpec) = Prepare(train, PrepareOptions.Reference, referencePath);
+            return Measure(train, modelPath, spec, referencePath, referenceSpec, prepareSeconds, epochs, tasks, repeats, optimized, total, log, cancellationToken);
         }
         finally
         {
             File.Delete(modelPath);
+            File.Delete(referencePath);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (double Seconds, UpdateSpec Spec) PrepareDefault(LabeledFolder train, string path)
+    private static (double Seconds, UpdateSpec Spec) Prepare(LabeledFolder train, PrepareOptions preset, string path)
     {
         var clock = Stopwatch.StartNew();
-        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = train.Labels.ToArray(), Capacity = Math.Max(10, train.Labels.Count) });
+        var model = ModelBuilder.Prepare(preset with { Labels = train.Labels.ToArray(), Capacity = Math.Max(10, train.Labels.Count) });
         double seconds = clock.Elapsed.TotalSeconds;
         model.Save(path);
         return (seconds, model.Spec);
@@ -149,47 +176,21 @@ internal static class TrainBenchmark
         return result;
     }
 
-    private static Report Measure(LabeledFolder train, string modelPath, UpdateSpec spec, double prepareSeconds, int epochs, int tasks, int repeats,
-        bool optimized, Stopwatch total, TextWriter log, CancellationToken cancellationToken)
+    private static Report Measure(LabeledFolder train, string modelPath, UpdateSpec spec, string referencePath, UpdateSpec referenceSpec,
+        double prepareSeconds, int epochs, int tasks, int repeats, bool optimized, Stopwatch total, TextWriter log, CancellationToken cancellationToken)
     {
         // No augmentation: both paths then run the prefix on the same images (with K variants the recompute path
         // would run it K times per image per epoch, and the ratio would only grow).
         var options = new TrainingOptions { Epochs = epochs, Augmentation = AugmentationOptions.None };
-        int batch = (int)spec.DefaultOr(H.BatchSize, 8);
 
         // 0. One untimed task first: the first decode and the first ONNX Runtime batch in a process pay for JIT
         // compilation and arena growth, and whichever path ran first would carry that cost alone.
         log.WriteLine("bench train: warm-up task (1 epoch, not counted)…");
         double coldFeatureSeconds = RunTask(modelPath, train, options with { Epochs = 1 }, cancellationToken).FeatureSeconds;
 
-        // 1. The cached path, as `tailor train` runs it, `repeats` times (once before the recompute path, the rest after,
-        // so a busy neighbour affects both): its one feature pass is a single sample, unlike the recompute path's epochs.
-        log.WriteLine($"bench train: training {epochs} epochs on cached features (UpdateTask)…");
-        var cachedRuns = new List<TrainingResult> { RunTask(modelPath, train, options, cancellationToken) };
-
-        // 2. The recompute path: prefix on every image every epoch, then the same step.
-        log.WriteLine($"bench train: training {epochs} epochs recomputing the prefix every epoch (Core ML's way)…");
-        var recompute = Recompute(modelPath, train, epochs, cancellationToken);
-        if (repeats > 1) log.WriteLine($"bench train: training {epochs} epochs on cached features again ({repeats - 1} more)…");
-        for (int r = 1; r < repeats; r++) cachedRuns.Add(RunTask(modelPath, train, options, cancellationToken));
-        // The run with the median feature time stands for the cached path (its epochs included).
-        var cached = cachedRuns.OrderBy(r => r.FeatureSeconds).ElementAt(cachedRuns.Count / 2);
-        double featureSeconds = cached.FeatureSeconds;
-        double[] cachedEpochs = cached.History.Epochs.Select(e => e.Seconds).ToArray();
-        double cached10, recompute10;
-        int? scaledFrom = null;
-        if (epochs >= 10)
-        {
-            cached10 = featureSeconds + cachedEpochs.Take(10).Sum();
-            recompute10 = recompute.DecodeSeconds + recompute.EpochSeconds.Take(10).Sum();
-        }
-        else
-        {
-            // Fewer epochs were asked for: scale the measured per-epoch means to 10 (said in the output).
-            cached10 = featureSeconds + 10 * cachedEpochs.Average();
-            recompute10 = recompute.DecodeSeconds + 10 * recompute.EpochSeconds.Average();
-            scaledFrom = epochs;
-        }
+        // 1–2. The cache against recomputing the prefix, for the default model and for the reference app's.
+        var cache = Compare("the default model", modelPath, spec, train, options, repeats, log, cancellationToken);
+        var reference = Compare("the reference app's model (classifier only)", referencePath, referenceSpec, train, options, repeats, log, cancellationToken);
 
         // 3. Image → feature throughput: Tailor from files vs raw ONNX Runtime on the same prefix, pre-decoded.
         log.WriteLine($"bench train: image → feature throughput, Tailor vs raw ONNX Runtime ({repeats} passes each, interleaved)…");
@@ -203,6 +204,10 @@ internal static class TrainBenchmark
             // allocators do not hand it back), which would count against whatever ran later.
             log.WriteLine("bench train: peak memory of one training task, and of raw ONNX Runtime, each in a fresh process…");
             trainPeak = MemoryProbe.Run(["train", modelPath, train.Root, epochs.ToString(CultureInfo.InvariantCulture)], cancellationToken);
+            reference = reference with
+            {
+                PeakMemoryMb = MemoryProbe.Run(["train", referencePath, train.Root, epochs.ToString(CultureInfo.InvariantCulture)], cancellationToken),
+            };
             File.WriteAllBytes(raw.ImagesPath, MemoryMarshal.AsBytes(raw.Decoded.AsSpan()));
             File.WriteAllText(raw.WorkloadPath, JsonSerializer.Serialize(new MemoryProbe.OrtWorkload(
                 raw.PrefixPath, raw.ImagesPath, raw.Input, raw.Outputs, raw.ExampleShape, raw.Count, RawOrtBatch)));
@@ -239,25 +244,24 @@ internal static class TrainBenchmark
             Data = train.Root,
             Images = train.Examples.Count,
             Labels = train.Labels.Count,
-            Model = $"default ResNet18 + {(spec.Notes.GetValueOrDefault("feature_normalization") == "l2" ? "L2-normalized features → " : "")}" +
-                $"linear head ({spec.Labels.Capacity} slots), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}",
+            Model = cache.Model,
             Build = optimized ? "Release" : "Debug",
             Cores = Environment.ProcessorCount,
             OnnxRuntimeVersion = typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "?",
             Epochs = epochs,
-            BatchSize = batch,
+            BatchSize = cache.BatchSize,
             PrepareSeconds = prepareSeconds,
-            FeatureSeconds = featureSeconds,
+            FeatureSeconds = cache.FeatureSeconds,
             FeatureSecondsCold = coldFeatureSeconds,
-            EpochSecondsCached = Median(cachedEpochs),
-            EpochSecondsCachedAll = cachedEpochs,
-            RecomputeEpochSeconds = Median(recompute.EpochSeconds),
-            RecomputeEpochSecondsAll = recompute.EpochSeconds,
-            DecodeSeconds = recompute.DecodeSeconds,
-            Cached10EpochSeconds = cached10,
-            Recompute10EpochSeconds = recompute10,
-            Speedup10Epochs = recompute10 / cached10,
-            SpeedupScaledFromEpochs = scaledFrom,
+            EpochSecondsCached = cache.EpochSecondsCached,
+            EpochSecondsCachedAll = cache.EpochSecondsCachedAll,
+            RecomputeEpochSeconds = cache.RecomputeEpochSeconds,
+            RecomputeEpochSecondsAll = cache.RecomputeEpochSecondsAll,
+            DecodeSeconds = cache.DecodeSeconds,
+            Cached10EpochSeconds = cache.Cached10EpochSeconds,
+            Recompute10EpochSeconds = cache.Recompute10EpochSeconds,
+            Speedup10Epochs = cache.Speedup10Epochs,
+            SpeedupScaledFromEpochs = cache.SpeedupScaledFromEpochs,
             ImagesPerSecond = tailorRate,
             OrtImagesPerSecond = Math.Max(ortRate16, ortRate1),
             OrtImagesPerSecondBatch16 = ortRate16,
@@ -275,8 +279,63 @@ internal static class TrainBenchmark
             MemorySlopeMbPerTask = Slope(rss.AsSpan(from - 1)),
             ManagedGrowthMb = Growth(managed, from),
             TotalSeconds = total.Elapsed.TotalSeconds,
+            Reference = reference,
         };
     }
+
+    /// <summary>
+    /// The cached path as <c>tailor train</c> runs it, <paramref name="repeats"/> times (once before the recompute path,
+    /// the rest after, so that a busy neighbour affects both; its one feature pass is a single sample, unlike the
+    /// recompute path's epochs), against the recompute path: prefix on every image every epoch, then the same step.
+    /// </summary>
+    private static CacheComparison Compare(string name, string modelPath, UpdateSpec spec, LabeledFolder train, TrainingOptions options,
+        int repeats, TextWriter log, CancellationToken cancellationToken)
+    {
+        int epochs = options.Epochs ?? throw new ArgumentException("The benchmark sets the epochs.", nameof(options));
+        log.WriteLine($"bench train: {name}: {epochs} epochs on cached features (UpdateTask)…");
+        var cachedRuns = new List<TrainingResult> { RunTask(modelPath, train, options, cancellationToken) };
+        log.WriteLine($"bench train: {name}: {epochs} epochs recomputing the prefix every epoch (Core ML's way)…");
+        var recompute = Recompute(modelPath, train, epochs, cancellationToken);
+        if (repeats > 1) log.WriteLine($"bench train: {name}: {epochs} epochs on cached features again ({repeats - 1} more)…");
+        for (int r = 1; r < repeats; r++) cachedRuns.Add(RunTask(modelPath, train, options, cancellationToken));
+        // The run with the median feature time stands for the cached path (its epochs included).
+        var cached = cachedRuns.OrderBy(r => r.FeatureSeconds).ElementAt(cachedRuns.Count / 2);
+        double featureSeconds = cached.FeatureSeconds;
+        double[] cachedEpochs = cached.History.Epochs.Select(e => e.Seconds).ToArray();
+        double cached10, recompute10;
+        int? scaledFrom = null;
+        if (epochs >= 10)
+        {
+            cached10 = featureSeconds + cachedEpochs.Take(10).Sum();
+            recompute10 = recompute.DecodeSeconds + recompute.EpochSeconds.Take(10).Sum();
+        }
+        else
+        {
+            // Fewer epochs were asked for: scale the measured per-epoch means to 10 (said in the output).
+            cached10 = featureSeconds + 10 * cachedEpochs.Average();
+            recompute10 = recompute.DecodeSeconds + 10 * recompute.EpochSeconds.Average();
+            scaledFrom = epochs;
+        }
+        return new CacheComparison
+        {
+            Model = Describe(spec),
+            BatchSize = (int)spec.DefaultOr(H.BatchSize, 8),
+            FeatureSeconds = featureSeconds,
+            EpochSecondsCached = Median(cachedEpochs),
+            EpochSecondsCachedAll = cachedEpochs,
+            RecomputeEpochSeconds = Median(recompute.EpochSeconds),
+            RecomputeEpochSecondsAll = recompute.EpochSeconds,
+            DecodeSeconds = recompute.DecodeSeconds,
+            Cached10EpochSeconds = cached10,
+            Recompute10EpochSeconds = recompute10,
+            Speedup10Epochs = recompute10 / cached10,
+            SpeedupScaledFromEpochs = scaledFrom,
+        };
+    }
+
+    private static string Describe(UpdateSpec spec) =>
+        $"ResNet18 + {(spec.Notes.GetValueOrDefault("feature_normalization") == "l2" ? "L2-normalized features → " : "")}" +
+        $"linear head ({spec.Labels.Capacity} slots), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}";
 
     private sealed record RecomputeResult(double DecodeSeconds, double[] EpochSeconds);
 

@@ -40,6 +40,13 @@ public class BenchCommandTests
         Assert.Equal(2, root.GetProperty("rss_mb").GetArrayLength());
         foreach (var key in new[] { "feature_seconds", "epoch_seconds_cached", "recompute_epoch_seconds", "speedup_10_epochs", "throughput_ratio" })
             Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+        // The same comparison for the reference app's model (classifier only, SGD, batch 8), measured in the same run.
+        var reference = root.GetProperty("reference");
+        foreach (var key in new[] { "feature_seconds", "epoch_seconds_cached", "recompute_epoch_seconds", "speedup_10_epochs", "peak_memory_mb" })
+            Assert.True(reference.GetProperty(key).GetDouble() > 0, "reference." + key);
+        Assert.Equal(8, reference.GetProperty("batch_size").GetInt32());
+        Assert.Contains("training classifier", reference.GetProperty("model").GetString());
+        Assert.Contains("Convolution387", root.GetProperty("model").GetString());
         // A process that loaded ResNet18 holds tens of MB at least, and nothing here should come near 16 GB.
         Assert.InRange(root.GetProperty("peak_memory_mb").GetDouble(), 50, 16_384);
         Assert.InRange(root.GetProperty("ort_peak_memory_mb").GetDouble(), 50, 16_384);
