@@ -42,6 +42,11 @@ public sealed record ModelInfo
     [JsonPropertyName("placeholders")] public IReadOnlyList<string> Placeholders { get; init; } = [];
     [JsonPropertyName("updatable_layers")] public IReadOnlyList<Layer> UpdatableLayers { get; init; } = [];
     [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
+
+    /// <summary>Further weighted loss terms (<see cref="UpdateSpec.AdditionalLosses"/>); null when there are none.</summary>
+    [JsonPropertyName("additional_losses")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<LossSpec>? AdditionalLosses { get; init; }
     [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "";
     [JsonPropertyName("hyperparameters")] public IReadOnlyDictionary<string, HyperparameterInfo> Hyperparameters { get; init; } = new Dictionary<string, HyperparameterInfo>();
     /// <summary>The augmentation training uses by default (the update spec's, or the default for a model
@@ -73,6 +78,7 @@ public sealed record ModelInfo
             UpdatableLayers = spec.UpdatableLayers.Select(l => new Layer(l.Name, l.Op, l.Parameters,
                 l.Parameters.Sum(p => graph.FindInitializer(p)?.Dims.Aggregate(1L, (a, d) => a * d) ?? 0))).ToList(),
             Loss = spec.Loss,
+            AdditionalLosses = spec.AdditionalLosses,
             Optimizer = spec.Optimizer.ToString().ToLowerInvariant(),
             Hyperparameters = spec.Hyperparameters.ToDictionary(kv => kv.Key, kv => new HyperparameterInfo(
                 kv.Value.Kind switch { HyperparameterKind.Bool => kv.Value.Default == 1, HyperparameterKind.Int => (object)(long)kv.Value.Default, _ => kv.Value.Default },

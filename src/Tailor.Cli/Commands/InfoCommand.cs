@@ -43,7 +43,9 @@ internal static class InfoCommand
         var layers = new Table().AddColumns("updatable layer", "op", "parameters", "count");
         foreach (var l in info.UpdatableLayers) layers.AddRow(Markup.Escape(l.Name), l.Op, Markup.Escape(string.Join(", ", l.Parameters)), l.ParameterCount.ToString("N0"));
         AnsiConsole.Write(layers);
-        AnsiConsole.MarkupLine($"Loss: {info.Loss.Kind} on '{Markup.Escape(info.Loss.Input)}' (target '{Markup.Escape(info.Loss.Target)}'); optimizer: {info.Optimizer}");
+        AnsiConsole.MarkupLine(info.AdditionalLosses is { Count: > 0 } more
+            ? $"Loss: {Markup.Escape(string.Join(" + ", new[] { info.Loss }.Concat(more).Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {t.Kind} on '{t.Input}'")))}; optimizer: {info.Optimizer}"
+            : $"Loss: {info.Loss.Kind} on '{Markup.Escape(info.Loss.Input)}' (target '{Markup.Escape(info.Loss.Target)}'); optimizer: {info.Optimizer}");
         var hyper = new Table().AddColumns("hyperparameter", "default", "allowed");
         foreach (var (name, h) in info.Hyperparameters.OrderBy(kv => kv.Key))
             hyper.AddRow(name, Markup.Escape(Convert.ToString(h.Default, System.Globalization.CultureInfo.InvariantCulture) ?? ""), Markup.Escape(h.AllowedText));

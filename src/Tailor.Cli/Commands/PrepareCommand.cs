@@ -37,7 +37,12 @@ internal static class PrepareCommand
         var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
         var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: with the embedded ResNet18, " +
             $"{string.Join(", ", EmbeddedModels.ResNet18FineTunedLayers)} and classifier; otherwise classifier)." };
-        var lossOption = new Option<string>("--loss") { Description = "cross-entropy or mse.", DefaultValueFactory = _ => "cross-entropy" };
+        var lossOption = new Option<string>("--loss")
+        {
+            Description = "The loss: cross-entropy or mse on the probabilities, optionally followed by weighted terms, each KIND[@TENSOR][:WEIGHT], " +
+                "e.g. cross-entropy,mse:0.5 (training minimizes the weighted sum; the first term gives the accuracy).",
+            DefaultValueFactory = _ => "cross-entropy",
+        };
         var optimizerOption = new Option<string?>("--optimizer") { Description = "adam (default) or sgd." };
         var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's settings — classifier only, SGD lr 0.001, batch 8 ∈ {1,2,8,16}, " +
             "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate." };
@@ -89,8 +94,12 @@ internal static class PrepareCommand
                 if (optimizer != OptimizerKind.Sgd) throw new TailorException("--nesterov applies to the sgd optimizer only.");
                 hyper[H.Nesterov] = Hyperparameter.Bool(OptionParsing.Bool("--nesterov", nesterov));
             }
-            var loss = OptionParsing.Enum("--loss", parse.GetValue(lossOption)!, ("cross-entropy", LossKind.CategoricalCrossEntropy),
-                ("cce", LossKind.CategoricalCrossEntropy), ("mse", LossKind.MeanSquaredError));
+            IReadOnlyList<LossSpec> lossTerms;
+            try { lossTerms = LossSpec.ParseTerms(parse.GetValue(lossOption)!); }
+            catch (TailorException e) { throw new TailorException($"--loss: {e.Message}", e); }
+            if (lossTerms[0].Input.Length > 0)
+                throw new TailorException($"--loss: the first term ('{parse.GetValue(lossOption)}') is the main loss and reads the probabilities output; " +
+                    "put terms on other tensors after it, e.g. cross-entropy,mse@TENSOR:0.5.");
             // The reference trains its classifier alone, on the photos as they are, at a constant rate.
             var presetOptions = reference ? PrepareOptions.Reference : new PrepareOptions();
             var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : presetOptions.UpdatableLayers;
@@ -130,7 +139,9 @@ internal static class PrepareCommand
                     UpdatableLayers = updatable,
                     Augmentation = augmentation,
                     LearningRateSchedule = schedule,
-                    Loss = loss,
+                    Loss = lossTerms[0].Kind,
+                    LossWeight = lossTerms[0].Weight,
+                    AdditionalLosses = lossTerms.Count > 1 ? lossTerms.Skip(1).ToList() : null,
                     Optimizer = optimizer,
                     Hyperparameters = hyper,
                     Init = OptionParsing.Enum("--init", parse.GetValue(initOption)!, ("kaiming", WeightInit.KaimingUniform), ("zeros", WeightInit.Zeros)),

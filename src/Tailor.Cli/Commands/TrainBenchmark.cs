@@ -356,12 +356,12 @@ internal static class TrainBenchmark
         using var extractor = new FeatureExtractor(model, cut);
         var proto = ModelProto.Parser.ParseFrom(model.ToBytes());
         var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
-        var graph = SuffixGraph.Build(proto.Graph, cut.CutTensors, [spec.Loss.Input], trainable.ToHashSet(), DefaultOpset(proto), shapes, seed);
+        var loss = new TrainingLoss(spec);
+        var graph = SuffixGraph.Build(proto.Graph, cut.CutTensors, loss.Outputs, trainable.ToHashSet(), DefaultOpset(proto), shapes, seed);
         var parameters = trainable.Select(p => graph.Parameters[p]).ToArray();
         Optimizer optimizer = spec.Optimizer == OptimizerKind.Sgd
             ? new Sgd(spec.DefaultOr(H.LearningRate, 0.1), spec.DefaultOr(H.Momentum, 0), spec.DefaultOr(H.Nesterov, 0) == 1, spec.DefaultOr(H.WeightDecay, 0))
             : new Adam(spec.DefaultOr(H.LearningRate, 0.001), spec.DefaultOr(H.Beta1, 0.9), spec.DefaultOr(H.Beta2, 0.999), spec.DefaultOr(H.Epsilon, 1e-8), spec.DefaultOr(H.WeightDecay, 0));
-        Loss loss = spec.Loss.Kind == LossKind.MeanSquaredError ? new MeanSquaredErrorLoss(spec.Loss.Input) : new CrossEntropyLoss(spec.Loss.Input);
 
         int n = train.Examples.Count, imageLength = extractor.ImageLength, featureLength = extractor.FeatureLength;
         var clock = Stopwatch.StartNew();
@@ -373,7 +373,7 @@ internal static class TrainBenchmark
 
         int[] slots = train.Examples.Select(e => spec.Labels.IndexOf(e.Label)).ToArray();
         int capacity = spec.Labels.Capacity;
-        bool mse = loss is MeanSquaredErrorLoss;
+        bool mse = loss.NeedsOneHot;
         var lengths = extractor.Lengths;
         var images = new float[batch * imageLength];
         var features = new float[batch * featureLength];
@@ -409,8 +409,7 @@ internal static class TrainBenchmark
                 for (int t = 0; t < lengths.Count; t++) graph.SetInput(graph.InputNames[t], inputs[t].AsSpan(0, count * lengths[t]), count);
                 graph.ZeroGradients();
                 graph.Forward(training: true);
-                var target = mse ? LossTarget.Tensor(targets.AsMemory(0, count * capacity)) : LossTarget.Classes(labels.AsMemory(0, count));
-                loss.Evaluate(graph, target, 1f, seedGradient: true);
+                loss.Evaluate(graph, labels.AsMemory(0, count), targets.AsMemory(0, count * capacity), seedGradient: true);
                 graph.Backward();
                 optimizer.Step(parameters);
             }

@@ -69,7 +69,8 @@ public static partial class ModelBuilder
         if (json is null || options.UpdatableLayers is not null)
             ConfigureTraining(model, options.UpdatableLayers ?? model.Spec.UpdatableLayers.Select(l => l.Name).DefaultIfEmpty(model.Spec.Classifier).ToList(),
                 model.Spec.Loss.Kind, json is null ? options.Optimizer : model.Spec.Optimizer,
-                json is null ? options.Hyperparameters : model.Spec.Hyperparameters);
+                json is null ? options.Hyperparameters : model.Spec.Hyperparameters,
+                model.Spec.Loss.Weight, model.Spec.AdditionalLosses);
         return model;
     }
 

@@ -134,17 +134,20 @@ public static partial class ModelBuilder
         if (options.Init == WeightInit.KaimingUniform)
             ResetWeights(result, ClassifierNode, WeightInit.KaimingUniform, options.InitSeed);
         var updatable = options.UpdatableLayers ?? (embedded ? [.. EmbeddedModels.ResNet18FineTunedLayers, ClassifierNode] : [ClassifierNode]);
-        ConfigureTraining(result, updatable, options.Loss, options.Optimizer, options.Hyperparameters);
+        ConfigureTraining(result, updatable, options.Loss, options.Optimizer, options.Hyperparameters, options.LossWeight, options.AdditionalLosses);
         return result;
     }
 
     /// <summary>
     /// Marks layers updatable, sets the loss, the optimizer and the hyperparameters (built-in defaults for
     /// the optimizer, replaced by <paramref name="overrides"/>), and validates that every default lies
-    /// within its own allowed values.
+    /// within its own allowed values. The main loss reads the probabilities output with weight
+    /// <paramref name="lossWeight"/>; <paramref name="additionalLosses"/> adds weighted terms (an empty input means the
+    /// probabilities output), each checked to read a tensor that an updatable layer affects.
     /// </summary>
     public static void ConfigureTraining(UpdatableModel model, IReadOnlyList<string> updatableLayers, LossKind loss,
-        OptimizerKind optimizer, IReadOnlyDictionary<string, Hyperparameter>? overrides = null)
+        OptimizerKind optimizer, IReadOnlyDictionary<string, Hyperparameter>? overrides = null, double lossWeight = 1,
+        IReadOnlyList<LossSpec>? additionalLosses = null)
     {
         var layers = updatableLayers.Select(name => DescribeLayer(model.Proto.Graph, name)).ToList();
         if (layers.Count == 0)
@@ -155,10 +158,18 @@ public static partial class ModelBuilder
         var lossSpec = new LossSpec
         {
             Kind = loss,
-            Input = loss == LossKind.CategoricalCrossEntropy ? model.Spec.ProbabilitiesOutput : model.Spec.ProbabilitiesOutput,
+            Input = model.Spec.ProbabilitiesOutput,
             Target = loss == LossKind.CategoricalCrossEntropy ? "label" : "target",
+            Weight = lossWeight,
         };
-        model.SetSpec(model.Spec with { UpdatableLayers = layers, Loss = lossSpec, Optimizer = optimizer, Hyperparameters = hyper });
+        var additional = additionalLosses is { Count: > 0 }
+            ? additionalLosses.Select(t => t.Input.Length == 0 ? t with { Input = model.Spec.ProbabilitiesOutput } : t).ToList()
+            : null;
+        var spec = model.Spec with { UpdatableLayers = layers, Loss = lossSpec, AdditionalLosses = additional, Optimizer = optimizer, Hyperparameters = hyper };
+        spec.Validate(model.Path ?? "");
+        // A term on a tensor that is not in the graph, or that no updatable layer affects, fails here, not at training.
+        if (additional is not null) Features.GraphCut.Compute(model.Proto.Graph, spec);
+        model.SetSpec(spec);
     }
 
     /// <summary>The names of layers that can be made updatable (Gemm, MatMul and Conv with weight

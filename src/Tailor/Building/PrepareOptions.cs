@@ -41,8 +41,15 @@ public sealed record PrepareOptions
     /// the classifier only (where to fine-tune an unknown network is the caller's call).</summary>
     public IReadOnlyList<string>? UpdatableLayers { get; init; }
 
-    /// <summary>The loss. Default: categorical cross-entropy on the softmax output.</summary>
+    /// <summary>The main loss, on the softmax output. Default: categorical cross-entropy.</summary>
     public LossKind Loss { get; init; } = LossKind.CategoricalCrossEntropy;
+
+    /// <summary>The main loss's weight in the sum training minimizes. Default 1.</summary>
+    public double LossWeight { get; init; } = 1;
+
+    /// <summary>Further loss terms, each with its weight (<see cref="LossSpec.ParseTerms"/> reads them from text); a term
+    /// with an empty <see cref="LossSpec.Input"/> reads the probabilities output. Default: none.</summary>
+    public IReadOnlyList<LossSpec>? AdditionalLosses { get; init; }
 
     /// <summary>The optimizer and its hyperparameter defaults. Default: Adam.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;

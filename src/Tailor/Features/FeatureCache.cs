@@ -73,7 +73,8 @@ public sealed class FeatureCache : IDisposable
 
     /// <summary>
     /// Decodes each image (and its augmented variants) on all cores, runs the prefix in batches and
-    /// stores the rows. Unreadable images are returned as failures; their rows stay zero.
+    /// stores the rows; the next batch is decoded while the prefix runs on the current one. Unreadable images
+    /// are returned as failures; their rows stay zero.
     /// </summary>
     public static (FeatureCache Cache, IReadOnlyList<Failure> Failures) Build(
         FeatureExtractor extractor, IReadOnlyList<string> paths, AugmentationOptions augmentation, int seed,
@@ -83,29 +84,34 @@ public sealed class FeatureCache : IDisposable
         int variants = VariantsFor(augmentation);
         var cache = new FeatureCache(paths.Count * variants, extractor.FeatureLength, variants, options.MemoryLimitBytes, options.Directory);
         var failures = new List<Failure>();
+        Task? decoding = null;
         try
         {
             var augmenter = variants > 1 ? new Augmenter(augmentation, seed) : null;
             var pre = extractor.Model.Spec.Preprocessing;
             int imageLength = extractor.ImageLength;
             int examplesPerBatch = Math.Max(1, 16 / variants);
-            var images = new float[examplesPerBatch * variants * imageLength];
+            // Two image buffers: the next batch is decoded while ONNX Runtime runs the prefix on this one.
+            var images = new[] { new float[examplesPerBatch * variants * imageLength], new float[examplesPerBatch * variants * imageLength] };
+            var errors = new[] { new string?[examplesPerBatch], new string?[examplesPerBatch] };
             var features = new float[examplesPerBatch * variants * extractor.FeatureLength];
-            var errors = new string?[examplesPerBatch];
             int total = paths.Count * variants, done = 0;
-            for (int start = 0; start < paths.Count; start += examplesPerBatch)
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
+
+            void Decode(int start, int buffer)
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 int count = Math.Min(examplesPerBatch, paths.Count - start);
-                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, i =>
+                float[] batch = images[buffer];
+                string?[] batchErrors = errors[buffer];
+                Parallel.For(0, count, parallel, i =>
                 {
-                    errors[i] = null;
+                    batchErrors[i] = null;
                     try
                     {
                         using Image<Rgb24> image = ImageLoader.Load(paths[start + i]);
                         for (int v = 0; v < variants; v++)
                         {
-                            var slot = images.AsSpan((i * variants + v) * imageLength, imageLength);
+                            var slot = batch.AsSpan((i * variants + v) * imageLength, imageLength);
                             if (v == 0) ImageLoader.LoadInto(image, pre, slot);
                             else
                             {
@@ -116,14 +122,28 @@ public sealed class FeatureCache : IDisposable
                     }
                     catch (TailorException e)
                     {
-                        errors[i] = e.Message;
-                        images.AsSpan(i * variants * imageLength, variants * imageLength).Clear();
+                        batchErrors[i] = e.Message;
+                        batch.AsSpan(i * variants * imageLength, variants * imageLength).Clear();
                     }
                 });
-                extractor.Extract(images, count * variants, features);
+            }
+
+            if (paths.Count > 0) decoding = Task.Run(() => Decode(0, 0), cancellationToken);
+            for (int start = 0, buffer = 0; start < paths.Count; start += examplesPerBatch, buffer ^= 1)
+            {
+                decoding!.GetAwaiter().GetResult();
+                decoding = null;
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(examplesPerBatch, paths.Count - start), next = start + examplesPerBatch;
+                if (next < paths.Count)
+                {
+                    int nextBuffer = buffer ^ 1;
+                    decoding = Task.Run(() => Decode(next, nextBuffer), cancellationToken);
+                }
+                extractor.Extract(images[buffer], count * variants, features);
                 for (int i = 0; i < count; i++)
                 {
-                    if (errors[i] is { } error) { failures.Add(new Failure(start + i, paths[start + i], error)); continue; }
+                    if (errors[buffer][i] is { } error) { failures.Add(new Failure(start + i, paths[start + i], error)); continue; }
                     for (int v = 0; v < variants; v++)
                         cache.Write((start + i) * variants + v, features.AsSpan((i * variants + v) * extractor.FeatureLength, extractor.FeatureLength));
                 }
@@ -134,6 +154,8 @@ public sealed class FeatureCache : IDisposable
         }
         catch
         {
+            // A decode still running would write into buffers nobody reads; let it finish (it stops at cancellation).
+            try { decoding?.Wait(CancellationToken.None); } catch (AggregateException) { }
             cache.Dispose();
             throw;
         }

@@ -57,7 +57,17 @@ public sealed class GraphCut
         }
         // The label string (ArgMax → Gather) is for the exported model; training needs only the
         // probabilities, so keep just the nodes those (and the loss input) need.
-        var wanted = new HashSet<string> { spec.ProbabilitiesOutput, spec.Loss.Input };
+        foreach (var term in spec.LossTerms)
+            if (!reached.Contains(term.Input))
+            {
+                bool exists = graph.Node.Any(n => n.Output.Contains(term.Input)) || graph.Input.Any(i => i.Name == term.Input) || initializers.Contains(term.Input);
+                throw new TailorException(exists
+                    ? $"The loss term {term} reads '{term.Input}', which no updatable layer ({string.Join(", ", updatable)}) affects: it cannot train anything. " +
+                      "Pick a tensor after them, such as the probabilities output."
+                    : $"The loss term {term} reads '{term.Input}', which is not a tensor of the graph. Tensors after the updatable layers: " +
+                      $"{string.Join(", ", suffix.SelectMany(n => n.Output).Where(o => o.Length > 0).Take(20))}.");
+            }
+        var wanted = new HashSet<string>(spec.LossTerms.Select(t => t.Input)) { spec.ProbabilitiesOutput };
         var needed = new HashSet<string>(wanted);
         var kept = new List<NodeProto>();
         for (int i = suffix.Count - 1; i >= 0; i--)

@@ -34,17 +34,70 @@ public enum HeadKind
     [JsonStringEnumMemberName("knn")] KNearestNeighbors,
 }
 
-/// <summary>The loss: its kind, the graph output it reads and the training input that holds the target.</summary>
+/// <summary>A loss term: its kind, the tensor it reads, the training input that holds the target, and its weight
+/// in the sum training minimizes.</summary>
 public sealed record LossSpec
 {
     [JsonPropertyName("type")] public LossKind Kind { get; init; } = LossKind.CategoricalCrossEntropy;
 
-    /// <summary>The graph output the loss reads (the softmax probabilities for cross-entropy).</summary>
+    /// <summary>The tensor the loss reads: the softmax probabilities for cross-entropy; for mean squared error,
+    /// any tensor with one value per label slot per example (compared with the label's one-hot vector).</summary>
     [JsonPropertyName("input")] public string Input { get; init; } = "probabilities";
 
     /// <summary>The name of the training target: a label string or slot index for cross-entropy, a
     /// tensor for mean squared error.</summary>
     [JsonPropertyName("target")] public string Target { get; init; } = "label";
+
+    /// <summary>The term's weight in the loss training minimizes, Σ weight · term (finite, ≥ 0). Default 1.</summary>
+    [JsonPropertyName("weight")] public double Weight { get; init; } = 1;
+
+    /// <summary>
+    /// Parses loss terms in the form <c>tailor prepare --loss</c> takes: <c>TERM[,TERM…]</c>, each
+    /// <c>KIND[@TENSOR][:WEIGHT]</c> with KIND <c>cross-entropy</c> (or <c>cce</c>) or <c>mse</c>, e.g.
+    /// <c>cross-entropy,mse:0.5</c>. A term without @TENSOR gets an empty <see cref="Input"/>, which
+    /// <see cref="Building.ModelBuilder.ConfigureTraining"/> reads as the model's probabilities output; the weight defaults to 1.
+    /// </summary>
+    /// <exception cref="TailorException">An unknown kind, a weight that is not a finite number ≥ 0, or an empty term.</exception>
+    public static IReadOnlyList<LossSpec> ParseTerms(string text)
+    {
+        var terms = new List<LossSpec>();
+        foreach (string raw in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (raw.Length == 0)
+                throw new TailorException($"The loss '{text}' has an empty term; use KIND[@TENSOR][:WEIGHT], e.g. cross-entropy,mse:0.5.");
+            string term = raw;
+            double weight = 1;
+            int colon = term.LastIndexOf(':');
+            if (colon >= 0)
+            {
+                string w = term[(colon + 1)..];
+                if (!double.TryParse(w, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out weight)
+                    || !double.IsFinite(weight) || weight < 0)
+                    throw new TailorException($"The loss term '{raw}' has weight '{w}'; a weight is a finite number ≥ 0.");
+                term = term[..colon];
+            }
+            string input = "";
+            int at = term.IndexOf('@');
+            if (at >= 0)
+            {
+                input = term[(at + 1)..];
+                if (input.Length == 0) throw new TailorException($"The loss term '{raw}' names no tensor after '@'.");
+                term = term[..at];
+            }
+            var kind = term.ToLowerInvariant() switch
+            {
+                "cross-entropy" or "cce" or "categorical_cross_entropy" => LossKind.CategoricalCrossEntropy,
+                "mse" or "mean_squared_error" => LossKind.MeanSquaredError,
+                _ => throw new TailorException($"The loss term '{raw}' has kind '{term}'; allowed: cross-entropy (cce) or mse."),
+            };
+            terms.Add(new LossSpec { Kind = kind, Input = input, Target = kind == LossKind.CategoricalCrossEntropy ? "label" : "target", Weight = weight });
+        }
+        return terms;
+    }
+
+    /// <summary>The short form <c>tailor prepare --loss</c> takes and <c>tailor info</c> shows: KIND@TENSOR:WEIGHT.</summary>
+    public override string ToString() =>
+        $"{(Kind == LossKind.MeanSquaredError ? "mse" : "cross-entropy")}@{Input}:{Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>A layer whose parameters training changes.</summary>
@@ -98,7 +151,19 @@ public sealed record UpdateSpec
 
     [JsonPropertyName("updatable_layers")] public IReadOnlyList<UpdatableLayer> UpdatableLayers { get; init; } = [];
 
+    /// <summary>The main loss term: the one whose output gives the training accuracy.</summary>
     [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
+
+    /// <summary>
+    /// Further loss terms, each with its weight: training minimizes <c>Loss.Weight · Loss + Σ weight · term</c>
+    /// (Core ML's update spec can list several losses but cannot weight them). Null or empty: the main loss alone.
+    /// </summary>
+    [JsonPropertyName("additional_losses")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<LossSpec>? AdditionalLosses { get; init; }
+
+    /// <summary>Every loss term, the main one first.</summary>
+    [JsonIgnore] public IReadOnlyList<LossSpec> LossTerms => [Loss, .. AdditionalLosses ?? []];
 
     [JsonPropertyName("optimizer")] public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
@@ -170,6 +235,7 @@ public sealed record UpdateSpec
     /// <exception cref="TailorException">What is inconsistent, naming the value and what is allowed.</exception>
     public void Validate(string source)
     {
+        string where = source.Length > 0 ? $"'{source}': " : "";
         foreach (var (name, h) in Hyperparameters)
         {
             h.Allowed.Validate(name);
@@ -189,9 +255,18 @@ public sealed record UpdateSpec
         {
             throw new TailorException(source.Length > 0 ? $"'{source}': the update spec's training defaults are invalid: {e.Message}" : e.Message, e);
         }
+        foreach (var term in LossTerms)
+        {
+            if (!double.IsFinite(term.Weight) || term.Weight < 0)
+                throw new TailorException($"{where}The loss term {term} has weight {term.Weight}; weights must be finite and ≥ 0.");
+            if (string.IsNullOrEmpty(term.Input))
+                throw new TailorException($"{where}A {term.Kind} loss term names no input tensor.");
+        }
+        if (LossTerms.All(t => t.Weight == 0))
+            throw new TailorException($"{where}Every loss term has weight 0 ({string.Join(", ", LossTerms)}); at least one must be positive.");
         if (Labels.Names.Count == 0 && Head != HeadKind.KNearestNeighbors)
-            throw new TailorException($"'{source}': the update spec has no class labels.");
+            throw new TailorException($"{where}The update spec has no class labels.");
         if (Labels.Placeholders.Any(i => i < 0 || i >= Labels.Capacity))
-            throw new TailorException($"'{source}': a placeholder slot is outside 0..{Labels.Capacity - 1}.");
+            throw new TailorException($"{where}A placeholder slot is outside 0..{Labels.Capacity - 1}.");
     }
 }

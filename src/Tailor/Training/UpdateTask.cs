@@ -34,7 +34,7 @@ public sealed partial class UpdateTask
 
     // Set up by Run.
     private SuffixGraph? _graph;
-    private Loss? _loss;
+    private TrainingLoss? _loss;
     private FeatureCache? _trainCache, _validationCache;
     private int[] _trainSlots = [], _validationSlots = [];
     private int[] _cutLengths = [];
@@ -95,7 +95,7 @@ public sealed partial class UpdateTask
         using (var extractor = new FeatureExtractor(_model, cut))
         {
             var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
-            _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, [spec.Loss.Input], trainable.ToHashSet(),
+            _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, new TrainingLoss(spec).Outputs, trainable.ToHashSet(),
                 (int)_model.Proto.Opset(), shapes, settings.Seed);
             _cutLengths = extractor.Lengths.ToArray();
             var clock = Stopwatch.StartNew();
@@ -151,7 +151,7 @@ public sealed partial class UpdateTask
         var spec = _model.Spec;
         Parameters = spec.UpdatableLayers.SelectMany(l => l.Parameters).Select(p => graph.Parameters[p]).ToList();
         Optimizer = CreateOptimizer(spec.Optimizer, settings);
-        _loss = spec.Loss.Kind == LossKind.MeanSquaredError ? new MeanSquaredErrorLoss(spec.Loss.Input) : new CrossEntropyLoss(spec.Loss.Input);
+        _loss = new TrainingLoss(spec);
 
         int variants = _trainCache!.Variants;
         // Rows of readable examples: every variant of every example, each visited once per epoch.
@@ -243,8 +243,8 @@ public sealed partial class UpdateTask
         slots ??= _trainSlots;
         var graph = _graph!;
         int capacity = _model.Spec.Labels.Capacity;
-        bool mse = _loss is MeanSquaredErrorLoss;
-        if (mse) _batchTargets.AsSpan(0, count * capacity).Clear();
+        bool oneHot = _loss!.NeedsOneHot;
+        if (oneHot) _batchTargets.AsSpan(0, count * capacity).Clear();
         for (int i = 0; i < count; i++)
         {
             int row = rows[order[start + i]];
@@ -257,25 +257,15 @@ public sealed partial class UpdateTask
             }
             int slot = slots[row / cache.Variants];
             _batchLabels[i] = slot;
-            if (mse) _batchTargets[i * capacity + slot] = 1f;
+            if (oneHot) _batchTargets[i * capacity + slot] = 1f;
         }
         var names = graph.InputNames;
         for (int t = 0; t < _cutLengths.Length; t++)
             graph.SetInput(names[t], _batchInputs[t].AsSpan(0, count * _cutLengths[t]), count);
         if (training) graph.ZeroGradients();
         graph.Forward(training);
-        var target = mse ? LossTarget.Tensor(_batchTargets.AsMemory(0, count * capacity)) : LossTarget.Classes(_batchLabels.AsMemory(0, count));
-        var result = _loss!.Evaluate(graph, target, 1f, seedGradient: training);
+        var result = _loss.Evaluate(graph, _batchLabels.AsMemory(0, count), _batchTargets.AsMemory(0, count * capacity), seedGradient: training);
         if (training && double.IsFinite(result.Value)) graph.Backward();
-        if (mse)
-        {
-            // MSE has no built-in accuracy; count argmax hits on the output.
-            var output = graph.Output(_model.Spec.Loss.Input);
-            int hits = 0;
-            for (int i = 0; i < count; i++)
-                if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(output.Slice(i * capacity, capacity)) == _batchLabels[i]) hits++;
-            result = result with { Correct = hits };
-        }
         return result;
     }
 

@@ -55,6 +55,36 @@ public sealed class PrepareCommandTests : IDisposable
     }
 
     [Fact]
+    public void WeightedLossTerms_AreStored_AndInfoShowsThem()
+    {
+        string model = _dir.File("two-losses.onnx");
+        var r = CliRunner.Run("prepare", "--labels", "✊,✋,✌️", "--loss", "cross-entropy,mse@logits:0.5", "--out", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+
+        var info = Info(model);
+        Assert.Equal(1, info.GetProperty("loss").GetProperty("weight").GetDouble());
+        var more = info.GetProperty("additional_losses").EnumerateArray().Single();
+        Assert.Equal("mean_squared_error", more.GetProperty("type").GetString());
+        Assert.Equal("logits", more.GetProperty("input").GetString());
+        Assert.Equal(0.5, more.GetProperty("weight").GetDouble());
+        var text = CliRunner.Run("info", model);
+        Assert.Contains("0.5 × MeanSquaredError on 'logits'", text.Stdout.ReplaceLineEndings(" "));
+    }
+
+    [Theory]
+    [InlineData("cross-entropy,huber", "allowed: cross-entropy (cce) or mse")]
+    [InlineData("cross-entropy,mse@no_such_tensor", "'no_such_tensor', which is not a tensor of the graph")]
+    [InlineData("mse@logits", "the first term")]
+    public void BadLoss_ExitsNonZero_NamingIt_AndWritesNothing(string loss, string expected)
+    {
+        string model = _dir.File("bad-loss.onnx");
+        var r = CliRunner.Run("prepare", "--labels", "a,b", "--loss", loss, "--out", model);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(expected, r.Stderr.ReplaceLineEndings(" "));
+        Assert.False(File.Exists(model));
+    }
+
+    [Fact]
     public void BadSchedule_ExitsNonZero_NamingIt_AndWritesNothing()
     {
         string model = _dir.File("bad.onnx");

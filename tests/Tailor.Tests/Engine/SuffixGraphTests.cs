@@ -158,6 +158,38 @@ public class SuffixGraphTests
     }
 
     [Fact]
+    public void WeightedCrossEntropyAndMse_OnTheSameSoftmaxOutput_MatchFiniteDifferences()
+    {
+        // Cross-entropy seeds the Softmax's input (fused), the MSE term its output: both must reach the weights.
+        var graph = Linear(5, 3).Build(["fc.w", "fc.b"], cutInputs: "features");
+        graph.SetInput("features", Random(new Random(8), 4 * 5, 2), 4);
+        float[] oneHot = [1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1];
+        var sum = new WeightedLossSum([(new CrossEntropyLoss("prob"), 0.7f), (new MeanSquaredErrorLoss("prob"), 2.5f)]);
+        LossTarget[] targets = [LossTarget.Classes(new[] { 0, 2, 1, 2 }), LossTarget.Tensor(oneHot)];
+        graph.ZeroGradients();
+        graph.Forward(false);
+        sum.Evaluate(graph, targets);
+        graph.Backward();
+        foreach (var name in new[] { "fc.w", "fc.b" })
+        {
+            var p = graph.Parameters[name];
+            var analytic = p.Gradient.ToArray();
+            for (int i = 0; i < analytic.Length; i++)
+            {
+                float original = p.Value[i];
+                p.Value[i] = original + 1e-2f;
+                graph.Forward(false);
+                double plus = sum.Evaluate(graph, targets, seedGradient: false).Value;
+                p.Value[i] = original - 1e-2f;
+                graph.Forward(false);
+                double minus = sum.Evaluate(graph, targets, seedGradient: false).Value;
+                p.Value[i] = original;
+                Assert.Equal((plus - minus) / 2e-2, analytic[i], 3);
+            }
+        }
+    }
+
+    [Fact]
     public void DropoutTraining_KeepsAboutOneMinusRatio_ScalesKept_AndRoutesGradientThroughMask()
     {
         var g = new OnnxTestGraph()
