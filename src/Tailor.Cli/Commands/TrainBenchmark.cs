@@ -33,44 +33,25 @@ internal static class TrainBenchmark
     /// <summary>Batch of the raw ONNX Runtime baseline: the batch FeatureCache gives the extractor.</summary>
     private const int RawOrtBatch = 16;
 
-    /// <summary>What <c>tailor bench train</c> measured. Seconds are wall-clock; memory in MiB.</summary>
-    internal sealed record Report
+    /// <summary>What <c>tailor bench train</c> measured: the cache against recompute for the default model (the
+    /// inherited figures), then throughput, memory and the same comparison for the reference app's model.
+    /// Seconds are wall-clock; memory in MiB.</summary>
+    internal sealed record Report : CacheComparison
     {
+        /// <summary>Starts from the default model's comparison.</summary>
+        public Report(CacheComparison cache) : base(cache) { }
+
         [JsonPropertyName("data")] public required string Data { get; init; }
         [JsonPropertyName("images")] public int Images { get; init; }
         [JsonPropertyName("labels")] public int Labels { get; init; }
-        [JsonPropertyName("model")] public required string Model { get; init; }
         [JsonPropertyName("build")] public required string Build { get; init; }
         [JsonPropertyName("cores")] public int Cores { get; init; }
         [JsonPropertyName("onnxruntime_version")] public required string OnnxRuntimeVersion { get; init; }
         [JsonPropertyName("epochs")] public int Epochs { get; init; }
-        [JsonPropertyName("batch_size")] public int BatchSize { get; init; }
         [JsonPropertyName("prepare_seconds")] public double PrepareSeconds { get; init; }
 
-        /// <summary>Decoding every image and running the frozen prefix once (what the cache costs).</summary>
-        [JsonPropertyName("feature_seconds")] public double FeatureSeconds { get; init; }
-
-        /// <summary>The same in the process's first task (JIT compilation, ONNX Runtime's first batches): not used in ratios.</summary>
+        /// <summary>Feature extraction in the process's first task (JIT compilation, ONNX Runtime's first batches): not used in ratios.</summary>
         [JsonPropertyName("feature_seconds_cold")] public double FeatureSecondsCold { get; init; }
-
-        /// <summary>Median seconds of one epoch over the cached features.</summary>
-        [JsonPropertyName("epoch_seconds_cached")] public double EpochSecondsCached { get; init; }
-        [JsonPropertyName("epoch_seconds_cached_all")] public required double[] EpochSecondsCachedAll { get; init; }
-
-        /// <summary>Median seconds of one epoch that runs the prefix on every image, then the step (Core ML's way).</summary>
-        [JsonPropertyName("recompute_epoch_seconds")] public double RecomputeEpochSeconds { get; init; }
-        [JsonPropertyName("recompute_epoch_seconds_all")] public required double[] RecomputeEpochSecondsAll { get; init; }
-
-        /// <summary>Decoding the images once, before the recompute path's epochs (it decodes no more than the cache does).</summary>
-        [JsonPropertyName("decode_seconds")] public double DecodeSeconds { get; init; }
-        [JsonPropertyName("cached_10_epoch_seconds")] public double Cached10EpochSeconds { get; init; }
-        [JsonPropertyName("recompute_10_epoch_seconds")] public double Recompute10EpochSeconds { get; init; }
-
-        /// <summary>Recompute time / cached time for 10 epochs, each including its one decode of the images.</summary>
-        [JsonPropertyName("speedup_10_epochs")] public double Speedup10Epochs { get; init; }
-
-        /// <summary>Null when 10 epochs were run on both paths; else the epochs measured, whose per-epoch times were scaled to 10.</summary>
-        [JsonPropertyName("speedup_scaled_from_epochs")] public int? SpeedupScaledFromEpochs { get; init; }
         [JsonPropertyName("images_per_second")] public double ImagesPerSecond { get; init; }
         [JsonPropertyName("ort_images_per_second")] public double OrtImagesPerSecond { get; init; }
         [JsonPropertyName("ort_images_per_second_batch16")] public double OrtImagesPerSecondBatch16 { get; init; }
@@ -79,9 +60,6 @@ internal static class TrainBenchmark
 
         /// <summary>Tailor's image → feature rate / the faster raw ONNX Runtime rate.</summary>
         [JsonPropertyName("throughput_ratio")] public double ThroughputRatio { get; init; }
-
-        /// <summary>Peak resident memory (VmHWM) of a fresh process that loads the model and runs one training task.</summary>
-        [JsonPropertyName("peak_memory_mb")] public double PeakMemoryMb { get; init; }
 
         /// <summary>The same for a fresh process that runs only ONNX Runtime on the prefix, batch 16, pre-decoded images:
         /// the same-run baseline (DESIGN.md measured 520–610 MB for ONNX Runtime alone).</summary>
@@ -111,20 +89,34 @@ internal static class TrainBenchmark
     }
 
     /// <summary>Cached path versus recomputing the prefix every epoch, for one prepared model.</summary>
-    internal sealed record CacheComparison
+    internal record CacheComparison
     {
-        [JsonPropertyName("model")] public required string Model { get; init; }
+        [JsonPropertyName("model")] public string Model { get; init; } = "";
         [JsonPropertyName("batch_size")] public int BatchSize { get; init; }
+
+        /// <summary>Decoding every image and running the frozen prefix once (what the cache costs).</summary>
         [JsonPropertyName("feature_seconds")] public double FeatureSeconds { get; init; }
+
+        /// <summary>Median seconds of one epoch over the cached features.</summary>
         [JsonPropertyName("epoch_seconds_cached")] public double EpochSecondsCached { get; init; }
-        [JsonPropertyName("epoch_seconds_cached_all")] public required double[] EpochSecondsCachedAll { get; init; }
+        [JsonPropertyName("epoch_seconds_cached_all")] public double[] EpochSecondsCachedAll { get; init; } = [];
+
+        /// <summary>Median seconds of one epoch that runs the prefix on every image, then the step (Core ML's way).</summary>
         [JsonPropertyName("recompute_epoch_seconds")] public double RecomputeEpochSeconds { get; init; }
-        [JsonPropertyName("recompute_epoch_seconds_all")] public required double[] RecomputeEpochSecondsAll { get; init; }
+        [JsonPropertyName("recompute_epoch_seconds_all")] public double[] RecomputeEpochSecondsAll { get; init; } = [];
+
+        /// <summary>Decoding the images once, before the recompute path's epochs (it decodes no more than the cache does).</summary>
         [JsonPropertyName("decode_seconds")] public double DecodeSeconds { get; init; }
         [JsonPropertyName("cached_10_epoch_seconds")] public double Cached10EpochSeconds { get; init; }
         [JsonPropertyName("recompute_10_epoch_seconds")] public double Recompute10EpochSeconds { get; init; }
+
+        /// <summary>Recompute time / cached time for 10 epochs, each including its one decode of the images.</summary>
         [JsonPropertyName("speedup_10_epochs")] public double Speedup10Epochs { get; init; }
+
+        /// <summary>Null when 10 epochs were run on both paths; else the epochs measured, whose per-epoch times were scaled to 10.</summary>
         [JsonPropertyName("speedup_scaled_from_epochs")] public int? SpeedupScaledFromEpochs { get; init; }
+
+        /// <summary>Peak resident memory (VmHWM) of a fresh process that loads the model and runs one training task.</summary>
         [JsonPropertyName("peak_memory_mb")] public double PeakMemoryMb { get; init; }
     }
 
@@ -239,36 +231,23 @@ internal static class TrainBenchmark
         int from = tasks >= 10 ? 5 : 1;
         double processPeak = MemoryProbe.PeakMb();
 
-        return new Report
+        return new Report(cache with { PeakMemoryMb = trainPeak })
         {
             Data = train.Root,
             Images = train.Examples.Count,
             Labels = train.Labels.Count,
-            Model = cache.Model,
             Build = optimized ? "Release" : "Debug",
             Cores = Environment.ProcessorCount,
             OnnxRuntimeVersion = typeof(InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "?",
             Epochs = epochs,
-            BatchSize = cache.BatchSize,
             PrepareSeconds = prepareSeconds,
-            FeatureSeconds = cache.FeatureSeconds,
             FeatureSecondsCold = coldFeatureSeconds,
-            EpochSecondsCached = cache.EpochSecondsCached,
-            EpochSecondsCachedAll = cache.EpochSecondsCachedAll,
-            RecomputeEpochSeconds = cache.RecomputeEpochSeconds,
-            RecomputeEpochSecondsAll = cache.RecomputeEpochSecondsAll,
-            DecodeSeconds = cache.DecodeSeconds,
-            Cached10EpochSeconds = cache.Cached10EpochSeconds,
-            Recompute10EpochSeconds = cache.Recompute10EpochSeconds,
-            Speedup10Epochs = cache.Speedup10Epochs,
-            SpeedupScaledFromEpochs = cache.SpeedupScaledFromEpochs,
             ImagesPerSecond = tailorRate,
             OrtImagesPerSecond = Math.Max(ortRate16, ortRate1),
             OrtImagesPerSecondBatch16 = ortRate16,
             OrtImagesPerSecondBatch1 = ortRate1,
             OrtBestBatch = ortRate16 >= ortRate1 ? RawOrtBatch : 1,
             ThroughputRatio = tailorRate / Math.Max(ortRate16, ortRate1),
-            PeakMemoryMb = trainPeak,
             OrtPeakMemoryMb = ortPeak,
             ProcessPeakMemoryMb = processPeak,
             Tasks = tasks,

@@ -114,19 +114,26 @@ public class SuffixGraphTests
         graph.Forward(false);
         loss.Evaluate(graph, target);
         graph.Backward();
-        var w = graph.Parameters["fc.w"];
-        var analytic = w.Gradient.ToArray();
+        AssertGradientMatchesFiniteDifferences(graph, "fc.w", () => loss.Evaluate(graph, target, seedGradient: false).Value, precision: 2);
+    }
+
+    /// <summary>Central differences (step 0.01) of <paramref name="loss"/> against the gradient the last Backward
+    /// left on <paramref name="parameter"/>, element by element.</summary>
+    static void AssertGradientMatchesFiniteDifferences(SuffixGraph graph, string parameter, Func<double> loss, int precision)
+    {
+        var p = graph.Parameters[parameter];
+        var analytic = p.Gradient.ToArray();
         for (int i = 0; i < analytic.Length; i++)
         {
-            float original = w.Value[i];
-            w.Value[i] = original + 1e-2f;
+            float original = p.Value[i];
+            p.Value[i] = original + 1e-2f;
             graph.Forward(false);
-            double plus = loss.Evaluate(graph, target, seedGradient: false).Value;
-            w.Value[i] = original - 1e-2f;
+            double plus = loss();
+            p.Value[i] = original - 1e-2f;
             graph.Forward(false);
-            double minus = loss.Evaluate(graph, target, seedGradient: false).Value;
-            w.Value[i] = original;
-            Assert.Equal((plus - minus) / 2e-2, analytic[i], 2);
+            double minus = loss();
+            p.Value[i] = original;
+            Assert.Equal((plus - minus) / 2e-2, analytic[i], precision);
         }
     }
 
@@ -171,22 +178,7 @@ public class SuffixGraphTests
         sum.Evaluate(graph, targets);
         graph.Backward();
         foreach (var name in new[] { "fc.w", "fc.b" })
-        {
-            var p = graph.Parameters[name];
-            var analytic = p.Gradient.ToArray();
-            for (int i = 0; i < analytic.Length; i++)
-            {
-                float original = p.Value[i];
-                p.Value[i] = original + 1e-2f;
-                graph.Forward(false);
-                double plus = sum.Evaluate(graph, targets, seedGradient: false).Value;
-                p.Value[i] = original - 1e-2f;
-                graph.Forward(false);
-                double minus = sum.Evaluate(graph, targets, seedGradient: false).Value;
-                p.Value[i] = original;
-                Assert.Equal((plus - minus) / 2e-2, analytic[i], 3);
-            }
-        }
+            AssertGradientMatchesFiniteDifferences(graph, name, () => sum.Evaluate(graph, targets, seedGradient: false).Value, precision: 3);
     }
 
     [Fact]
