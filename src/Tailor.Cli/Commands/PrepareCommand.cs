@@ -94,6 +94,7 @@ internal static class PrepareCommand
                 if (optimizer != OptimizerKind.Sgd) throw new TailorException("--nesterov applies to the sgd optimizer only.");
                 hyper[H.Nesterov] = Hyperparameter.Bool(OptionParsing.Bool("--nesterov", nesterov));
             }
+            bool lossGiven = parse.GetResult(lossOption) is { Implicit: false };
             IReadOnlyList<LossSpec> lossTerms;
             try { lossTerms = LossSpec.ParseTerms(parse.GetValue(lossOption)!); }
             catch (TailorException e) { throw new TailorException($"--loss: {e.Message}", e); }
@@ -124,6 +125,10 @@ internal static class PrepareCommand
                     UpdatableLayers = updatable,
                     Augmentation = parse.GetValue(augmentOption) is not null || reference ? augmentation : null,
                     LearningRateSchedule = parse.GetValue(scheduleOption) is not null || reference ? schedule : null,
+                    // An explicit --loss replaces the model's loss terms; without it a Tailor model keeps its own.
+                    Loss = lossGiven ? lossTerms[0].Kind : null,
+                    LossWeight = lossGiven ? lossTerms[0].Weight : null,
+                    AdditionalLosses = lossGiven ? lossTerms.Skip(1).ToList() : null,
                 });
             }
             else

@@ -40,6 +40,16 @@ public sealed record ExpandOptions
     /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>). Default: a Tailor model keeps its own;
     /// a plain classifier gets <see cref="DefaultHyperparameters.LearningRateSchedule"/>.</summary>
     public string? LearningRateSchedule { get; init; }
+
+    /// <summary>The main loss. Default: a Tailor model keeps its own; a plain classifier gets cross-entropy.</summary>
+    public LossKind? Loss { get; init; }
+
+    /// <summary>The main loss's weight. Default: a Tailor model keeps its own; otherwise 1.</summary>
+    public double? LossWeight { get; init; }
+
+    /// <summary>Further weighted loss terms (see <see cref="PrepareOptions.AdditionalLosses"/>). Default: a Tailor
+    /// model keeps its own; otherwise none.</summary>
+    public IReadOnlyList<LossSpec>? AdditionalLosses { get; init; }
 }
 
 public static partial class ModelBuilder
@@ -66,11 +76,11 @@ public static partial class ModelBuilder
             Augmentation = options.Augmentation?.ToString() ?? model.Spec.Augmentation,
             LearningRateSchedule = options.LearningRateSchedule ?? model.Spec.LearningRateSchedule,
         });
-        if (json is null || options.UpdatableLayers is not null)
+        if (json is null || options.UpdatableLayers is not null || options.Loss is not null || options.LossWeight is not null || options.AdditionalLosses is not null)
             ConfigureTraining(model, options.UpdatableLayers ?? model.Spec.UpdatableLayers.Select(l => l.Name).DefaultIfEmpty(model.Spec.Classifier).ToList(),
-                model.Spec.Loss.Kind, json is null ? options.Optimizer : model.Spec.Optimizer,
+                options.Loss ?? model.Spec.Loss.Kind, json is null ? options.Optimizer : model.Spec.Optimizer,
                 json is null ? options.Hyperparameters : model.Spec.Hyperparameters,
-                model.Spec.Loss.Weight, model.Spec.AdditionalLosses);
+                options.LossWeight ?? model.Spec.Loss.Weight, options.AdditionalLosses ?? model.Spec.AdditionalLosses);
         return model;
     }
 

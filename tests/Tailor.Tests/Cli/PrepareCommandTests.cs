@@ -71,6 +71,24 @@ public sealed class PrepareCommandTests : IDisposable
         Assert.Contains("0.5 × MeanSquaredError on 'logits'", text.Stdout.ReplaceLineEndings(" "));
     }
 
+    [Fact]
+    public void ExpandingWithFrom_KeepsTheModelsLossTerms_UnlessLossIsGiven()
+    {
+        string model = _dir.File("terms.onnx"), kept = _dir.File("kept.onnx"), replaced = _dir.File("replaced.onnx");
+        Assert.Equal(0, CliRunner.Run("prepare", "--labels", "a,b", "--updatable", "classifier", "--loss", "cross-entropy,mse@logits:0.5", "--out", model).ExitCode);
+
+        var r = CliRunner.Run("prepare", "--from", model, "--capacity", "12", "--out", kept);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(0.5, Info(kept).GetProperty("additional_losses")[0].GetProperty("weight").GetDouble());
+
+        r = CliRunner.Run("prepare", "--from", model, "--capacity", "12", "--loss", "mse:2", "--out", replaced);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var info = Info(replaced);
+        Assert.Equal("mean_squared_error", info.GetProperty("loss").GetProperty("type").GetString());
+        Assert.Equal(2, info.GetProperty("loss").GetProperty("weight").GetDouble());
+        Assert.False(info.TryGetProperty("additional_losses", out _));
+    }
+
     [Theory]
     [InlineData("cross-entropy,huber", "allowed: cross-entropy (cce) or mse")]
     [InlineData("cross-entropy,mse@no_such_tensor", "'no_such_tensor', which is not a tensor of the graph")]
