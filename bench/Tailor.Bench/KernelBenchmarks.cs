@@ -7,6 +7,8 @@ using System.Runtime.Intrinsics.X86;
 using System.Text;
 using System.Text.Json;
 using Onnx;
+using Tailor.Building;
+using Tailor.Features;
 using Tailor.Engine;
 using Tailor.Engine.Kernels;
 using Tailor.Engine.Losses;
@@ -122,6 +124,12 @@ internal static class KernelBenchmarks
         double convFlop = 2 * 2.0 * 8 * 1000 * 512 * 169;
         steps.Add(new StepFigure("1×1 conv 512→1000, 13×13 + pool + FC, batch 8 (SGD)", conv.Median, convFlop / conv.Median / 1e9,
             0, conv.Spread, null));
+        log.WriteLine("kernels:   engine train step, the default fine-tuning (ResNet18's last block), batch 32…");
+        var block = DefaultFineTuningStep(32);
+        // Forward and dW of Convolution387 (3×3, 512→512 on 7×7; the cut input needs no dX); the rest is negligible.
+        double blockFlop = 2 * 2.0 * 32 * 512 * (512 * 9) * 49;
+        steps.Add(new StepFigure("default fine-tuning: Conv387 3×3 512→512 on 7×7 + BN + Add + ReLU + pool + FC, batch 32 (Adam)",
+            block.Median, blockFlop / block.Median / 1e9, 0, block.Spread, null));
         // The peak again at the end: a neighbour busy during one of the two measurements does not lower the peak.
         log.WriteLine("kernels:   FMA peak loop again…");
         var peakAfter = PeakGflops(threads);
@@ -283,6 +291,41 @@ internal static class KernelBenchmarks
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
         // About 25–90 ms a step: a few steps per sample and fewer samples keep the whole run near a minute.
         return Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.001), x, labels, batch), sampleSeconds: 0.08, samples: 9);
+    }
+
+    /// <summary>
+    /// One train step of what <c>tailor prepare</c> + <c>tailor train</c> fine-tune by default: the embedded ResNet18's
+    /// suffix after the cut (Convolution387, BatchNormalization389, the residual Add, ReLU, pooling, L2 normalization,
+    /// classifier), built from the prepared model exactly as UpdateTask builds it, with Adam.
+    /// </summary>
+    private static Timing DefaultFineTuningStep(int batch)
+    {
+        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = ["a", "b", "c"], Capacity = 10 });
+        var spec = model.Spec;
+        var cut = GraphCut.Compute(model);
+        int[][] shapes;
+        using (var extractor = new FeatureExtractor(model, cut)) shapes = [.. extractor.Shapes];
+        var loss = new TrainingLoss(spec);
+        var trainable = spec.UpdatableLayers.SelectMany(l => l.Parameters).ToList();
+        var graph = SuffixGraph.Build(model.Proto.Graph, cut.CutTensors, loss.Outputs, trainable.ToHashSet(), (int)model.Proto.Opset(),
+            cut.CutTensors.Select((t, i) => (t, shapes[i])).ToDictionary(p => p.t, p => p.Item2), seed: 42);
+        ITrainableParameter[] parameters = [.. trainable.Select(p => graph.Parameters[p])];
+        var optimizer = new Adam(0.005, 0.9, 0.999, 1e-8, 1e-4);
+        var rng = new Random(6);
+        // The cut tensors are ReLU outputs: non-negative.
+        var inputs = shapes.Select(s => Random(rng, batch * s.Aggregate(1, (a, d) => a * d)).Select(MathF.Abs).ToArray()).ToArray();
+        var labels = Enumerable.Range(0, batch).Select(i => i % 3).ToArray().AsMemory();
+        var names = graph.InputNames;
+        // About 100 ms a step on two cores: fewer, longer samples.
+        return Measure.Time(() =>
+        {
+            for (int t = 0; t < names.Count; t++) graph.SetInput(names[t], inputs[t], batch);
+            graph.ZeroGradients();
+            graph.Forward(training: true);
+            loss.Evaluate(graph, labels, default, seedGradient: true);
+            graph.Backward();
+            optimizer.Step(parameters);
+        }, sampleSeconds: 0.3, samples: 7);
     }
 
     /// <summary>One SGD train step as UpdateTask runs it: set the batch, forward, loss, backward, optimizer step.</summary>

@@ -76,6 +76,14 @@ public class OpTests
     [Fact] public void Conv_AutoPadSameUpper() => Check("Conv", [Image(1, 2, 6, 5), W("w", 2, 3, 2, 4, 4)], [Attr("auto_pad", "SAME_UPPER"), Attr("strides", 2L, 2)]);
     [Fact] public void Conv_AutoPadSameLower() => Check("Conv", [Image(1, 2, 6, 5), W("w", 2, 3, 2, 4, 4)], [Attr("auto_pad", "SAME_LOWER"), Attr("strides", 2L, 2)]);
     [Fact] public void Conv_AutoPadValid() => Check("Conv", [Image(1, 2, 6, 5), W("w", 2, 3, 2, 3, 2)], [Attr("auto_pad", "VALID")]);
+    // 4×4 output planes: a chunk takes 32 images (512 columns), so 40 images run as two chunks of 20, side by side in one GEMM each.
+    [Fact] public void Conv_3x3_TwoChunksOfImages() =>
+        Check("Conv", [Image(40, 2, 4, 4), W("w", 2, 3, 2, 3, 3), W("b", 3, 3)], [Attr("pads", 1L, 1, 1, 1)]);
+    [Fact] public void Conv_Pointwise1x1_TwoChunksOfImages() => Check("Conv", [Image(40, 3, 4, 4), W("w", 2, 4, 3, 1, 1)], []);
+    [Fact] public void Conv_Groups2_TwoChunksOfImages() =>
+        Check("Conv", [Image(36, 4, 4, 4), W("w", 2, 4, 2, 2, 2), W("b", 3, 4)], [Attr("group", 2L)]);
+    // Padding wider than the kernel reaches: whole output columns and rows see only zeros.
+    [Fact] public void Conv_PaddingBeyondTheInput() => Check("Conv", [Image(2, 2, 3, 3), W("w", 2, 3, 2, 2, 2)], [Attr("pads", 3L, 4, 2, 3)]);
     [Fact] public void Conv_Pointwise1x1Stride2() => Check("Conv", [Image(1, 3, 5, 5), W("w", 2, 4, 3, 1, 1)], [Attr("strides", 2L, 2)]);
 
     [Fact] public void Relu_AwayFromKink() => Check("Relu", [new In("x", [3, 7], R(5, 21, 1, avoidNearZero: 0.05f))], []);

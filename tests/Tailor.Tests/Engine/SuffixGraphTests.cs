@@ -273,6 +273,29 @@ public class SuffixGraphTests
     }
 
     [Fact]
+    public void Conv_ImagesRunInChunks_GiveTheBitsEachImageGivesAlone()
+    {
+        // 7×7 outputs: 10 images fill a chunk (490 columns), so 23 images run as chunks of 8, 8 and 7.
+        var rng = new Random(12);
+        var graph = new OnnxTestGraph()
+            .Input("x", -1, 16, 7, 7)
+            .Initializer("w", [24, 16, 3, 3], Random(rng, 24 * 16 * 9, 0.2f))
+            .Node("Conv", ["x", "w"], "y", Attr("pads", 1L, 1, 1, 1)).Output("y")
+            .Build(["w"], cutInputs: "x");
+        var x = Random(rng, 23 * 16 * 49);
+        graph.SetInput("x", x, 23);
+        graph.Forward(false);
+        var all = graph.Output("y").ToArray();
+        int per = 24 * 49;
+        foreach (int i in new[] { 0, 7, 8, 15, 22 })
+        {
+            graph.SetInput("x", x.AsSpan(i * 16 * 49, 16 * 49), 1);
+            graph.Forward(false);
+            Assert.Equal(all[(i * per)..((i + 1) * per)], graph.Output("y").ToArray());
+        }
+    }
+
+    [Fact]
     public void Parameters_AreKeyedByInitializerName_WithShapes_AndGradientsAccumulateUntilZeroed()
     {
         var graph = Linear(4, 3).Build(["fc.w", "fc.b"], cutInputs: "features");

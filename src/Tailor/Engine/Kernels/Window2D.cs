@@ -85,18 +85,20 @@ internal readonly record struct Window2D(
 
     /// <summary>
     /// Unfolds one image's <paramref name="channels"/> planes into columns: row (c·kh + i)·kw + j, column
-    /// oy·OutW + ox holds x[c, oy·sh − top + i·dh, ox·sw − left + j·dw], or 0 in the padding.
+    /// oy·OutW + ox holds x[c, oy·sh − top + i·dh, ox·sw − left + j·dw], or 0 in the padding. Rows are
+    /// <paramref name="rowStride"/> floats apart (default OutH·OutW): a wider stride lays several images side by side.
     /// </summary>
-    public void Im2Col(ReadOnlySpan<float> image, int channels, Span<float> columns)
+    public void Im2Col(ReadOnlySpan<float> image, int channels, Span<float> columns, int rowStride = 0)
     {
         int outArea = OutH * OutW, inArea = InH * InW;
+        if (rowStride == 0) rowStride = outArea;
         for (int c = 0; c < channels; c++)
         {
             var plane = image.Slice(c * inArea, inArea);
             for (int i = 0; i < KernelH; i++)
             for (int j = 0; j < KernelW; j++)
             {
-                var row = columns.Slice(((c * KernelH + i) * KernelW + j) * outArea, outArea);
+                var row = columns.Slice(((c * KernelH + i) * KernelW + j) * rowStride, outArea);
                 for (int oy = 0; oy < OutH; oy++)
                 {
                     int y = oy * StrideH - PadTop + i * DilationH;
@@ -107,9 +109,13 @@ internal readonly record struct Window2D(
                         continue;
                     }
                     int x0 = j * DilationW - PadLeft;
-                    if (StrideW == 1 && x0 >= 0 && x0 + OutW <= InW)
+                    if (StrideW == 1)
                     {
-                        plane.Slice(y * InW + x0, OutW).CopyTo(dst);
+                        // One contiguous run of the input row (ox from lo to hi), zeros in the padding either side.
+                        int lo = Math.Clamp(-x0, 0, OutW), hi = Math.Clamp(InW - x0, lo, OutW);
+                        dst[..lo].Clear();
+                        if (hi > lo) plane.Slice(y * InW + x0 + lo, hi - lo).CopyTo(dst[lo..]);
+                        dst[hi..].Clear();
                         continue;
                     }
                     for (int ox = 0; ox < OutW; ox++)
@@ -122,17 +128,18 @@ internal readonly record struct Window2D(
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Col"/>: adds each column entry back onto the pixel it came from.</summary>
-    public void Col2ImAdd(ReadOnlySpan<float> columns, int channels, Span<float> image)
+    /// <summary>The adjoint of <see cref="Im2Col"/> (same <paramref name="rowStride"/>): adds each column entry back onto the pixel it came from.</summary>
+    public void Col2ImAdd(ReadOnlySpan<float> columns, int channels, Span<float> image, int rowStride = 0)
     {
         int outArea = OutH * OutW, inArea = InH * InW;
+        if (rowStride == 0) rowStride = outArea;
         for (int c = 0; c < channels; c++)
         {
             var plane = image.Slice(c * inArea, inArea);
             for (int i = 0; i < KernelH; i++)
             for (int j = 0; j < KernelW; j++)
             {
-                var row = columns.Slice(((c * KernelH + i) * KernelW + j) * outArea, outArea);
+                var row = columns.Slice(((c * KernelH + i) * KernelW + j) * rowStride, outArea);
                 for (int oy = 0; oy < OutH; oy++)
                 {
                     int y = oy * StrideH - PadTop + i * DilationH;
@@ -140,10 +147,12 @@ internal readonly record struct Window2D(
                         continue;
                     var src = row.Slice(oy * OutW, OutW);
                     int x0 = j * DilationW - PadLeft;
-                    if (StrideW == 1 && x0 >= 0 && x0 + OutW <= InW)
+                    if (StrideW == 1)
                     {
-                        var dst = plane.Slice(y * InW + x0, OutW);
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+                        int lo = Math.Clamp(-x0, 0, OutW), hi = Math.Clamp(InW - x0, lo, OutW);
+                        if (hi == lo) continue;
+                        var dst = plane.Slice(y * InW + x0 + lo, hi - lo);
+                        System.Numerics.Tensors.TensorPrimitives.Add(dst, src[lo..hi], dst);
                         continue;
                     }
                     for (int ox = 0; ox < OutW; ox++)
