@@ -28,11 +28,11 @@ public class GemmBenchmarks
     {
         var shape = KernelBenchmarks.Shapes.Single(s => s.Id == Shape);
         _gemm = KernelBenchmarks.GemmCall(shape);
-        _iterations = Math.Max(1, (long)Math.Round(shape.Flop / KernelBenchmarks.FlopPerIteration));
+        _iterations = Math.Max(1, (long)Math.Round(shape.Flop / KernelBenchmarks.PeakFlopPerIteration));
     }
 
     [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs, 1 thread")]
-    public float FmaPeak() => KernelBenchmarks.FmaLoop(_iterations);
+    public float FmaPeak() => KernelBenchmarks.PeakLoop(_iterations);
 
     [Benchmark(Description = "Tailor GEMM")]
     public void Gemm() => _gemm();

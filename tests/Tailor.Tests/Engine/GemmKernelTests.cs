@@ -49,12 +49,13 @@ public class GemmKernelTests
             Assert.Equal(v, c[idx]); // nothing outside the m×n window is touched
     }
 
-    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.Vector512Fma), InlineData(GemmVariant.SmallDirect)]
     public void EverySize0To257_InEachDimension_AllTransposes(object variantBoxed)
     {
-        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        // Every variant runs everywhere except the packed SIMD ones, which need AVX + FMA (CI's CPU has them;
+        // without AVX-512, Vector512Fma runs the Vector256 tile).
         var variant = (GemmVariant)variantBoxed;
-        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
+        if (variant is GemmVariant.Vector256Fma or GemmVariant.Vector512Fma && !Gemm.SimdAvailable) return;
         for (int size = 0; size <= 257; size++)
         for (int t = 0; t < 4; t++)
         {
@@ -65,12 +66,12 @@ public class GemmKernelTests
         }
     }
 
-    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.SmallDirect)]
+    [Theory, InlineData(GemmVariant.Scalar), InlineData(GemmVariant.Vector256Fma), InlineData(GemmVariant.Vector512Fma), InlineData(GemmVariant.SmallDirect)]
     public void LargeProblems_SplitAcrossThreads_AcrossKAndNBlocks(object variantBoxed)
     {
-        // Every variant runs everywhere except the packed SIMD one, which needs AVX + FMA (CI's CPU has them).
+        // Every variant runs everywhere except the packed SIMD ones, which need AVX + FMA (CI's CPU has them).
         var variant = (GemmVariant)variantBoxed;
-        if (variant == GemmVariant.Vector256Fma && !Gemm.SimdAvailable) return;
+        if (variant is GemmVariant.Vector256Fma or GemmVariant.Vector512Fma && !Gemm.SimdAvailable) return;
         CheckOne(variant, false, false, 131, 300, 270, 1f, 0f, 1);   // split by rows, two K blocks, two N blocks
         CheckOne(variant, true, true, 20, 520, 300, -0.5f, 1f, 2);   // few rows: split by columns
         CheckOne(variant, false, true, 200, 33, 513, 2f, 0.5f, 3);
@@ -89,6 +90,28 @@ public class GemmKernelTests
         Gemm.Multiply(false, false, 37, 29, 41, 1, a, 41, b, 29, 0, c2, 29, GemmVariant.Vector256Fma);
         for (int i = 0; i < c1.Length; i++)
             Assert.True(MathF.Abs(c1[i] - c2[i]) < 1e-4f);
+    }
+
+    [Fact]
+    public void WideTile_GivesTheBitsOfTheVector256Tile_ForEveryTransposeAndRaggedEdge()
+    {
+        // The 6×32 Vector512 tile runs the same fused multiply-adds per lane as two 6×16 Vector256 tiles: a model trains
+        // to the same weights on a CPU with AVX-512 as on one without. (Without AVX-512 both run the Vector256 tile.)
+        if (!Gemm.SimdAvailable) return;
+        var rng = new Random(13);
+        foreach (var (m, n, k) in new[] { (6, 32, 9), (13, 47, 300), (131, 300, 270), (7, 17, 5), (200, 33, 513), (64, 512, 257) })
+            for (int t = 0; t < 4; t++)
+            {
+                bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+                var a = Values(rng, m * k);
+                var b = Values(rng, k * n);
+                var c256 = Values(rng, m * n);
+                var c512 = (float[])c256.Clone();
+                int lda = ta ? m : k, ldb = tb ? k : n;
+                Gemm.Multiply(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c256, n, GemmVariant.Vector256Fma);
+                Gemm.Multiply(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, 0.5f, c512, n, GemmVariant.Vector512Fma);
+                Assert.True(c256.AsSpan().SequenceEqual(c512), $"tA={ta} tB={tb} m={m} n={n} k={k}");
+            }
     }
 
     [Fact]

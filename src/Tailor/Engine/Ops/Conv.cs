@@ -24,7 +24,7 @@ internal sealed class Conv : Op
     /// so an image's output is bit-identical whichever chunk (batch size, position in the batch) it is computed in.
     /// The small-product path sums in another order and would make it depend on the chunk's width.
     /// </summary>
-    static readonly GemmVariant Packed = Kernels.Gemm.SimdAvailable ? GemmVariant.Vector256Fma : GemmVariant.Scalar;
+    static readonly GemmVariant Packed = Kernels.Gemm.Packed;
 
     /// <summary>Most floats of unfolded columns kept from a training forward pass for the weight gradient (64 MB);
     /// above it the backward pass unfolds each chunk again.</summary>
