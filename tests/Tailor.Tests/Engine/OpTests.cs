@@ -82,6 +82,9 @@ public class OpTests
     [Fact] public void Conv_Pointwise1x1_TwoChunksOfImages() => Check("Conv", [Image(40, 3, 4, 4), W("w", 2, 4, 3, 1, 1)], []);
     [Fact] public void Conv_Groups2_TwoChunksOfImages() =>
         Check("Conv", [Image(36, 4, 4, 4), W("w", 2, 4, 2, 2, 2), W("b", 3, 4)], [Attr("group", 2L)]);
+    // Output rows as wide as the input's ("same" padding, stride 1): im2col copies whole blocks, then zeroes the padding columns.
+    [Fact] public void Conv_SamePlane_Dilated() => Check("Conv", [Image(2, 2, 6, 5), W("w", 2, 3, 2, 3, 3)], [Attr("dilations", 2L, 2), Attr("pads", 2L, 2, 2, 2)]);
+    [Fact] public void Conv_SamePlane_LopsidedPads() => Check("Conv", [Image(2, 2, 4, 6), W("w", 2, 3, 2, 2, 5)], [Attr("pads", 0L, 4, 1, 0)]);
     // Padding wider than the kernel reaches: whole output columns and rows see only zeros.
     [Fact] public void Conv_PaddingBeyondTheInput() => Check("Conv", [Image(2, 2, 3, 3), W("w", 2, 3, 2, 2, 2)], [Attr("pads", 3L, 4, 2, 3)]);
     [Fact] public void Conv_Pointwise1x1Stride2() => Check("Conv", [Image(1, 3, 5, 5), W("w", 2, 4, 3, 1, 1)], [Attr("strides", 2L, 2)]);
