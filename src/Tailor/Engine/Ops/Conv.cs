@@ -8,8 +8,9 @@ namespace Tailor.Engine.Ops;
 /// Images are taken in chunks whose outputs together span about <see cref="TargetColumns"/> columns: per chunk and
 /// group, the images are unfolded by im2col side by side into one column matrix and Y_g = W_g · cols runs as one
 /// GEMM, so W is packed once per chunk rather than per image and a small output plane (7×7 = 49 columns) does not
-/// leave most of the GEMM's 16-wide register tiles empty. A 1×1 stride-1 unpadded kernel on a plane of at least
-/// <see cref="TargetColumns"/> pixels needs no unfolding: X already is the column matrix. Supports asymmetric pads,
+/// leave a quarter of the GEMM's 16-wide register tiles empty. A 1×1 stride-1 unpadded kernel on a plane of at least
+/// <see cref="PointwiseDirectColumns"/> pixels runs image by image with no unfolding: X already is the column matrix.
+/// In training, the columns of every chunk stay for the weight gradient when they fit (<see cref="KeepLimit"/>). Supports asymmetric pads,
 /// auto_pad, stride, dilation and groups (depthwise when group = C).
 /// Gradients per chunk: dW_g += dY_g · colsᵀ, dcols = W_gᵀ · dY_g folded back by col2im into dX, dB = Σ dY over N, OH, OW.
 /// </summary>
