@@ -15,6 +15,10 @@ internal static unsafe class GemmWorkers
         public int M, N, K, Lda, Ldb, Ldc, Units, Chunks;
         public float Alpha;
         public nint A, B, C;
+
+        /// <summary>Not a product: each thread calls Body(State, first, last) on its contiguous range of the Units.</summary>
+        public delegate* managed<nint, int, int, void> Body;
+        public nint State;
     }
 
     static readonly int Helpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 15);
@@ -61,6 +65,15 @@ internal static unsafe class GemmWorkers
         }
     }
 
+    /// <summary>
+    /// Splits <paramref name="units"/> into one contiguous range per thread and calls <paramref name="body"/>(state,
+    /// first, last) on each, the calling thread included: for memory-bound work around the products (unfolding images)
+    /// that would otherwise leave the other cores idle. A function pointer and a state pointer, so nothing is allocated.
+    /// False (nothing done) when there is one core or the helpers are busy: the caller then runs the range itself.
+    /// </summary>
+    public static bool TryFor(int units, delegate* managed<nint, int, int, void> body, nint state) =>
+        units >= 2 && TryRun(new Job { Units = units, Chunks = Math.Min(Parallelism, units), Body = body, State = state });
+
     static void Loop(int chunk)
     {
         while (true)
@@ -89,6 +102,11 @@ internal static unsafe class GemmWorkers
         int first = (int)((long)j.Units * chunk / j.Chunks), last = (int)((long)j.Units * (chunk + 1) / j.Chunks);
         if (first >= last)
             return;
+        if (j.Body != null)
+        {
+            j.Body(j.State, first, last);
+            return;
+        }
         float* a = (float*)j.A, b = (float*)j.B, c = (float*)j.C;
         if (j.SplitRows)
         {

@@ -15,7 +15,7 @@ namespace Tailor.Engine.Ops;
 /// Gradients per chunk: dW_g += dY_g · colsᵀ, dcols = W_gᵀ · dY_g folded back by col2im into dX, dB = Σ dY over N, OH, OW.
 /// </summary>
 [OnnxOp("Conv")]
-internal sealed class Conv : Op
+internal sealed unsafe class Conv : Op
 {
     /// <summary>Output columns per GEMM to aim for: the GEMM's NBlock, so W is packed once per chunk.</summary>
     const int TargetColumns = 512;
@@ -112,12 +112,39 @@ internal sealed class Conv : Op
     /// <summary>Whether every chunk's columns fit in <see cref="columns"/> at once (see <see cref="Reserve"/>).</summary>
     bool CanKeep(int n, int kk, int outArea) => columns.Length >= (long)kk * outArea * n * group;
 
-    /// <summary>Unfolds images first..first+count of group gi side by side (image ii at column ii·outArea).</summary>
+    /// <summary>Below this many unfolded floats a chunk is unfolded on the calling thread alone (waking the helpers costs more).</summary>
+    const int ParallelUnfoldFloats = 1 << 16;
+
+    /// <summary>What <see cref="UnfoldRange"/> needs: the chunk's geometry and where its images and columns are.</summary>
+    struct UnfoldJob
+    {
+        public Window2D G;
+        public float* X, Cols;
+        public int First, C, Cg, Gi, Width, ColumnsLength;
+    }
+
+    /// <summary>Unfolds images first..first+count of group gi side by side (image ii at column ii·outArea), the images
+    /// shared among the cores when the chunk is big enough (<see cref="GemmWorkers.TryFor"/>).</summary>
     void Unfold(in Window2D g, ReadOnlySpan<float> x, int first, int count, int c, int cg, int gi, Span<float> cols)
     {
-        int inArea = g.InH * g.InW, outArea = g.OutH * g.OutW, width = count * outArea;
-        for (int ii = 0; ii < count; ii++)
-            g.Im2Col(x.Slice(((first + ii) * c + gi * cg) * inArea, cg * inArea), cg, cols[(ii * outArea)..], width);
+        int width = count * g.OutH * g.OutW;
+        fixed (float* px = x, pc = cols)
+        {
+            var job = new UnfoldJob { G = g, X = px, Cols = pc, First = first, C = c, Cg = cg, Gi = gi, Width = width, ColumnsLength = cols.Length };
+            if ((long)cols.Length < ParallelUnfoldFloats || !GemmWorkers.TryFor(count, &UnfoldRange, (nint)(&job)))
+                UnfoldRange((nint)(&job), 0, count);
+        }
+    }
+
+    static void UnfoldRange(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(UnfoldJob*)state;
+        int inArea = j.G.InH * j.G.InW, outArea = j.G.OutH * j.G.OutW;
+        for (int ii = from; ii < to; ii++)
+        {
+            var image = new ReadOnlySpan<float>(j.X + (long)((j.First + ii) * j.C + j.Gi * j.Cg) * inArea, j.Cg * inArea);
+            j.G.Im2Col(image, j.Cg, new Span<float>(j.Cols + (long)ii * outArea, j.ColumnsLength - ii * outArea), j.Width);
+        }
     }
 
     public override void Forward(Node output, bool training)
