@@ -10,7 +10,7 @@ namespace Tailor.Cli.Commands;
 internal static class HeadTraining
 {
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
-        AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, double? l2, bool json, CancellationToken ct)
+        AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct)
     {
         var defaults = new HeadTrainingOptions();
         var options = defaults with
@@ -20,11 +20,19 @@ internal static class HeadTraining
             K = k,
             Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, ("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)),
             Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, ("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)),
-            L2 = l2 ?? defaults.L2,
         };
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
             throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
-        if (l2 is double l && !(l >= 0)) throw new TailorException($"--l2 {l}: the L2 strength must be ≥ 0.");
+        if (l2 is not null)
+        {
+            var values = l2.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) ? LogisticRegression.DefaultL2Candidates : OptionParsing.Doubles("--l2", l2);
+            foreach (double candidate in values)
+                if (!(candidate >= 0) || double.IsInfinity(candidate))
+                    throw new TailorException($"--l2 {candidate}: an L2 strength must be a finite number ≥ 0.");
+            options = values.Count == 1 && !l2.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+                ? options with { L2 = values[0] }
+                : options with { L2Candidates = values };
+        }
         int images = train.Examples.Count * Features.FeatureCache.VariantsFor(options.Augmentation);
         var result = json
             ? Train(options)
@@ -47,6 +55,8 @@ internal static class HeadTraining
                 feature_seconds = result.FeatureSeconds, train_seconds = result.TrainSeconds,
                 stored_examples = head == "knn" ? result.StoredExamples : (int?)null,
                 converged = result.Lbfgs?.Converged, iterations = result.Lbfgs?.Iterations, lbfgs_message = result.Lbfgs?.Message,
+                l2 = result.L2, l2_folds = result.L2Selection?.Folds,
+                l2_cross_validation = result.L2Selection?.Scores.Select(c => new { l2 = c.L2, cross_entropy = c.CrossEntropy, accuracy = c.Accuracy }),
                 validation_loss = val?.Loss, validation_accuracy = val?.Accuracy, new_labels = result.NewLabels, labels = model.Spec.Labels.Names,
                 skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
             }, CliApp.JsonLine));
@@ -59,6 +69,15 @@ internal static class HeadTraining
             : $"L-BFGS {(result.Lbfgs!.Converged ? "converged" : "[yellow]did not converge[/] (best iterate kept)")} in {result.Lbfgs.Iterations} iterations, loss {result.Lbfgs.Loss:F4}";
         AnsiConsole.MarkupLine($"[green]Done[/] ({head}): {result.Examples} examples × {result.Variants} variants; features {result.FeatureSeconds:F2} s, " +
             $"training {result.TrainSeconds * 1000:F1} ms; {detail}.");
+        if (result.L2Selection is { } cv)
+        {
+            var table = new Table().AddColumns("λ", $"held-out cross-entropy ({cv.Folds}-fold)", "held-out accuracy");
+            foreach (var c in cv.Scores)
+                table.AddRow((c.L2 == cv.Chosen ? "[bold]" : "") + c.L2.ToString("G", System.Globalization.CultureInfo.InvariantCulture) + (c.L2 == cv.Chosen ? " ←[/]" : ""),
+                    c.CrossEntropy.ToString("F4", System.Globalization.CultureInfo.InvariantCulture), c.Accuracy.ToString("P1", System.Globalization.CultureInfo.InvariantCulture));
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"L2 strength chosen by cross-validation: {cv.Chosen.ToString("G", System.Globalization.CultureInfo.InvariantCulture)}.");
+        }
         if (val is { } v) AnsiConsole.MarkupLine($"Validation: accuracy {v.Accuracy:P1}, loss {v.Loss:F4}.");
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(output)}.");
         return Task.FromResult(0);

@@ -16,6 +16,11 @@ internal static class OptionParsing
 
     public static float[] Floats(string option, string? text) => List(text).Select(t => (float)Number(option, t)).ToArray();
 
+    /// <summary>A non-empty comma-separated list of numbers.</summary>
+    public static IReadOnlyList<double> Doubles(string option, string text) =>
+        List(text).Select(t => Number(option, t)).ToArray() is { Length: > 0 } values ? values
+            : throw new TailorException($"{option}: give a number or a comma-separated list of numbers.");
+
     /// <summary>"1,2,8,16" → a set; "0..1" or "[0,1]" → a closed range.</summary>
     public static AllowedValues Allowed(string option, string text)
     {

@@ -38,7 +38,11 @@ internal static partial class TrainCommand
         var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours (default 5, 1..100)." };
         var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform (default) or distance." };
         var metricOption = new Option<string?>("--metric") { Description = "k-NN: euclidean (default) or cosine." };
-        var l2Option = new Option<double?>("--l2") { Description = "Logistic regression: L2 strength (default 0.0003)." };
+        var l2Option = new Option<string?>("--l2")
+        {
+            Description = "Logistic regression: L2 strength (default 0.0003); 'auto' to choose it by 5-fold cross-validation among " +
+                "0.0001…0.1, or a comma-separated list of candidates.",
+        };
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
             modelArg, dataOption, validationOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,

@@ -35,6 +35,11 @@ public sealed record HeadTrainingOptions
     /// photos right, λ = 0.003–1 11/15 and λ = 0 10/15.</summary>
     public double L2 { get; init; } = 0.0003;
 
+    /// <summary>Logistic regression: when set, the L2 strength is chosen among these by stratified cross-validation
+    /// (<see cref="LogisticRegression.CrossValidateL2"/>; <see cref="LogisticRegression.DefaultL2Candidates"/> is a
+    /// good grid), and <see cref="L2"/> is ignored. Default: none (use <see cref="L2"/>).</summary>
+    public IReadOnlyList<double>? L2Candidates { get; init; }
+
     /// <summary>Logistic regression: L-BFGS iteration limit. Default 200.</summary>
     public int MaxIterations { get; init; } = 200;
 
@@ -56,6 +61,12 @@ public sealed record HeadTrainingResult
 
     /// <summary>Logistic regression: convergence report of L-BFGS (not converged still keeps the best iterate).</summary>
     public LogisticRegressionTraining? Lbfgs { get; init; }
+
+    /// <summary>Logistic regression: the L2 strength used.</summary>
+    public double? L2 { get; init; }
+
+    /// <summary>Logistic regression with <see cref="HeadTrainingOptions.L2Candidates"/>: the cross-validation behind the choice.</summary>
+    public L2Selection? L2Selection { get; init; }
 
     /// <summary>k-NN: examples stored after this training (previous ones included).</summary>
     public int StoredExamples { get; init; }
@@ -142,8 +153,12 @@ public static class HeadTrainer
         var clock = Stopwatch.StartNew();
         // The graph already L2-normalizes the features when the model was prepared that way; the head
         // itself must not normalize again, or its weights would not fit the plain Gemm layout.
-        var trained = LogisticRegression.Train(features, slots, spec.Labels.Capacity,
-            new LogisticRegressionOptions { L2 = options.L2, NormalizeFeatures = false, MaxIterations = options.MaxIterations }, cancellationToken);
+        var lbfgs = new LogisticRegressionOptions { L2 = options.L2, NormalizeFeatures = false, MaxIterations = options.MaxIterations };
+        var selection = options.L2Candidates is { } candidates
+            ? LogisticRegression.CrossValidateL2(features, slots, spec.Labels.Capacity, candidates, variants, options: lbfgs, cancellationToken: cancellationToken)
+            : null;
+        if (selection is not null) lbfgs = lbfgs with { L2 = selection.Chosen };
+        var trained = LogisticRegression.Train(features, slots, spec.Labels.Capacity, lbfgs, cancellationToken);
         string weightName = ClassifierWeight(model, dim);
         var layer = spec.UpdatableLayers.FirstOrDefault(l => l.Name == spec.Classifier) ?? throw new TailorException($"The classifier '{spec.Classifier}' is not updatable.");
         model.SetParameter(weightName, trained.Weights);
@@ -152,7 +167,7 @@ public static class HeadTrainer
         return new HeadTrainingResult
         {
             Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
-            Skipped = skipped, NewLabels = newLabels, Lbfgs = trained.Training,
+            Skipped = skipped, NewLabels = newLabels, Lbfgs = trained.Training, L2 = lbfgs.L2, L2Selection = selection,
         };
     }
 

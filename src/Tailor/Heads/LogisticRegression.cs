@@ -41,6 +41,12 @@ public sealed record LogisticRegressionOptions
     public long ParallelThreshold { get; init; } = 1 << 18;
 }
 
+/// <summary>One candidate of <see cref="LogisticRegression.CrossValidateL2"/>: mean held-out cross-entropy and accuracy.</summary>
+public sealed record L2Score(double L2, double CrossEntropy, double Accuracy);
+
+/// <summary>What <see cref="LogisticRegression.CrossValidateL2"/> chose, over how many folds, and every candidate's score.</summary>
+public sealed record L2Selection(double Chosen, int Folds, IReadOnlyList<L2Score> Scores);
+
 /// <summary>How training ended.</summary>
 /// <param name="Converged">Whether a tolerance was met; if not, the model holds the best iterate found.</param>
 /// <param name="Iterations">L-BFGS iterations.</param>
@@ -219,6 +225,96 @@ public static class LogisticRegression
             bias[target] = (float)(theta[cp * d + c] - meanBias);
         }
         return new LogisticRegressionModel(classCount, d, weights, bias, options.NormalizeFeatures, training);
+    }
+
+    /// <summary>The L2 strengths <see cref="CrossValidateL2"/> tries when given none: 10⁻⁴ to 10⁻¹ in half-decade steps.</summary>
+    public static IReadOnlyList<double> DefaultL2Candidates { get; } = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1];
+
+    /// <summary>
+    /// Picks the L2 strength by stratified k-fold cross-validation: every example (with its
+    /// <paramref name="rowsPerExample"/> augmented rows, which stay in its fold) is held out once. Each candidate is
+    /// trained on the other folds and scored by the mean cross-entropy on the held-out examples' first rows (the
+    /// photos as they are). The lowest mean wins; a tie goes to the stronger λ. Folds go round-robin through each
+    /// class's examples in order, so the choice is deterministic.
+    /// </summary>
+    /// <remarks><paramref name="features"/> holds rows of length D, <paramref name="rowsPerExample"/> consecutive rows per
+    /// example; <paramref name="labels"/> the class of each row. At most <paramref name="folds"/> folds (default 5), fewer
+    /// when a class has fewer examples. <paramref name="options"/> apply to every fit (their L2 is replaced).</remarks>
+    /// <exception cref="TailorException">No candidates, a candidate that is not a finite number ≥ 0, rows that do not
+    /// group into examples, or a class with fewer than two examples (nothing to hold out), which it names.</exception>
+    public static L2Selection CrossValidateL2(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, int classCount,
+        IReadOnlyList<double>? candidates = null, int rowsPerExample = 1, int folds = 5, LogisticRegressionOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        candidates ??= DefaultL2Candidates;
+        options ??= new LogisticRegressionOptions();
+        if (candidates.Count == 0)
+            throw new TailorException("Cross-validating the L2 strength needs at least one candidate.");
+        foreach (double l2 in candidates)
+            if (!(l2 >= 0) || double.IsInfinity(l2))
+                throw new TailorException($"The L2 candidate {l2} is not allowed; it must be a finite number ≥ 0.");
+        int rows = labels.Length;
+        if (rowsPerExample < 1 || rows == 0 || rows % rowsPerExample != 0 || features.Length % rows != 0)
+            throw new TailorException($"{rows} rows do not group into examples of {rowsPerExample} rows with equal-length features.");
+        int d = features.Length / rows, examples = rows / rowsPerExample;
+
+        // Stratified folds: each class's examples, in order, go to folds 0, 1, …, k−1, 0, …
+        var byClass = new Dictionary<int, List<int>>();
+        for (int e = 0; e < examples; e++)
+        {
+            int label = labels[e * rowsPerExample];
+            if (!byClass.TryGetValue(label, out var list)) byClass[label] = list = [];
+            list.Add(e);
+        }
+        var (rarest, fewest) = byClass.MinBy(kv => kv.Value.Count) is var min ? (min.Key, min.Value.Count) : (0, 0);
+        if (fewest < 2)
+            throw new TailorException($"Cross-validating the L2 strength holds examples out, but class {rarest} has {fewest} example; every class needs at least 2. Give --l2 a value instead.");
+        int k = Math.Min(folds, fewest);
+        if (k < 2)
+            throw new TailorException($"Cross-validation needs at least 2 folds; {folds} were asked for.");
+        int[] foldOf = new int[examples];
+        foreach (var list in byClass.Values)
+            for (int i = 0; i < list.Count; i++)
+                foldOf[list[i]] = i % k;
+
+        var scores = new List<L2Score>(candidates.Count);
+        var trainRows = new List<int>(rows);
+        foreach (double l2 in candidates)
+        {
+            double lossSum = 0;
+            int correct = 0, held = 0;
+            for (int f = 0; f < k; f++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                trainRows.Clear();
+                for (int r = 0; r < rows; r++)
+                    if (foldOf[r / rowsPerExample] != f) trainRows.Add(r);
+                float[] x = new float[trainRows.Count * d];
+                int[] y = new int[trainRows.Count];
+                for (int i = 0; i < trainRows.Count; i++)
+                {
+                    features.Slice(trainRows[i] * d, d).CopyTo(x.AsSpan(i * d, d));
+                    y[i] = labels[trainRows[i]];
+                }
+                var model = Train(x, y, classCount, options with { L2 = l2 }, cancellationToken);
+                var p = new float[classCount];
+                for (int e = 0; e < examples; e++)
+                {
+                    if (foldOf[e] != f) continue;
+                    int r = e * rowsPerExample, label = labels[r];
+                    model.PredictProbabilities(features.Slice(r * d, d), p);
+                    lossSum -= Math.Log(Math.Max(p[label], 1e-7f));
+                    if (TensorPrimitives.IndexOfMax(p) == label) correct++;
+                    held++;
+                }
+            }
+            scores.Add(new L2Score(l2, lossSum / held, correct / (double)held));
+        }
+        var best = scores[0];
+        foreach (var score in scores.Skip(1))
+            if (score.CrossEntropy < best.CrossEntropy - 1e-12 || (Math.Abs(score.CrossEntropy - best.CrossEntropy) <= 1e-12 && score.L2 > best.L2))
+                best = score;
+        return new L2Selection(best.L2, k, scores);
     }
 
     /// <summary>Trains with string labels; <paramref name="classLabels"/> fixes the class order (e.g. the

@@ -41,6 +41,42 @@ public sealed class TrainCommandTests(PreparedModelFixture fixture) : IClassFixt
         Assert.Empty(Directory.GetFiles(_dir.Path, "*.tmp*"));
     }
 
+    [Fact]
+    public void LogregWithL2Auto_CrossValidatesTheCandidates_AndReportsTheChoice()
+    {
+        string output = _dir.File("logreg-auto.onnx");
+        var r = CliRunner.Run("train", fixture.Path, "--head", "logreg", "--l2", "auto", "--data", TestData.HandsTrain, "--out", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var final = JsonDocument.Parse(r.Stdout).RootElement;
+        var scores = final.GetProperty("l2_cross_validation").EnumerateArray().ToList();
+        Assert.Equal([0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], scores.Select(e => e.GetProperty("l2").GetDouble()));
+        Assert.Equal(5, final.GetProperty("l2_folds").GetInt32()); // 10 photos per label
+        double chosen = final.GetProperty("l2").GetDouble();
+        Assert.Equal(scores.MinBy(e => e.GetProperty("cross_entropy").GetDouble()).GetProperty("l2").GetDouble(), chosen);
+
+        // Two candidates given explicitly; a single value is used as it is.
+        r = CliRunner.Run("train", fixture.Path, "--head", "logreg", "--l2", "0.001,0.1", "--data", TestData.HandsTrain, "--out", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(2, JsonDocument.Parse(r.Stdout).RootElement.GetProperty("l2_cross_validation").GetArrayLength());
+        r = CliRunner.Run("train", fixture.Path, "--head", "logreg", "--l2", "0.002", "--data", TestData.HandsTrain, "--out", output, "--json");
+        var single = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(0.002, single.GetProperty("l2").GetDouble());
+        Assert.Equal(JsonValueKind.Null, single.GetProperty("l2_cross_validation").ValueKind);
+    }
+
+    [Theory]
+    [InlineData("--l2", "lots", "--l2")]
+    [InlineData("--l2", "-1", "--l2")]
+    public void BadL2_ExitsNonZero_NamingIt_AndWritesNothing(string option, string value, string named)
+    {
+        string output = _dir.File($"bad-l2-{value}.onnx");
+        var r = CliRunner.Run("train", fixture.Path, "--head", "logreg", option, value, "--data", TestData.HandsTrain, "--out", output);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(named, r.Stderr);
+        Assert.Contains(value, r.Stderr);
+        Assert.False(File.Exists(output));
+    }
+
     [Theory]
     [InlineData("--batch", "3", "batch_size")]
     [InlineData("--lr", "5", "learning_rate")]
