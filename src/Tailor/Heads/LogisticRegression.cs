@@ -266,7 +266,8 @@ public static class LogisticRegression
             if (!byClass.TryGetValue(label, out var list)) byClass[label] = list = [];
             list.Add(e);
         }
-        var (rarest, fewest) = byClass.MinBy(kv => kv.Value.Count) is var min ? (min.Key, min.Value.Count) : (0, 0);
+        var rarestClass = byClass.MinBy(kv => kv.Value.Count);
+        int rarest = rarestClass.Key, fewest = rarestClass.Value.Count;
         if (fewest < 2)
             throw new TailorException($"Cross-validating the L2 strength holds examples out, but class {rarest} has {fewest} example; every class needs at least 2. Give --l2 a value instead.");
         int k = Math.Min(folds, fewest);
@@ -277,39 +278,41 @@ public static class LogisticRegression
             for (int i = 0; i < list.Count; i++)
                 foldOf[list[i]] = i % k;
 
-        var scores = new List<L2Score>(candidates.Count);
-        var trainRows = new List<int>(rows);
-        foreach (double l2 in candidates)
+        // Folds outside, candidates inside: each fold's training rows are gathered once for every candidate.
+        var lossSums = new double[candidates.Count];
+        var correct = new int[candidates.Count];
+        int held = 0;
+        var p = new float[classCount];
+        for (int f = 0; f < k; f++)
         {
-            double lossSum = 0;
-            int correct = 0, held = 0;
-            for (int f = 0; f < k; f++)
+            int trainCount = 0;
+            for (int r = 0; r < rows; r++)
+                if (foldOf[r / rowsPerExample] != f) trainCount++;
+            float[] x = new float[trainCount * d];
+            int[] y = new int[trainCount];
+            for (int r = 0, i = 0; r < rows; r++)
+            {
+                if (foldOf[r / rowsPerExample] == f) continue;
+                features.Slice(r * d, d).CopyTo(x.AsSpan(i * d, d));
+                y[i++] = labels[r];
+            }
+            for (int ci = 0; ci < candidates.Count; ci++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                trainRows.Clear();
-                for (int r = 0; r < rows; r++)
-                    if (foldOf[r / rowsPerExample] != f) trainRows.Add(r);
-                float[] x = new float[trainRows.Count * d];
-                int[] y = new int[trainRows.Count];
-                for (int i = 0; i < trainRows.Count; i++)
-                {
-                    features.Slice(trainRows[i] * d, d).CopyTo(x.AsSpan(i * d, d));
-                    y[i] = labels[trainRows[i]];
-                }
-                var model = Train(x, y, classCount, options with { L2 = l2 }, cancellationToken);
-                var p = new float[classCount];
+                var model = Train(x, y, classCount, options with { L2 = candidates[ci] }, cancellationToken);
                 for (int e = 0; e < examples; e++)
                 {
                     if (foldOf[e] != f) continue;
                     int r = e * rowsPerExample, label = labels[r];
                     model.PredictProbabilities(features.Slice(r * d, d), p);
-                    lossSum -= Math.Log(Math.Max(p[label], 1e-7f));
-                    if (TensorPrimitives.IndexOfMax(p) == label) correct++;
-                    held++;
+                    lossSums[ci] -= Math.Log(Math.Max(p[label], 1e-7f));
+                    if (TensorPrimitives.IndexOfMax(p) == label) correct[ci]++;
                 }
             }
-            scores.Add(new L2Score(l2, lossSum / held, correct / (double)held));
+            for (int e = 0; e < examples; e++)
+                if (foldOf[e] == f) held++;
         }
+        var scores = candidates.Select((l2, ci) => new L2Score(l2, lossSums[ci] / held, correct[ci] / (double)held)).ToList();
         var best = scores[0];
         foreach (var score in scores.Skip(1))
             if (score.CrossEntropy < best.CrossEntropy - 1e-12 || (Math.Abs(score.CrossEntropy - best.CrossEntropy) <= 1e-12 && score.L2 > best.L2))

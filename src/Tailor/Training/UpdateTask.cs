@@ -95,7 +95,8 @@ public sealed partial class UpdateTask
         using (var extractor = new FeatureExtractor(_model, cut))
         {
             var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
-            _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, new TrainingLoss(spec).Outputs, trainable.ToHashSet(),
+            _loss = new TrainingLoss(spec);
+            _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, _loss.Outputs, trainable.ToHashSet(),
                 (int)_model.Proto.Opset(), shapes, settings.Seed);
             _cutLengths = extractor.Lengths.ToArray();
             var clock = Stopwatch.StartNew();
@@ -151,7 +152,6 @@ public sealed partial class UpdateTask
         var spec = _model.Spec;
         Parameters = spec.UpdatableLayers.SelectMany(l => l.Parameters).Select(p => graph.Parameters[p]).ToList();
         Optimizer = CreateOptimizer(spec.Optimizer, settings);
-        _loss = new TrainingLoss(spec);
 
         int variants = _trainCache!.Variants;
         // Rows of readable examples: every variant of every example, each visited once per epoch.
