@@ -97,7 +97,7 @@ internal static unsafe class Gemm
         if (!SimdAvailable)
             throw new PlatformNotSupportedException("This CPU has no AVX/FMA.");
 
-        bool wide = variant == GemmVariant.Auto || variant == GemmVariant.Vector512Fma ? WideAvailable : false;
+        bool wide = variant is GemmVariant.Auto or GemmVariant.Vector512Fma && WideAvailable;
         fixed (float* pa = a, pb = b, pc = c)
         {
             if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
