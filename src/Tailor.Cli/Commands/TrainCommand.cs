@@ -85,7 +85,7 @@ internal static partial class TrainCommand
                 SkipBadExamples = parse.GetValue(skipBadOption),
             };
             var task = new UpdateTask(model, train, validation, options);
-            var result = await RunWithDisplay(task, json, ct);
+            var result = await RunWithDisplay(task, model.Spec.LossTerms, json, ct);
             if (result.History.Epochs.Count > 0)
                 LossCurve.Save(result.History, output + ".loss.png", title: $"Training {Path.GetFileName(output)}");
             if (result.EpochsCompleted > 0) model.Save(output);   // nothing trained, nothing written
@@ -108,7 +108,7 @@ internal static partial class TrainCommand
         }
     }
 
-    private static async Task<TrainingResult> RunWithDisplay(UpdateTask task, bool json, CancellationToken ct)
+    private static async Task<TrainingResult> RunWithDisplay(UpdateTask task, IReadOnlyList<Spec.LossSpec> lossTerms, bool json, CancellationToken ct)
     {
         // Ctrl+C cancels the task, which still reports completion and keeps the last epoch's weights.
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -135,6 +135,9 @@ internal static partial class TrainCommand
             task.TrainingBegan += (_, e) =>
             {
                 AnsiConsole.MarkupLine($"Training on {e.Examples} examples × {e.Variants} variant{(e.Variants > 1 ? "s" : "")}, batch {e.BatchSize}, epochs {e.FirstEpoch}–{e.Epochs}.");
+                // With several loss terms, the loss columns are their weighted sum: say so.
+                if (lossTerms.Count > 1)
+                    AnsiConsole.MarkupLine(Markup.Escape($"Loss = {string.Join(" + ", lossTerms.Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {(t.Kind == Spec.LossKind.MeanSquaredError ? "mse" : "cross-entropy")} on {t.Input}"))} (train and validation loss below)."));
                 Console.Out.WriteLine(" epoch │ train loss (mean) │ last batch │ train acc │ val loss │ val acc │       lr │  secs");
             };
             // Plain lines (not Spectre markup): a table that grows row by row and never wraps.

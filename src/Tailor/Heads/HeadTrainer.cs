@@ -155,7 +155,8 @@ public static class HeadTrainer
         // itself must not normalize again, or its weights would not fit the plain Gemm layout.
         var lbfgs = new LogisticRegressionOptions { L2 = options.L2, NormalizeFeatures = false, MaxIterations = options.MaxIterations };
         var selection = options.L2Candidates is { } candidates
-            ? LogisticRegression.CrossValidateL2(features, slots, spec.Labels.Capacity, candidates, variants, options: lbfgs, cancellationToken: cancellationToken)
+            ? LogisticRegression.CrossValidateL2(features, slots, spec.Labels.Capacity, candidates, variants, options: lbfgs,
+                classNames: spec.Labels.Names, cancellationToken: cancellationToken)
             : null;
         if (selection is not null) lbfgs = lbfgs with { L2 = selection.Chosen };
         var trained = LogisticRegression.Train(features, slots, spec.Labels.Capacity, lbfgs, cancellationToken);

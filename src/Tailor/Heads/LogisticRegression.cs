@@ -241,10 +241,11 @@ public static class LogisticRegression
     /// example; <paramref name="labels"/> the class of each row. At most <paramref name="folds"/> folds (default 5), fewer
     /// when a class has fewer examples. <paramref name="options"/> apply to every fit (their L2 is replaced).</remarks>
     /// <exception cref="TailorException">No candidates, a candidate that is not a finite number ≥ 0, rows that do not
-    /// group into examples, or a class with fewer than two examples (nothing to hold out), which it names.</exception>
+    /// group into examples, or a class with fewer than two examples (nothing to hold out), which it names (by
+    /// <paramref name="classNames"/> when given).</exception>
     public static L2Selection CrossValidateL2(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, int classCount,
         IReadOnlyList<double>? candidates = null, int rowsPerExample = 1, int folds = 5, LogisticRegressionOptions? options = null,
-        CancellationToken cancellationToken = default)
+        IReadOnlyList<string>? classNames = null, CancellationToken cancellationToken = default)
     {
         candidates ??= DefaultL2Candidates;
         options ??= new LogisticRegressionOptions();
@@ -269,7 +270,9 @@ public static class LogisticRegression
         var rarestClass = byClass.MinBy(kv => kv.Value.Count);
         int rarest = rarestClass.Key, fewest = rarestClass.Value.Count;
         if (fewest < 2)
-            throw new TailorException($"Cross-validating the L2 strength holds examples out, but class {rarest} has {fewest} example; every class needs at least 2. Give --l2 a value instead.");
+            throw new TailorException($"Cross-validating the L2 strength holds examples out, but " +
+                (classNames is not null && rarest < classNames.Count ? $"label '{classNames[rarest]}'" : $"class {rarest}") +
+                $" has {fewest} example; every label needs at least 2. Add examples, or give --l2 a value instead of a list or 'auto'.");
         int k = Math.Min(folds, fewest);
         if (k < 2)
             throw new TailorException($"Cross-validation needs at least 2 folds; {folds} were asked for.");

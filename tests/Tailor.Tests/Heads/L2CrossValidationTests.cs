@@ -97,5 +97,8 @@ public class L2CrossValidationTests
         var e = Assert.Throws<TailorException>(() => LogisticRegression.CrossValidateL2(x, y, 3));
         Assert.Contains("class 2 has 1 example", e.Message);
         Assert.Contains("--l2", e.Message);
+        // With the class names, the label as the user wrote it.
+        e = Assert.Throws<TailorException>(() => LogisticRegression.CrossValidateL2(x, y, 3, classNames: ["✊", "✋", "✌️"]));
+        Assert.Contains("label '✌️' has 1 example", e.Message);
     }
 }
