@@ -18,19 +18,8 @@ internal sealed record FeatureSet(string Name, string Description, int Dimension
 
 internal static class FeatureSets
 {
-    /// <summary>The hands data folder (holding train/ and test/): $TAILOR_HANDS, else shared/datasets/hands above the
-    /// binary or the working directory, else the workspace's copy — as the tests and <c>tailor bench train</c> find it.</summary>
-    public static string HandsRoot()
-    {
-        if (Environment.GetEnvironmentVariable("TAILOR_HANDS") is { Length: > 0 } env && Directory.Exists(env)) return env;
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", "datasets", "hands"), Path.Combine(dir.FullName, "..", "shared", "datasets", "hands") })
-                    if (Directory.Exists(Path.Combine(candidate, "train"))) return Path.GetFullPath(candidate);
-        const string workspace = "/work/shared/datasets/hands";
-        return Directory.Exists(workspace) ? workspace
-            : throw new DirectoryNotFoundException("The hands data (shared/datasets/hands) was not found; set TAILOR_HANDS.");
-    }
+    /// <summary>The hands data folder (holding train/ and test/), as the tests and <c>tailor bench train</c> find it.</summary>
+    public static string HandsRoot() => SharedData.Hands;
 
     /// <summary>
     /// Features of the hands photos at the default model's classifier input (ResNet18's pooled 512-d output,

@@ -28,24 +28,8 @@ public sealed class PreparedModelFixture : IDisposable
 
 public static class TestData
 {
-    /// <summary>The reference app's photos, read where they are (never copied into the repository).</summary>
-    public static string Hands
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = System.IO.Path.Combine(dir.FullName, "shared", "datasets", "hands");
-                if (System.IO.Directory.Exists(candidate)) return candidate;
-                candidate = System.IO.Path.Combine(dir.FullName, "..", "shared", "datasets", "hands");
-                if (System.IO.Directory.Exists(candidate)) return System.IO.Path.GetFullPath(candidate);
-            }
-            // A clone elsewhere (CI checks out into a temporary folder) finds the workspace's copy.
-            foreach (var candidate in new[] { Environment.GetEnvironmentVariable("TAILOR_HANDS"), "/work/shared/datasets/hands" })
-                if (candidate is { Length: > 0 } && System.IO.Directory.Exists(candidate)) return candidate;
-            throw new InvalidOperationException("The hands data (../shared/datasets/hands) was not found above " + AppContext.BaseDirectory + "; set TAILOR_HANDS.");
-        }
-    }
+    /// <summary>The reference app's photos, read where they are (../shared beside the repository; never copied into it).</summary>
+    public static string Hands => SharedData.Hands;
 
     public static string HandsTrain => System.IO.Path.Combine(Hands, "train");
 

@@ -70,7 +70,7 @@ public sealed partial class ReadmeTests : IDisposable
         Assert.Contains(answer.Label, new[] { "✊", "✋", "✌️" });
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Tailor.slnx"))) return dir.FullName;

@@ -13,7 +13,6 @@ namespace Tailor.Cli.Commands;
 internal static partial class BenchCommand
 {
     /// <summary>Environment variable naming the hands data set folder (the one holding train/ and test/).</summary>
-    internal const string HandsVariable = "TAILOR_HANDS";
 
     public static Command Create()
     {
@@ -28,7 +27,7 @@ internal static partial class BenchCommand
     {
         var dataOption = new Option<string?>("--data")
         {
-            Description = $"Training folder, one sub-folder per label (default: the hands data's train/, found above the tool or through ${HandsVariable}).",
+            Description = $"Training folder, one sub-folder per label (default: the hands data's train/, in ../shared beside the repository, or under ${SharedData.Variable}).",
         };
         var epochsOption = new Option<int>("--epochs")
         {
@@ -67,21 +66,14 @@ internal static partial class BenchCommand
         return command;
     }
 
-    /// <summary>The hands training folder: <c>$TAILOR_HANDS/train</c>, else <c>shared/datasets/hands/train</c> in a
-    /// folder above the tool or the working directory (the repository sits beside shared/), else the workspace's copy.</summary>
-    /// <exception cref="TailorException">None of these exists.</exception>
+    /// <summary>The hands training folder: <c>train/</c> of the shared hands data beside the repository
+    /// (<see cref="SharedData"/>: <c>$TAILOR_SHARED</c>, else <c>../shared</c> from the repository root).</summary>
+    /// <exception cref="TailorException">It is not there; the message says where it was looked for.</exception>
     internal static string DefaultHandsTrain()
     {
-        if (Environment.GetEnvironmentVariable(HandsVariable) is { Length: > 0 } env)
-            return Directory.Exists(Path.Combine(env, "train")) ? Path.Combine(env, "train")
-                : throw new TailorException($"${HandsVariable} is '{env}', which has no train/ folder.");
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", "datasets", "hands"), Path.Combine(dir.FullName, "..", "shared", "datasets", "hands") })
-                    if (Directory.Exists(Path.Combine(candidate, "train"))) return Path.GetFullPath(Path.Combine(candidate, "train"));
-        const string workspace = "/work/shared/datasets/hands/train";
-        return Directory.Exists(workspace) ? workspace
-            : throw new TailorException($"The hands data (shared/datasets/hands) was not found above {AppContext.BaseDirectory}; pass --data DIR or set ${HandsVariable}.");
+        string train = Path.Combine(SharedData.Hands, "train");
+        return Directory.Exists(train) ? train
+            : throw new TailorException($"The hands training photos are not in '{train}'; pass --data DIR.");
     }
 
     private static void Render(TrainBenchmark.Report r)

@@ -5,7 +5,7 @@ namespace Tailor.Tests.Data;
 
 public class LabeledFolderTests
 {
-    internal const string Hands = "/work/shared/datasets/hands";
+    internal static string Hands => TestData.Hands;
     private const string Scissors = "\u270C\uFE0F";
 
     [Theory]
