@@ -21,6 +21,12 @@ var heads = new Command("heads", "Accuracy and training time of the nn, logistic
 heads.SetAction(parse => HeadBenchmarks.Run(parse.GetValue(headsJson)));
 root.Add(heads);
 
+var memoryJson = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
+var memory = new Command("memory", "Peak memory of the README's C# sample (one process: prepare, train, predict, evaluate) against the CLI's " +
+    "prepare, train and evaluate, each in a fresh process.") { memoryJson };
+memory.SetAction(parse => MemoryBenchmarks.Run(parse.GetValue(memoryJson)));
+root.Add(memory);
+
 var bdnArgs = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "BenchmarkDotNet arguments (default: --filter *)." };
 var bdn = new Command("bdn", "The GEMM shapes under BenchmarkDotNet (in-process, short job; several minutes), each against the FMA peak loop doing the same FLOPs.")
     { bdnArgs };

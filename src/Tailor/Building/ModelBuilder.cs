@@ -78,6 +78,9 @@ public static partial class ModelBuilder
             };
         }
 
+        // The feature size as the base model declares it, read before its outputs and shapes are dropped.
+        int? declaredFeatureDim = DeclaredFeatureDimension(graph, featureName);
+
         // Keep only what computes the features; the base model's own head (if any) goes.
         PruneTo(graph, [featureName]);
         graph.Output.Clear();
@@ -90,7 +93,7 @@ public static partial class ModelBuilder
         else if (options.Mean is not null || options.Std is not null)
             PrependNormalization(graph, options.Mean, options.Std, (int)inputDims[1]);
 
-        int featureDim = FeatureDimension(model, featureName, preprocessing, basePath);
+        int featureDim = declaredFeatureDim ?? FeatureDimension(model, featureName, preprocessing, basePath);
 
         // Head: Flatten → (LpNormalization) → Gemm → Softmax; ArgMax → Gather(labels) for the label string.
         graph.Node.Add(OnnxGraph.Node("Flatten", "flatten_features", [featureName], [FeaturesTensor], OnnxGraph.IntAttr("axis", 1)));
@@ -434,8 +437,18 @@ public static partial class ModelBuilder
         Prepend(graph, steps);
     }
 
-    /// <summary>The number of features per example (C·H·W of the feature tensor), from the static shape
-    /// when the model declares one, otherwise by running the backbone once on a blank image.</summary>
+    /// <summary>C·H·W of the feature tensor when the base model declares its shape (as a graph output or in
+    /// value_info) with every dimension after the batch known; null otherwise.</summary>
+    private static int? DeclaredFeatureDimension(GraphProto graph, string featureName)
+    {
+        var dims = graph.Output.Concat(graph.ValueInfo).FirstOrDefault(v => v.Name == featureName)?.Dims() ?? [];
+        if (dims.Length < 2 || dims.Skip(1).Any(d => d <= 0)) return null;
+        long size = dims.Skip(1).Aggregate(1L, (a, d) => a * d);
+        return size <= int.MaxValue ? (int)size : null;
+    }
+
+    /// <summary>The number of features per example (C·H·W of the feature tensor) when the model does not declare
+    /// it: the backbone runs once on a blank image. (Running it costs a copy of the weights in ONNX Runtime.)</summary>
     private static int FeatureDimension(ModelProto model, string featureName, ImagePreprocessing pre, string path)
     {
         var probe = model.Clone();

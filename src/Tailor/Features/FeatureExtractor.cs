@@ -19,6 +19,8 @@ public sealed unsafe class FeatureExtractor : IDisposable
     private readonly string _input;
     private readonly long[] _imageShape;
     private readonly string[] _outputNames;
+    private readonly long _nativeBytes;
+    private bool _disposed;
 
     /// <summary>Builds the prefix model for <paramref name="model"/>'s cut.</summary>
     public FeatureExtractor(UpdatableModel model, GraphCut cut)
@@ -26,8 +28,7 @@ public sealed unsafe class FeatureExtractor : IDisposable
         Model = model;
         Cut = cut;
         var prefix = ModelBuilder.PrefixModel(model.Proto, cut.CutTensors);
-        var options = Tailor.Onnx.OnnxSessions.CreateOptions();
-        _session = new InferenceSession(prefix.ToByteArray(), options);
+        _session = OnnxSessions.Create(prefix.ToByteArray(), out _nativeBytes);
         _outputNames = [.. cut.CutTensors];
         _input = model.Spec.Input;
         var p = model.Spec.Preprocessing;
@@ -93,7 +94,9 @@ public sealed unsafe class FeatureExtractor : IDisposable
 
     public void Dispose()
     {
-        _session.Dispose();
+        if (_disposed) return;
+        _disposed = true;
+        OnnxSessions.Release(_session, _nativeBytes);
         _runOptions.Dispose();
     }
 }

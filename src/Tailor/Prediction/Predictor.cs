@@ -26,15 +26,16 @@ public sealed unsafe class Predictor : IDisposable
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly int _inputLength;
+    private readonly long _nativeBytes;
+    private bool _disposed;
 
     /// <summary>Creates a predictor for <paramref name="model"/> with its current weights.</summary>
     public Predictor(UpdatableModel model)
     {
         Model = model;
-        var options = Tailor.Onnx.OnnxSessions.CreateOptions();
         try
         {
-            _session = new InferenceSession(model.ToBytes(), options);
+            _session = Tailor.Onnx.OnnxSessions.Create(model.ToBytes(), out _nativeBytes);
         }
         catch (OnnxRuntimeException e)
         {
@@ -103,7 +104,9 @@ public sealed unsafe class Predictor : IDisposable
 
     public void Dispose()
     {
-        _session.Dispose();
+        if (_disposed) return;
+        _disposed = true;
+        Tailor.Onnx.OnnxSessions.Release(_session, _nativeBytes);
         _runOptions.Dispose();
     }
 }

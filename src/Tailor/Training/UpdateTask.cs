@@ -142,6 +142,15 @@ public sealed partial class UpdateTask
         {
             _trainCache?.Dispose();
             _validationCache?.Dispose();
+            // The engine's graph holds the batch activations, gradients and kept convolution columns (over 100 MB when
+            // fine-tuning the default layers); the task keeps only what its context reports after the run.
+            _graph = null;
+            _batchInputs = [];
+            // Those buffers are large objects that only a full collection frees, and nothing else in a task triggers
+            // one; without it they stayed resident beside the next ONNX Runtime session (the README sample peaked at
+            // 1.16 GB). Aggressive: the freed regions are returned to the system, not kept for reuse. One collection
+            // per task, about a tenth of a second against seconds of training.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
     }
 
