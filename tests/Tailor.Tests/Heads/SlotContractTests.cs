@@ -221,6 +221,34 @@ public sealed class SlotContractTests(PreparedModelFixture fixture) : IClassFixt
         }
     }
 
+    /// <summary>PyTorch-exported classifiers (../shared/models) expanded by two slots: the new slots get exactly 0 in plain
+    /// ONNX Runtime, and the written graph has no initializer nothing reads.</summary>
+    [Theory]
+    [InlineData("squeezenet1_1-opset9.onnx")]
+    [InlineData("squeezenet1_1-tied-opset13.onnx")]
+    [InlineData("mobilenet_v3_small-opset17.onnx")]
+    [InlineData("shufflenet_v2_x0_5-opset11.onnx")]
+    [InlineData("densenet_small-opset13.onnx")]
+    public void ExpandedPyTorchClassifier_MasksItsNewSlots(string file)
+    {
+        var model = ModelBuilder.Expand(Path.Combine(SharedData.Models, file), new ExpandOptions { Capacity = 1002 });
+        string path = _dir.File(file);
+        model.Save(path);
+        AssertNoUnusedInitializer(UpdatableModel.Load(path).Proto);
+        var rng = new Random(2);
+        float[] image = [.. Enumerable.Range(0, 3 * 224 * 224).Select(_ => (float)rng.NextDouble())];
+        using var session = new InferenceSession(path);
+        using var input = OrtValue.CreateTensorValueFromMemory(image, [1, 3, 224, 224]);
+        using var outputs = session.Run(new RunOptions(), [model.Spec.Input], [input], ["probabilities"]);
+        var p = outputs[0].GetTensorDataAsSpan<float>();
+        Assert.Equal(1002, p.Length);
+        Assert.Equal(0f, p[1000]);
+        Assert.Equal(0f, p[1001]);
+        Assert.Equal(1f, TensorPrimitivesSum(p), 1e-4f);
+    }
+
+    private static float TensorPrimitivesSum(ReadOnlySpan<float> p) => System.Numerics.Tensors.TensorPrimitives.Sum(p);
+
     [Fact]
     public void ModelWithoutMask_FromAnOlderTailor_GetsOneOnLoad()
     {
