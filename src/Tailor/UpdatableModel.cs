@@ -44,7 +44,10 @@ public sealed class UpdatableModel
                 $"'{path}' is an ONNX model but not an updatable one: it has no update spec ({UpdateSpec.MetadataKey} in metadata_props). " +
                 $"Make one with: tailor prepare --base \"{path}\" --feature-output NAME, or --from \"{path}\" for a classifier.");
         var spec = UpdateSpec.FromJson(json, path);
-        return new UpdatableModel(proto, spec, path);
+        var model = new UpdatableModel(proto, spec, path);
+        // A model written before free slots were masked gets its mask now, so it never predicts a placeholder.
+        Building.ModelBuilder.EnsureSlotMask(model);
+        return model;
     }
 
     /// <summary>Replaces the spec (validated) and stores it in the ONNX metadata.</summary>

@@ -69,6 +69,7 @@ public static partial class ModelBuilder
         UpdatableModel model = json is not null
             ? new UpdatableModel(proto, UpdateSpec.FromJson(json, path), path)
             : AdoptClassifier(proto, options, path);
+        EnsureSlotMask(model, required: json is null);
         ExpandClassifier(model, options.Capacity, options.PlaceholderPrefix);
         if (options.LearningRateSchedule is { } schedule) Training.Schedules.LearningRateSchedule.Parse(schedule, 1);
         model.SetSpec(model.Spec with

@@ -63,6 +63,8 @@ public static partial class ModelBuilder
         }
         if (spec.UpdatableLayers.Any(l => l.Name == spec.Classifier) || model.Proto.Graph.FindNode(spec.Classifier) is not null)
             ResetWeights(model, spec.Classifier, options.Init, options.Seed);
+        // Untrained again: every label in use is live, as in a freshly prepared model.
+        SetLiveSlots(model, InUseSlots(model.Spec.Labels));
         if (spec.Head == HeadKind.LogisticRegression) model.SetSpec(model.Spec with { Head = HeadKind.NeuralNetwork });
     }
 }

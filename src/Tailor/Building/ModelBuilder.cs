@@ -26,7 +26,8 @@ public static partial class ModelBuilder
     /// <summary>
     /// Turns a feature extractor (default: the embedded ResNet18) into an updatable classifier: image
     /// input with its normalization inside the graph, dynamic batch, Flatten (+ L2 normalization) →
-    /// fully-connected <c>classifier</c> → Softmax → <c>probabilities</c> [N, capacity] and the top
+    /// fully-connected <c>classifier</c> → slot mask (free placeholders get probability 0) → Softmax →
+    /// <c>probabilities</c> [N, capacity] and the top
     /// <c>label</c> [N] as a string. Unless <see cref="PrepareOptions.UpdatableLayers"/> says otherwise, a
     /// model on the embedded ResNet18 fine-tunes <see cref="EmbeddedModels.ResNet18FineTunedLayers"/> with its
     /// classifier, and one on another base trains its classifier.
@@ -134,6 +135,7 @@ public static partial class ModelBuilder
             Notes = notes,
         };
         var result = new UpdatableModel(model, spec, null);
+        EnsureSlotMask(result, required: true);
         if (options.Init == WeightInit.KaimingUniform)
             ResetWeights(result, ClassifierNode, WeightInit.KaimingUniform, options.InitSeed);
         var updatable = options.UpdatableLayers ?? (embedded ? [.. EmbeddedModels.ResNet18FineTunedLayers, ClassifierNode] : [ClassifierNode]);
@@ -265,10 +267,17 @@ public static partial class ModelBuilder
     }
 
     /// <summary>Rewrites the class-label initializer the label output gathers from.</summary>
+    /// <remarks>The slot mask follows: a slot a label has just taken becomes live, new placeholders (an expanded
+    /// classifier) are masked, every other slot keeps its state.</remarks>
     internal static void WriteLabels(UpdatableModel model, ClassLabels labels)
     {
+        EnsureSlotMask(model);
+        var before = model.Spec.Labels;
+        var live = LiveSlots(model).ToHashSet();
+        live.UnionWith(Enumerable.Range(0, labels.Capacity).Where(i => before.Placeholders.Contains(i) && !labels.Placeholders.Contains(i)));
         model.Proto.Graph.ReplaceInitializer(OnnxTensors.FromStrings(LabelsInitializer, labels.Names));
         model.SetSpec(model.Spec with { Labels = labels });
+        SetLiveSlots(model, live);
     }
 
     private static string SingleOutput(GraphProto graph, string path) => graph.Output.Count == 1

@@ -80,6 +80,11 @@ public static class HeadTrainer
 {
     /// <summary>Adds the examples of <paramref name="data"/> to the model's k-NN (creating it when the model
     /// has none; a model that already holds examples keeps them) and writes it as ONNX nodes.</summary>
+    /// <remarks>The model's labels keep their slots (placeholders included), so the probabilities stay
+    /// [N, capacity] in slot order and an app indexing them is not broken. A new label takes the first free
+    /// placeholder slot, or, when none is free, a new slot appended after the last (a k-NN has no fixed
+    /// capacity). A label without stored examples — a free placeholder, or a label never trained — gets
+    /// probability exactly 0.</remarks>
     /// <exception cref="TailorException">Unreadable examples (without skipping), k outside 1..100.</exception>
     public static HeadTrainingResult TrainKnn(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -107,26 +112,39 @@ public static class HeadTrainer
             backbone.Graph.Output.Add(new global::Onnx.ValueInfoProto { Name = model.Spec.Features });
             ModelBuilder.PruneTo(backbone.Graph, [model.Spec.Features]);
         }
+        var slots = model.Spec.Labels;
+        var newLabels = new Dictionary<string, int>();
+        foreach (string label in labels.Distinct(LabelComparer.Instance).Where(l => slots.IndexOf(l) < 0))
+        {
+            int slot;
+            if (slots.Placeholders.Count > 0)
+                slots = slots.Claim(label, out slot);
+            else
+            {
+                slot = slots.Capacity;
+                slots = slots with { Names = [.. slots.Names, ClassLabels.Normalize(label)] };
+            }
+            newLabels[label] = slot;
+        }
         var proto = KnnOnnxExport.Export(backbone, knn, new KnnExportOptions
         {
             FeatureTensor = model.Spec.Features,
             ProbabilitiesOutput = model.Spec.ProbabilitiesOutput,
             LabelOutput = model.Spec.LabelOutput,
+            Labels = slots.Names,
         });
-        var before = model.Spec.Labels.InUse.ToHashSet(LabelComparer.Instance);
         model.ReplaceProto(proto);
         model.SetSpec(model.Spec with
         {
             Head = HeadKind.KNearestNeighbors,
             // The classifier layer is gone; a k-NN learns by storing examples, not by gradients.
             UpdatableLayers = [],
-            Labels = new ClassLabels { Names = knn.Labels.ToArray(), Placeholders = [] },
+            Labels = slots,
             Hyperparameters = new Dictionary<string, Hyperparameter>(model.Spec.Hyperparameters)
             {
                 [HyperparameterNames.K] = Hyperparameter.Int(knn.K, AllowedValues.Between(KNearestNeighbors.MinK, KNearestNeighbors.MaxK)),
             },
         });
-        var newLabels = knn.Labels.Select((l, i) => (l, i)).Where(p => !before.Contains(p.l)).ToDictionary(p => p.l, p => p.i);
         return new HeadTrainingResult
         {
             Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
@@ -138,7 +156,8 @@ public static class HeadTrainer
     /// Trains multinomial logistic regression by L-BFGS on the features and writes W and b into the
     /// classifier layer (fully-connected + softmax), so the model predicts as before and can go on
     /// training by SGD/Adam (<c>tailor train --head nn</c>). Labels the model does not know take free
-    /// slots; slots without examples get a zero row and a very negative bias, so they are never predicted.
+    /// slots; slots without examples (free placeholders, labels not in the data) get a zero row and a very
+    /// negative bias, and the slot mask gives them probability exactly 0.
     /// </summary>
     public static HeadTrainingResult TrainLogisticRegression(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -150,6 +169,7 @@ public static class HeadTrainer
         var (features, labels, variants, skipped, featureSeconds, dim) = Features(model, data, options, cancellationToken);
         var spec = model.Spec;
         var slots = labels.Select(spec.Labels.IndexOf).ToArray();
+        ModelBuilder.SetLiveSlots(model, slots.Distinct());
         var clock = Stopwatch.StartNew();
         // The graph already L2-normalizes the features when the model was prepared that way; the head
         // itself must not normalize again, or its weights would not fit the plain Gemm layout.

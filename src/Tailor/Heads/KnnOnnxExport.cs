@@ -18,6 +18,12 @@ public sealed record KnnExportOptions
 
     /// <summary>Name of the string output [N] holding the top label. Default <c>label</c>.</summary>
     public string LabelOutput { get; init; } = "label";
+
+    /// <summary>The labels of the probabilities' columns, in order: the contract with the app that indexes them. Every label
+    /// of the k-NN must be among them (compared after NFC normalization); a label without stored examples (a free
+    /// placeholder slot, say) gets probability exactly 0 and is never the top label. Default: the labels of the k-NN head the
+    /// model already holds, in their order, then the k-NN's other labels in the order they first appeared.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
 }
 
 /// <summary>
@@ -31,7 +37,8 @@ public sealed record KnnExportOptions
 /// no distance but cuts the float cancellation of the expansion); cosine: d = max(0, 1 − x̂·Êᵀ) with
 /// v̂ = v / (‖v‖ + 1e-12); TopK smallest k' = min(k, n) (ties: lower index, i.e. added first); weights 1 or
 /// 1/(d + ε); scores [N, L] = weights · Gather(onehot [n, L], indices); probabilities = scores / row sum;
-/// label = Gather(labels, ArgMax(probabilities)) (ties: first label) — ONNX Runtime runs Gather on strings.
+/// label = Gather(labels, ArgMax(probabilities)) (ties: first label). The columns follow <see cref="KnnExportOptions.Labels"/>
+/// (an updatable model's slots, placeholders included): a column no stored example has stays 0. — ONNX Runtime runs Gather on strings.
 /// Row sums use MatMul with a ones vector rather than ReduceSum, whose axes moved from attribute to input
 /// at opset 13; TopK's k is an attribute before opset 10 and <c>largest</c> exists only from opset 11, so
 /// older opsets negate the distances. Opsets 7 (numpy broadcasting) and later are supported.</para>
@@ -40,7 +47,7 @@ public sealed record KnnExportOptions
 /// coincides with a stored example under inverse-distance weighting the two give slightly different
 /// probabilities (the same label).</para>
 /// <para><b>Stored examples</b>: initializer <c>tailor_knn/examples</c> [n, D] (the raw features),
-/// <c>tailor_knn/onehot</c> [n, L] (label of each), <c>tailor_knn/labels</c> [L] (strings), and the metadata
+/// <c>tailor_knn/onehot</c> [n, L] (label column of each), <c>tailor_knn/labels</c> [L] (strings, the columns), and the metadata
 /// entry <see cref="MetadataKey"/> holding JSON {version, k, weighting, metric, dimension, count, labels,
 /// featureTensor, outputs, removedOutputs}. The original graph outputs are replaced by the two new outputs and
 /// kept (serialized) in the JSON so <see cref="RemoveHead"/> restores the backbone exactly.</para>
@@ -58,12 +65,24 @@ public static class KnnOnnxExport
     /// <summary>Returns a copy of <paramref name="model"/> with <paramref name="knn"/> appended after its feature
     /// tensor. A k-NN head already present (written by Tailor) is replaced.</summary>
     /// <exception cref="TailorException">The k-NN is empty; the feature tensor is not found or ambiguous; an
-    /// output name is already used; the model's ai.onnx opset is below 7.</exception>
+    /// output name is already used; the model's ai.onnx opset is below 7; a label of the k-NN is not among
+    /// <see cref="KnnExportOptions.Labels"/>, or those repeat a label.</exception>
     public static ModelProto Export(ModelProto model, KNearestNeighbors knn, KnnExportOptions? options = null)
     {
         options ??= new KnnExportOptions();
         if (knn.Count == 0)
             throw new TailorException("The k-NN holds no examples; add some with KNearestNeighbors.Add before exporting it to ONNX.");
+        string[] columns = [.. (options.Labels ?? (HasKnn(model) ? ReadMetadata(model).Labels : [])).Select(Data.LabelComparer.Normalize)];
+        var labelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int c = 0; c < columns.Length; c++)
+            if (!labelIndex.TryAdd(columns[c], c))
+                throw new TailorException($"The k-NN's output labels name '{columns[c]}' twice; each column needs its own label.");
+        var missing = knn.Labels.Where(l => !labelIndex.ContainsKey(l)).ToList();
+        if (options.Labels is not null && missing.Count > 0)
+            throw new TailorException($"The k-NN has examples of {string.Join(", ", missing.Select(l => $"'{l}'"))}, which KnnExportOptions.Labels " +
+                $"({string.Join(", ", columns)}) does not name; every stored label needs a column.");
+        foreach (string l in missing) labelIndex[l] = labelIndex.Count;
+        columns = [.. columns, .. missing];
         ModelProto result = HasKnn(model) ? RemoveHead(model) : model.Clone();
         GraphProto graph = result.Graph ?? throw new TailorException("The model has no graph.");
         int opset = DefaultOpset(result);
@@ -87,7 +106,7 @@ public static class KnnOnnxExport
         if (names.Any(n => n.StartsWith(P, StringComparison.Ordinal)))
             throw new TailorException($"The model already has tensors named '{P}…' that Tailor did not record; it cannot add a k-NN head.");
 
-        int n = knn.Count, d = knn.Dimension, labels = knn.Labels.Count, k = knn.EffectiveK;
+        int n = knn.Count, d = knn.Dimension, labels = columns.Length, k = knn.EffectiveK;
         TensorShapeProto.Types.Dimension batch = graph.Output.FirstOrDefault(o => o.Name == feature)?.Type?.TensorType?.Shape?.Dim
             is { Count: > 0 } dims ? dims[0].Clone() : Dim("N");
 
@@ -99,7 +118,7 @@ public static class KnnOnnxExport
             Metric = knn.Metric == KnnMetric.Euclidean ? "euclidean" : "cosine",
             Dimension = d,
             Count = n,
-            Labels = [.. knn.Labels],
+            Labels = columns,
             FeatureTensor = feature,
             Outputs = [options.ProbabilitiesOutput, options.LabelOutput],
             RemovedOutputs = [.. graph.Output.Select(o => Convert.ToBase64String(o.ToByteArray()))],
@@ -108,7 +127,6 @@ public static class KnnOnnxExport
         // Initializers.
         float[] examples = new float[n * d];
         float[] onehot = new float[n * labels];
-        var labelIndex = knn.Labels.Select((l, i) => (l, i)).ToDictionary(t => t.l, t => t.i, StringComparer.Ordinal);
         for (int i = 0; i < n; i++)
         {
             knn.GetFeatures(i).CopyTo(examples.AsSpan(i * d, d));
@@ -117,10 +135,9 @@ public static class KnnOnnxExport
         var init = graph.Initializer;
         init.Add(Floats(ExamplesName, examples, n, d));
         init.Add(Floats(OneHotName, onehot, n, labels));
-        init.Add(Strings(LabelsName, knn.Labels));
+        init.Add(Strings(LabelsName, columns));
         init.Add(Floats(P + "ones_d", Enumerable.Repeat(1f, d).ToArray(), d, 1));
         init.Add(Floats(P + "ones_l", Enumerable.Repeat(1f, labels).ToArray(), labels, 1));
-        init.Add(Int64s(P + "shape_w", [-1, 1, k], 3));
         init.Add(Int64s(P + "shape_scores", [-1, labels], 2));
 
         var nodes = graph.Node;
@@ -198,6 +215,7 @@ public static class KnnOnnxExport
         else
         {
             init.Add(Floats(P + "eps", [KNearestNeighbors.InverseDistanceEpsilon]));
+            init.Add(Int64s(P + "shape_w", [-1, 1, k], 3));
             Add("Add", [P + "near_dist", P + "eps"], [P + "near_dist_eps"]);
             Add("Reciprocal", [P + "near_dist_eps"], [P + "w"]);
             Add("Reshape", [P + "w", P + "shape_w"], [P + "w3"]);                             // [N, 1, k]
@@ -254,9 +272,6 @@ public static class KnnOnnxExport
                 throw new TailorException($"The model's k-NN example {i} has no label in '{OneHotName}'.");
             knn.Add(examples.AsSpan(i * d, d), meta.Labels[label]);
         }
-        if (!knn.Labels.SequenceEqual(meta.Labels))
-            throw new TailorException(
-                $"The model's k-NN labels [{string.Join(", ", meta.Labels)}] are not in the order their examples introduce them.");
         return knn;
     }
 

@@ -128,10 +128,18 @@ public static class Evaluator
         IReadOnlyList<string> dataLabels, Spec.ClassLabels modelLabels)
     {
         var cmp = LabelComparer.Instance;
-        // Confusion labels: the data's labels in slot order, then any other label the model predicted.
-        var order = dataLabels.OrderBy(modelLabels.IndexOf).ToList();
+        // Confusion labels: the data's labels and any other label the model predicted, in slot order — the same order
+        // whatever the head, since every head keeps the model's slots.
+        var order = dataLabels.ToList();
         foreach (var e in examples)
             if (!order.Contains(e.Predicted, cmp)) order.Add(e.Predicted);
+        int Slot(string l)
+        {
+            for (int i = 0; i < modelLabels.Names.Count; i++)
+                if (cmp.Equals(modelLabels.Names[i], l)) return i;
+            return int.MaxValue;
+        }
+        order = [.. order.OrderBy(Slot)];
         int Index(string l) => order.FindIndex(o => cmp.Equals(o, l));
         var matrix = order.Select(_ => new int[order.Count]).ToArray();
         int correct = 0;
@@ -143,7 +151,7 @@ public static class Evaluator
             loss += -Math.Log(e.TrueProbability + LogEpsilon);
         }
         var perLabel = new Dictionary<string, LabelAccuracy>();
-        foreach (var label in order.Take(dataLabels.Count))
+        foreach (var label in order.Where(l => dataLabels.Contains(l, cmp)))
         {
             var mine = examples.Where(e => cmp.Equals(e.Label, label)).ToList();
             if (mine.Count > 0)

@@ -11,10 +11,12 @@ namespace Tailor.Prediction;
 /// <param name="Probabilities">One probability per slot, in slot order (see the model's labels).</param>
 public sealed record Prediction(string Label, int Slot, float Probability, float[] Probabilities)
 {
-    /// <summary>The <paramref name="k"/> most probable (label, probability) pairs, best first; ties keep slot order.</summary>
+    /// <summary>The <paramref name="k"/> most probable (label, probability) pairs, best first; ties keep slot order. Free
+    /// placeholder slots (probability 0: the model cannot predict them) are left out, unless no label is in use at all.</summary>
     public IReadOnlyList<(string Label, float Probability)> Top(int k, ClassLabels labels) =>
-        Probabilities.Select((p, i) => (labels.Names[i], p, i)).OrderByDescending(t => t.p).ThenBy(t => t.i)
-            .Take(k).Select(t => (t.Item1, t.p)).ToList();
+        Probabilities.Select((p, i) => (labels.Names[i], p, i))
+            .Where(t => !labels.Placeholders.Contains(t.i) || labels.Placeholders.Count == labels.Capacity)
+            .OrderByDescending(t => t.p).ThenBy(t => t.i).Take(k).Select(t => (t.Item1, t.p)).ToList();
 }
 
 /// <summary>

@@ -5,7 +5,10 @@ namespace Tailor.Spec;
 /// <summary>
 /// The classifier's output slots: one label per slot (<see cref="Capacity"/> slots), some of them free
 /// placeholders (named <c>user0</c>, <c>user1</c>… by default) that a new label can take later, as the
-/// reference app's "add a gesture" does.
+/// reference app's "add a gesture" does. Slots and their order are the model's contract with the app that indexes its
+/// probabilities: every head keeps them. A free slot, and after a training a label it had no examples of, is masked out of
+/// the classifier's softmax in the graph (an additive mask in front of the Softmax), so its probability is exactly 0 even in
+/// plain ONNX Runtime; a k-NN head gives such a slot no votes.
 /// </summary>
 public sealed record ClassLabels
 {

@@ -84,6 +84,9 @@ public sealed partial class UpdateTask
                 "add examples with tailor train --head knn (HeadTrainer.TrainKnn), or prepare a new model for --head nn.");
         var settings = ResolveSettings(spec);
         var newLabels = AssignSlots();
+        // Only the slots this training has examples for can be predicted (free placeholders and labels without examples get
+        // probability 0); set before the suffix graph is built, so training sees the softmax the written model has.
+        ModelBuilder.SetLiveSlots(_model, _train.Labels.Select(_model.Spec.Labels.IndexOf));
         spec = _model.Spec;
 
         // Build the trainable suffix first: an op the engine cannot train fails here, before the slow part.

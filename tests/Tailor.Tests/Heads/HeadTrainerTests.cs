@@ -139,7 +139,9 @@ public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixtu
         var info = CliRunner.Run("info", model, "--json");
         Assert.True(info.ExitCode == 0, info.Stderr);
         var infoJson = JsonDocument.Parse(info.Stdout).RootElement;
-        Assert.Equal(["✊", "✋", "✌️"], infoJson.GetProperty("labels").EnumerateArray().Select(l => l.GetString()).ToList());
+        // The k-NN keeps the prepared slots, free placeholders included.
+        Assert.Equal(["✊", "✋", "✌️", "user0", "user1", "user2", "user3", "user4", "user5", "user6"],
+            infoJson.GetProperty("labels").EnumerateArray().Select(l => l.GetString()).ToList());
         Assert.Equal("knn", infoJson.GetProperty("head").GetString());
         Assert.Equal(30, infoJson.GetProperty("knn").GetProperty("stored_examples").GetInt32());
         Assert.Equal(512, infoJson.GetProperty("knn").GetProperty("dimension").GetInt32());
