@@ -19,6 +19,7 @@ internal static partial class BenchCommand
         var bench = new Command("bench",
             "Benchmarks with same-run baselines. Kernel and head benchmarks: dotnet run -c Release --project bench/Tailor.Bench -- kernels|heads.");
         bench.Add(CreateTrain());
+        HelpText.Examples(bench, "tailor bench train");
         bench.Add(MemoryProbe.CreateCommand());
         return bench;
     }
@@ -51,6 +52,7 @@ internal static partial class BenchCommand
         {
             dataOption, epochsOption, tasksOption, repeatsOption, jsonOption,
         };
+        HelpText.Examples(command, "tailor bench train", "tailor bench train --data photos/train --json");
         command.SetAction((parse, ct) =>
         {
             int epochs = parse.GetValue(epochsOption), tasks = parse.GetValue(tasksOption), repeats = parse.GetValue(repeatsOption);
