@@ -44,6 +44,13 @@ internal static class Terminal
 internal static class Tables
 {
     /// <summary>
+    /// A column exactly as wide as its widest line (texts as written, before markup escaping), so that entries holding
+    /// spaces ("✊ 18.7 %") are never broken either; Spectre only keeps single words whole in a NoWrap column.
+    /// </summary>
+    public static TableColumn Whole(string header, IEnumerable<string> texts) =>
+        new(header) { NoWrap = true, Width = texts.SelectMany(t => t.Split('\n')).Append(header).Max(line => line.GetCellWidth()) };
+
+    /// <summary>
     /// Writes <paramref name="table"/> to the console at its width; a table whose unbreakable columns cannot fit is
     /// written at the width it needs (the terminal folds the long lines, but no name is cut or replaced by "…",
     /// which is what Spectre does with a table wider than the console).

@@ -23,6 +23,9 @@ internal static class PredictCommand
         [property: JsonPropertyName("top")] IReadOnlyList<Ranked>? Top,
         [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error)
     {
+        /// <summary>How the table names the image: its path inside the folder given, or the file name of a file given.</summary>
+        [JsonIgnore] public string Shown { get; init; } = System.IO.Path.GetFileName(Path);
+
         /// <summary>Every slot's probability (CSV writes those of the labels in use).</summary>
         [JsonIgnore] public float[]? Probabilities { get; init; }
     }
@@ -54,7 +57,8 @@ internal static class PredictCommand
                     throw new TailorException($"--json and --format {format} disagree; give one of them.");
                 format = "json";
             }
-            var paths = ExpandImages(parse.GetValue(imagesArg)!);
+            var images = ExpandImages(parse.GetValue(imagesArg)!);
+            var paths = images.Select(i => i.Path).ToList();
             var model = UpdatableModel.Load(parse.GetValue(modelArg)!);
             using var predictor = new Predictor(model);
             var rows = new List<Row>();
@@ -66,11 +70,12 @@ internal static class PredictCommand
                 var predictions = predictor.Predict(batch, chunk.Count);
                 for (int i = 0; i < chunk.Count; i++)
                 {
-                    if (results[i].Error is { } error) { rows.Add(new Row(chunk[i], null, null, null, error)); continue; }
+                    string shown = images[start + i].Shown;
+                    if (results[i].Error is { } error) { rows.Add(new Row(chunk[i], null, null, null, error) { Shown = shown }); continue; }
                     var p = predictions[i];
                     rows.Add(new Row(chunk[i], p.Label, p.Probability,
                         p.Top(Math.Min(top, p.Probabilities.Length), model.Spec.Labels).Select(t => new Ranked(t.Label, t.Probability)).ToList(), null)
-                        { Probabilities = p.Probabilities });
+                        { Probabilities = p.Probabilities, Shown = shown });
                 }
             }
             switch (format)
@@ -82,11 +87,13 @@ internal static class PredictCommand
                     WriteCsv(Console.Out, rows, model.Spec.Labels);
                     break;
                 default:
+                    // Names never wrap; the top labels go one per line, each whole.
+                    var ok = rows.Where(r => r.Error is null).ToList();
+                    var topTexts = ok.Select(r => string.Join("\n", r.Top!.Select(t => $"{t.Label} {t.Probability:P1}"))).ToList();
                     var table = new Table().AddColumn(new TableColumn("image").NoWrap()).AddColumn(new TableColumn("label").NoWrap())
-                        .AddColumns("probability", $"top {top}");
-                    foreach (var r in rows.Where(r => r.Error is null))
-                        table.AddRow(Markup.Escape(r.Path), Markup.Escape(r.Label!), $"{r.Probability:P1}",
-                            Markup.Escape(string.Join("  ", r.Top!.Select(t => $"{t.Label} {t.Probability:P1}"))));
+                        .AddColumn(new TableColumn("probability").NoWrap()).AddColumn(Tables.Whole($"top {top}", topTexts));
+                    for (int i = 0; i < ok.Count; i++)
+                        table.AddRow(Markup.Escape(ok[i].Shown), Markup.Escape(ok[i].Label!), $"{ok[i].Probability:P1}", Markup.Escape(topTexts[i]));
                     Tables.Write(table);
                     break;
             }
@@ -100,19 +107,21 @@ internal static class PredictCommand
     /// Files as given; a folder becomes every file below it (sub-folders included; hidden entries and system junk
     /// skipped, as in a data folder), in ordinal order of their paths so that runs list images the same way.
     /// </summary>
+    /// <returns>Each file's path (the folder given joined with its path inside) and how a table shows it (its
+    /// path inside the folder, or the file name of a file given).</returns>
     /// <exception cref="TailorException">A path does not exist, or a folder holds no file.</exception>
-    internal static IReadOnlyList<string> ExpandImages(IEnumerable<string> arguments)
+    internal static IReadOnlyList<(string Path, string Shown)> ExpandImages(IEnumerable<string> arguments)
     {
-        var paths = new List<string>();
+        var paths = new List<(string, string)>();
         foreach (var argument in arguments)
         {
-            if (File.Exists(argument)) { paths.Add(argument); continue; }
+            if (File.Exists(argument)) { paths.Add((argument, Path.GetFileName(argument))); continue; }
             if (!Directory.Exists(argument)) throw new TailorException($"'{argument}' does not exist: give image files or folders of images.");
             var files = new List<string>();
             Collect(new DirectoryInfo(argument), argument, files);
             if (files.Count == 0) throw new TailorException($"The folder '{argument}' holds no files.");
             files.Sort(StringComparer.Ordinal);
-            paths.AddRange(files);
+            paths.AddRange(files.Select(f => (f, Path.GetRelativePath(argument, f))));
         }
         return paths;
 

@@ -81,4 +81,17 @@ public sealed class PredictCommandTests(PreparedModelFixture fixture) : IClassFi
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--format: 'xml' is not one of table, csv, json", r.Stderr);
     }
+
+    [Fact]
+    public void Table_OnANarrowTerminal_KeepsPathsAndTopEntriesWhole()
+    {
+        NestedPhotos();
+        var r = CliRunner.RunWith(new Dictionary<string, string> { ["COLUMNS"] = "60" }, "predict", fixture.Path, _dir.File("photos"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n');
+        // Paths inside the folder given, each on one line; "label probability" entries never broken.
+        foreach (var shown in new[] { Path.Combine("a", "deeper", "x,1.jpg"), Path.Combine("a", "z.jpg"), "b.jpg" })
+            Assert.Contains(lines, l => l.Contains("│ " + shown + " ", StringComparison.Ordinal));
+        Assert.Equal(9, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"│ \S+ \d+\.\d %\s+│\s*$")));
+    }
 }
