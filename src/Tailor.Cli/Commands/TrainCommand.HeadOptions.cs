@@ -27,6 +27,14 @@ internal static partial class TrainCommand
         ["--l2"] = ["logreg"],
     };
 
+    /// <summary>Adds "With --head X only." to the help of every option the table limits to some heads.</summary>
+    internal static void DescribeHeads(Command command)
+    {
+        foreach (var option in command.Options)
+            if (HeadsOf.TryGetValue(option.Name, out var heads))
+                option.Description += $" With {string.Join(" or ", heads.Select(h => "--head " + h))} only.";
+    }
+
     /// <summary>Fails when <paramref name="head"/> is not a head, or when an option given on the command line does
     /// not apply to it (every such option is named, with the heads it applies to).</summary>
     /// <exception cref="TailorException">The head is unknown, or an option does not apply to it.</exception>

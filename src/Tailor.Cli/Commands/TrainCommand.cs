@@ -49,6 +49,7 @@ internal static partial class TrainCommand
             shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, jsonOption,
             kOption, weightingOption, metricOption, l2Option,
         };
+        DescribeHeads(command);
         HelpText.Examples(command,
             "tailor train hands.onnx --data photos/train --validation photos/test",
             "tailor train hands.onnx --data photos/train --epochs 20 --out hands-20.onnx",

@@ -136,6 +136,9 @@ public sealed class TrainCommandTests(PreparedModelFixture fixture) : IClassFixt
             // Lines for options other engineers add may come before their option; every current head-specific one is there.
             if (option is not ("--keep-best" or "--patience")) Assert.Contains(option, names);
         }
+        // The help says it too.
+        Assert.EndsWith("With --head knn only.", command.Options.Single(o => o.Name == "--k").Description);
+        Assert.EndsWith("With --head nn only.", command.Options.Single(o => o.Name == "--epochs").Description);
     }
 
     [Fact]
