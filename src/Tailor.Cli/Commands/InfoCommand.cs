@@ -34,12 +34,12 @@ internal static class InfoCommand
         var p = info.Preprocessing;
         AnsiConsole.MarkupLine($"Preprocessing: {p.Width}×{p.Height} {p.Channels.ToString().ToUpperInvariant()} {p.Layout.ToString().ToUpperInvariant()}, resize {p.Resize}, " +
             $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
-        AnsiConsole.MarkupLine($"Labels ({info.Capacity} slots, {info.Placeholders.Count} free): " +
+        AnsiConsole.MarkupLine($"Labels ({Text.Count(info.Capacity, "slot")}, {info.Placeholders.Count} free): " +
             string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
         if (info.Knn is { } knn)
         {
             // A k-NN learns by storing examples: no layers, loss or optimizer apply.
-            AnsiConsole.MarkupLine($"k-NN head: {knn.StoredExamples:N0} stored examples of {knn.Dimension} features, k = {knn.K}, {knn.Weighting} vote, {knn.Metric} distance " +
+            AnsiConsole.MarkupLine($"k-NN head: {Text.Count(knn.StoredExamples, "stored example")} of {Text.Count(knn.Dimension, "feature")}, k = {knn.K}, {knn.Weighting} vote, {knn.Metric} distance " +
                 "(add examples with tailor train --head knn).");
             return;
         }
