@@ -6,7 +6,7 @@ using Tailor.Cli.Commands;
 
 namespace Tailor.Cli;
 
-/// <summary>The <c>tailor</c> command line: prepare, info, predict, evaluate, reset, train, bench.</summary>
+/// <summary>The <c>tailor</c> command line: prepare, train, evaluate, predict, info, reset, bench.</summary>
 public static class CliApp
 {
     /// <summary>JSON as scripts read it: UTF-8 labels unescaped (✊, not \u270A), indented.</summary>
@@ -19,22 +19,35 @@ public static class CliApp
     /// <summary>One JSON object per line (for streams such as train --json).</summary>
     internal static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Commands in the order of the workflow (as <c>tailor --help</c> lists them); others follow.</summary>
+    internal static readonly string[] CommandOrder = ["prepare", "train", "evaluate", "predict", "info", "reset", "bench"];
+
     public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         Console.OutputEncoding = System.Text.Encoding.UTF8;
+        // Tables and wrapped text fit $COLUMNS or the terminal (Spectre alone reads neither when piped).
+        AnsiConsole.Console = Terminal.Create(Console.Out, Console.IsOutputRedirected);
         var root = new RootCommand("Tailor: personalize ONNX image classifiers on this machine, offline.") { HelpName = "tailor" };
-        root.Add(PrepareCommand.Create());
-        root.Add(InfoCommand.Create());
-        root.Add(PredictCommand.Create());
-        root.Add(EvaluateCommand.Create());
-        root.Add(ResetCommand.Create());
-        foreach (var extra in ExtraCommands) root.Add(extra());
+        Command[] commands = [PrepareCommand.Create(), InfoCommand.Create(), PredictCommand.Create(), EvaluateCommand.Create(), ResetCommand.Create(),
+            .. ExtraCommands.Select(extra => extra())];
+        foreach (var command in commands.OrderBy(c => Array.IndexOf(CommandOrder, c.Name) is int i and >= 0 ? i : CommandOrder.Length))
+            root.Add(command);
+        HelpText.Examples(root,
+            "tailor prepare --labels \"✊,✋,✌️\" --out hands.onnx",
+            "tailor train hands.onnx --data photos/train --validation photos/test",
+            "tailor evaluate hands.onnx --data photos/test",
+            "tailor predict hands.onnx photo.jpg");
         var parse = root.Parse(args);
+        if (parse.Action is System.CommandLine.Help.HelpAction help) return HelpText.Write(parse, help);
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
+            // No termination timeout: train handles Ctrl+C itself (it finishes the mini-batch and saves the last
+            // epoch, which can take longer than a timeout); elsewhere Ctrl+C ends the process at once, and every
+            // file is written atomically, so nothing is left half-written.
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null },
+                cancellationToken);
         }
         catch (TailorException e)
         {
@@ -43,7 +56,8 @@ public static class CliApp
         }
         catch (OperationCanceledException)
         {
-            WriteError("Cancelled.");
+            // Stopping at the user's request is not an error.
+            WriteNote("Cancelled.");
             return 130;
         }
     }
@@ -53,8 +67,16 @@ public static class CliApp
 
     internal static void WriteError(string message)
     {
+        StatusLine.Error.End();
         // Plain text, never wrapped: error messages name files and values that people copy and grep.
         Console.Error.WriteLine(Console.IsErrorRedirected ? "error: " + message : "\u001b[31merror:\u001b[0m " + message);
+    }
+
+    /// <summary>A message on stderr that is not an error (a run stopped at the user's request, a hint).</summary>
+    internal static void WriteNote(string message)
+    {
+        StatusLine.Error.End();
+        Console.Error.WriteLine(message);
     }
 
     internal static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));

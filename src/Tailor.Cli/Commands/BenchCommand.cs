@@ -19,6 +19,7 @@ internal static partial class BenchCommand
         var bench = new Command("bench",
             "Benchmarks with same-run baselines. Kernel and head benchmarks: dotnet run -c Release --project bench/Tailor.Bench -- kernels|heads.");
         bench.Add(CreateTrain());
+        HelpText.Examples(bench, "tailor bench train");
         bench.Add(MemoryProbe.CreateCommand());
         return bench;
     }
@@ -51,6 +52,7 @@ internal static partial class BenchCommand
         {
             dataOption, epochsOption, tasksOption, repeatsOption, jsonOption,
         };
+        HelpText.Examples(command, "tailor bench train", "tailor bench train --data photos/train --json");
         command.SetAction((parse, ct) =>
         {
             int epochs = parse.GetValue(epochsOption), tasks = parse.GetValue(tasksOption), repeats = parse.GetValue(repeatsOption);
@@ -83,9 +85,9 @@ internal static partial class BenchCommand
         string S(double seconds) => seconds >= 1 ? string.Create(c, $"{seconds:F2} s") : string.Create(c, $"{seconds * 1000:F2} ms");
         void Line(string text) => Console.Out.WriteLine(text);
         string Signed(double v, int digits) => (Math.Round(v, digits) < 0 ? "-" : "+") + Math.Abs(Math.Round(v, digits)).ToString("F" + digits, c);
-        Line($"tailor bench train: {r.Images} images, {r.Labels} labels from {r.Data}");
-        Line($"  model: {r.Model}; {r.Epochs} epochs per run, batch {r.BatchSize}, no augmentation");
-        Line($"  {r.Build} build, {r.Cores} cores, .NET {Environment.Version}, ONNX Runtime {r.OnnxRuntimeVersion}");
+        Line($"tailor bench train: {Text.Count(r.Images, "image")}, {Text.Count(r.Labels, "label")} from {r.Data}");
+        Line($"  model: {r.Model}; {Text.Count(r.Epochs, "epoch")} per run, batch {r.BatchSize}, no augmentation");
+        Line($"  {r.Build} build, {Text.Count(r.Cores, "core")}, .NET {Environment.Version}, ONNX Runtime {r.OnnxRuntimeVersion}");
         if (r.Build != "Release")
             Line("  Debug build: the managed engine runs unoptimized; for figures run: dotnet run -c Release --project src/Tailor.Cli -- bench train");
         Line("");
@@ -93,7 +95,7 @@ internal static partial class BenchCommand
         Line($"epoch over cached features (median)          {S(r.EpochSecondsCached)}");
         Line($"10 epochs with the cache                     {S(r.Cached10EpochSeconds)}  (features once + 10 epochs)");
         Line($"10 epochs recomputing the prefix             {S(r.Recompute10EpochSeconds)}  (decode once {S(r.DecodeSeconds)}, then prefix + step: {S(r.RecomputeEpochSeconds)} per epoch)");
-        string Scaled(int? epochs) => epochs is int e ? $"  [both paths measured over {e} epoch{(e > 1 ? "s" : "")} and scaled to 10]" : "  [10 epochs measured on both paths]";
+        string Scaled(int? epochs) => epochs is int e ? $"  [both paths measured over {Text.Count(e, "epoch")} and scaled to 10]" : "  [10 epochs measured on both paths]";
         Line(string.Create(c, $"  speedup of the cache                       {r.Speedup10Epochs:F2}×") + Scaled(r.SpeedupScaledFromEpochs));
         // Caching saves the prefix, not the step: the default trains a 3×3 convolution, whose arithmetic both paths pay.
         Line(string.Create(c, $"  the training step's share of a recompute epoch  {r.EpochSecondsCached / r.RecomputeEpochSeconds:P0} (both paths pay it; the cache saves the rest)"));

@@ -14,8 +14,10 @@ internal static class EvaluateCommand
         var dataOption = new Option<string>("--data") { Description = "A folder with one sub-folder of images per label.", Required = true };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
         var strictOption = new Option<bool>("--strict") { Description = "Fail on the first unreadable file instead of skipping it." };
-        var command = new Command("evaluate", "Evaluate a model on a labelled folder: accuracy, loss, per-label accuracy, confusion matrix and a per-image table.")
-            { modelArg, dataOption, jsonOption, strictOption };
+        var command = HelpText.Examples(
+            new Command("evaluate", "Evaluate a model on a labelled folder: accuracy, loss, per-label accuracy, confusion matrix and a per-image table.")
+                { modelArg, dataOption, jsonOption, strictOption },
+            "tailor evaluate hands.onnx --data photos/test", "tailor evaluate hands.onnx --data photos/test --json");
         command.SetAction((parse, ct) =>
         {
             var model = UpdatableModel.Load(parse.GetValue(modelArg)!);
@@ -35,22 +37,24 @@ internal static class EvaluateCommand
 
     internal static void Render(EvaluationReport report)
     {
-        var table = new Table().AddColumns("image", "label", "predicted", "probability", "p(true)");
+        // File names and labels never wrap (a name split over two lines cannot be copied or grepped).
+        var table = new Table().AddColumn(new TableColumn("image").NoWrap()).AddColumn(new TableColumn("label").NoWrap())
+            .AddColumn(new TableColumn("predicted").NoWrap()).AddColumns("probability", "p(true)");
         foreach (var e in report.Examples)
         {
             bool ok = LabelComparer.Instance.Equals(e.Label, e.Predicted);
             table.AddRow(Markup.Escape(Path.GetFileName(e.Path)), Markup.Escape(e.Label),
                 ok ? Markup.Escape(e.Predicted) : $"[red]{Markup.Escape(e.Predicted)}[/]", $"{e.Probability:P1}", $"{e.TrueProbability:P1}");
         }
-        AnsiConsole.Write(table);
-        var perLabel = new Table().AddColumns("label", "images", "accuracy");
+        Tables.Write(table);
+        var perLabel = new Table().AddColumn(new TableColumn("label").NoWrap()).AddColumns("images", "accuracy");
         foreach (var (label, acc) in report.PerLabel) perLabel.AddRow(Markup.Escape(label), acc.Count.ToString(), $"{acc.Accuracy:P1}");
-        AnsiConsole.Write(perLabel);
+        Tables.Write(perLabel);
         var confusion = new Table().AddColumn("true \\ predicted");
         foreach (var l in report.Confusion.Labels) confusion.AddColumn(Markup.Escape(l));
         for (int r = 0; r < report.Confusion.Labels.Count; r++)
             confusion.AddRow([Markup.Escape(report.Confusion.Labels[r]), .. report.Confusion.Matrix[r].Select(v => v.ToString())]);
-        AnsiConsole.Write(confusion);
+        Tables.Write(confusion);
         AnsiConsole.MarkupLine($"[bold]Accuracy {report.Accuracy:P1}[/] ({report.Correct}/{report.Count}), loss {report.Loss:F4}" +
             (report.Skipped.Count > 0 ? $", [yellow]{report.Skipped.Count} skipped[/]" : ""));
         foreach (var s in report.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s.Path)}: {Markup.Escape(s.Reason)}");

@@ -64,9 +64,9 @@ internal static class HeadTraining
         foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] (slot {slot}).");
         foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
         string detail = head == "knn"
-            ? $"{result.StoredExamples} stored examples"
-            : $"L-BFGS {(result.Lbfgs!.Converged ? "converged" : "[yellow]did not converge[/] (best iterate kept)")} in {result.Lbfgs.Iterations} iterations, loss {result.Lbfgs.Loss:F4}";
-        AnsiConsole.MarkupLine($"[green]Done[/] ({head}): {result.Examples} examples × {result.Variants} variants; features {result.FeatureSeconds:F2} s, " +
+            ? Text.Count(result.StoredExamples, "stored example")
+            : $"L-BFGS {(result.Lbfgs!.Converged ? "converged" : "[yellow]did not converge[/] (best iterate kept)")} in {Text.Count(result.Lbfgs.Iterations, "iteration")}, loss {result.Lbfgs.Loss:F4}";
+        AnsiConsole.MarkupLine($"[green]Done[/] ({head}): {Text.Count(result.Examples, "example")} × {Text.Count(result.Variants, "variant")}; features {result.FeatureSeconds:F2} s, " +
             $"training {result.TrainSeconds * 1000:F1} ms; {detail}.");
         if (result.L2Selection is { } cv)
         {
@@ -74,7 +74,7 @@ internal static class HeadTraining
             foreach (var c in cv.Scores)
                 table.AddRow((c.L2 == cv.Chosen ? "[bold]" : "") + c.L2.ToString("G", System.Globalization.CultureInfo.InvariantCulture) + (c.L2 == cv.Chosen ? " ←[/]" : ""),
                     c.CrossEntropy.ToString("F4", System.Globalization.CultureInfo.InvariantCulture), c.Accuracy.ToString("P1", System.Globalization.CultureInfo.InvariantCulture));
-            AnsiConsole.Write(table);
+            Tables.Write(table);
             AnsiConsole.MarkupLine($"L2 strength chosen by cross-validation: {cv.Chosen.ToString("G", System.Globalization.CultureInfo.InvariantCulture)}.");
         }
         if (val is { } v) AnsiConsole.MarkupLine($"Validation: accuracy {v.Accuracy:P1}, loss {v.Loss:F4}.");

@@ -10,7 +10,9 @@ internal static class InfoCommand
     {
         var modelArg = new Argument<string>("MODEL") { Description = "An updatable ONNX model." };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
-        var command = new Command("info", "Show a model's inputs, outputs, preprocessing, labels, updatable layers, loss, optimizer and hyperparameters.") { modelArg, jsonOption };
+        var command = HelpText.Examples(
+            new Command("info", "Show a model's inputs, outputs, preprocessing, labels, updatable layers, loss, optimizer and hyperparameters.") { modelArg, jsonOption },
+            "tailor info hands.onnx", "tailor info hands.onnx --json");
         command.SetAction(parse =>
         {
             var info = ModelInfo.Describe(UpdatableModel.Load(parse.GetValue(modelArg)!));
@@ -24,32 +26,34 @@ internal static class InfoCommand
     private static void Render(ModelInfo info)
     {
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(info.Path ?? "")}[/]  (update spec v{info.SpecVersion}, head {info.Head})");
-        var io = new Table().AddColumns("", "name", "type", "shape");
+        // Names never wrap (a tensor, layer or parameter name split over two lines cannot be copied or grepped).
+        var io = new Table().AddColumn("").AddColumn(new TableColumn("name").NoWrap()).AddColumns("type", "shape");
         foreach (var t in info.Inputs) io.AddRow("input", Markup.Escape(t.Name), t.Type, Markup.Escape(t.Shape));
         foreach (var t in info.Outputs) io.AddRow("output", Markup.Escape(t.Name), t.Type, Markup.Escape(t.Shape));
-        AnsiConsole.Write(io);
+        Tables.Write(io);
         var p = info.Preprocessing;
         AnsiConsole.MarkupLine($"Preprocessing: {p.Width}×{p.Height} {p.Channels.ToString().ToUpperInvariant()} {p.Layout.ToString().ToUpperInvariant()}, resize {p.Resize}, " +
             $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
-        AnsiConsole.MarkupLine($"Labels ({info.Capacity} slots, {info.Placeholders.Count} free): " +
+        AnsiConsole.MarkupLine($"Labels ({Text.Count(info.Capacity, "slot")}, {info.Placeholders.Count} free): " +
             string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
         if (info.Knn is { } knn)
         {
             // A k-NN learns by storing examples: no layers, loss or optimizer apply.
-            AnsiConsole.MarkupLine($"k-NN head: {knn.StoredExamples:N0} stored examples of {knn.Dimension} features, k = {knn.K}, {knn.Weighting} vote, {knn.Metric} distance " +
+            AnsiConsole.MarkupLine($"k-NN head: {Text.Count(knn.StoredExamples, "stored example")} of {Text.Count(knn.Dimension, "feature")}, k = {knn.K}, {knn.Weighting} vote, {knn.Metric} distance " +
                 "(add examples with tailor train --head knn).");
             return;
         }
-        var layers = new Table().AddColumns("updatable layer", "op", "parameters", "count");
-        foreach (var l in info.UpdatableLayers) layers.AddRow(Markup.Escape(l.Name), l.Op, Markup.Escape(string.Join(", ", l.Parameters)), l.ParameterCount.ToString("N0"));
-        AnsiConsole.Write(layers);
+        var layers = new Table().AddColumn(new TableColumn("updatable layer").NoWrap()).AddColumn(new TableColumn("op").NoWrap())
+            .AddColumn(new TableColumn("parameters").NoWrap()).AddColumn(new TableColumn("count").RightAligned());
+        foreach (var l in info.UpdatableLayers) layers.AddRow(Markup.Escape(l.Name), l.Op, Markup.Escape(string.Join("\n", l.Parameters)), l.ParameterCount.ToString("N0"));
+        Tables.Write(layers);
         AnsiConsole.MarkupLine(info.AdditionalLosses is { Count: > 0 } more
             ? $"Loss: {Markup.Escape(string.Join(" + ", new[] { info.Loss }.Concat(more).Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {t.Kind} on '{t.Input}'")))}; optimizer: {info.Optimizer}"
             : $"Loss: {info.Loss.Kind} on '{Markup.Escape(info.Loss.Input)}' (target '{Markup.Escape(info.Loss.Target)}'); optimizer: {info.Optimizer}");
-        var hyper = new Table().AddColumns("hyperparameter", "default", "allowed");
+        var hyper = new Table().AddColumn(new TableColumn("hyperparameter").NoWrap()).AddColumns("default", "allowed");
         foreach (var (name, h) in info.Hyperparameters.OrderBy(kv => kv.Key))
             hyper.AddRow(name, Markup.Escape(Convert.ToString(h.Default, System.Globalization.CultureInfo.InvariantCulture) ?? ""), Markup.Escape(h.AllowedText));
-        AnsiConsole.Write(hyper);
+        Tables.Write(hyper);
         AnsiConsole.MarkupLine($"Training defaults: augmentation {Markup.Escape(info.Augmentation)}; learning-rate schedule {Markup.Escape(info.LearningRateSchedule)}.");
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Spectre.Console;
 using Tailor.Building;
 using Tailor.Images;
@@ -11,19 +12,31 @@ namespace Tailor.Cli.Commands;
 /// <summary><c>tailor prepare</c>: make an updatable classifier from a feature extractor or an existing classifier.</summary>
 internal static class PrepareCommand
 {
-    /// <summary>CLI option → hyperparameter: value option, allowed-values option, name.</summary>
-    private static readonly (string Value, string Allowed, string Name, string Help)[] HyperOptions =
+    /// <summary>CLI option → hyperparameter: value option, allowed-values option, name, what it is, and an example of
+    /// allowed values that holds the hyperparameter's defaults (a test checks it does).</summary>
+    internal static readonly (string Value, string Allowed, string Name, string Help, string Example)[] HyperOptions =
     [
-        ("--lr", "--allowed-lr", H.LearningRate, "learning rate"),
-        ("--momentum", "--allowed-momentum", H.Momentum, "SGD momentum"),
-        ("--beta1", "--allowed-beta1", H.Beta1, "Adam beta1"),
-        ("--beta2", "--allowed-beta2", H.Beta2, "Adam beta2"),
-        ("--epsilon", "--allowed-epsilon", H.Epsilon, "Adam epsilon"),
-        ("--batch", "--allowed-batch", H.BatchSize, "mini-batch size"),
-        ("--epochs", "--allowed-epochs", H.Epochs, "epochs"),
-        ("--weight-decay", "--allowed-weight-decay", H.WeightDecay, "L2 weight decay"),
-        ("--seed", "--allowed-seed", H.Seed, "shuffle/dropout seed"),
+        ("--lr", "--allowed-lr", H.LearningRate, "learning rate", "0.0001..0.1"),
+        ("--momentum", "--allowed-momentum", H.Momentum, "SGD momentum", "0..0.99"),
+        ("--beta1", "--allowed-beta1", H.Beta1, "Adam beta1", "0.8..0.99"),
+        ("--beta2", "--allowed-beta2", H.Beta2, "Adam beta2", "0.99..0.9999"),
+        ("--epsilon", "--allowed-epsilon", H.Epsilon, "Adam epsilon", "1e-10..1e-6"),
+        ("--batch", "--allowed-batch", H.BatchSize, "mini-batch size", "8,16,32,64"),
+        ("--epochs", "--allowed-epochs", H.Epochs, "epochs", "10,20,40,100"),
+        ("--weight-decay", "--allowed-weight-decay", H.WeightDecay, "L2 weight decay", "0..0.001"),
+        ("--seed", "--allowed-seed", H.Seed, "shuffle/dropout seed", "0..999"),
     ];
+
+    /// <summary>"0.005 with adam, 0.1 with sgd", or one value when the optimizers agree or only one has it.</summary>
+    private static string DefaultsOf(string name)
+    {
+        var byOptimizer = new[] { OptimizerKind.Adam, OptimizerKind.Sgd }
+            .Where(o => DefaultHyperparameters.For(o).ContainsKey(name))
+            .Select(o => (Optimizer: o.ToString().ToLowerInvariant(), Value: Convert.ToString(DefaultHyperparameters.For(o)[name].Default, CultureInfo.InvariantCulture)))
+            .ToList();
+        return byOptimizer.Select(d => d.Value).Distinct().Count() == 1 ? byOptimizer[0].Value!
+            : string.Join(", ", byOptimizer.Select(d => $"{d.Value} with {d.Optimizer}"));
+    }
 
     public static Command Create()
     {
@@ -43,26 +56,30 @@ internal static class PrepareCommand
                 "e.g. cross-entropy,mse:0.5 (training minimizes the weighted sum; the first term gives the accuracy).",
             DefaultValueFactory = _ => "cross-entropy",
         };
-        var optimizerOption = new Option<string?>("--optimizer") { Description = "adam (default) or sgd." };
+        var optimizerOption = new Option<string?>("--optimizer") { Description = "adam or sgd (default: adam; sgd with --preset reference)." };
         var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's settings — classifier only, SGD lr 0.001, batch 8 ∈ {1,2,8,16}, " +
             "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate." };
-        var augmentOption = new Option<string?>("--augment") { Description = $"Augmentation tailor train uses by default, e.g. flip,rotate:15,crop:0.8,variants:4, or none. Default: {AugmentationOptions.FewShot}." };
-        var scheduleOption = new Option<string?>("--schedule") { Description = $"Learning-rate schedule tailor train uses by default: {LearningRateSchedule.AllowedForms}. Default: {DefaultHyperparameters.LearningRateSchedule}." };
-        var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true (default) or false." };
-        var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default)." };
-        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming (default) or zeros.", DefaultValueFactory = _ => "kaiming" };
+        var augmentOption = new Option<string?>("--augment") { Description = $"The augmentation tailor train applies unless told otherwise, e.g. flip,rotate:15,crop:0.8,variants:4, or none (default: {AugmentationOptions.FewShot})." };
+        var scheduleOption = new Option<string?>("--schedule") { Description = $"The learning-rate schedule tailor train follows unless told otherwise: {LearningRateSchedule.AllowedForms} (default: {DefaultHyperparameters.LearningRateSchedule})." };
+        var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true or false (default: true)." };
+        var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default: false)." };
+        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros.", DefaultValueFactory = _ => "kaiming" };
         var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 };
         var noNormOption = new Option<bool>("--no-normalize-features") { Description = "Do not L2-normalize the features before the classifier." };
         var sizeOption = new Option<string?>("--size") { Description = "With --base/--from when the model's input size is not fixed: WIDTHxHEIGHT." };
-        var channelsOption = new Option<string?>("--channels") { Description = "With --base/--from: rgb (default), bgr or gray." };
+        var channelsOption = new Option<string?>("--channels") { Description = "With --base/--from: rgb, bgr or gray (default: rgb)." };
         var scaleOption = new Option<double?>("--scale") { Description = "With --base/--from: multiply 0..255 pixel values by this (e.g. 0.00392156862745098 for 0..1)." };
         var meanOption = new Option<string?>("--mean") { Description = "With --base: per-channel mean subtracted in the graph, e.g. 0.485,0.456,0.406." };
         var stdOption = new Option<string?>("--std") { Description = "With --base: per-channel std the graph divides by, e.g. 0.229,0.224,0.225." };
-        var resizeOption = new Option<string?>("--resize") { Description = "With --base/--from: stretch (default), center-crop or pad." };
-        var valueOptions = HyperOptions.Select(h => new Option<string?>(h.Value) { Description = $"Default {h.Help}." }).ToArray();
-        var allowedOptions = HyperOptions.Select(h => new Option<string?>(h.Allowed) { Description = $"Allowed {h.Help} values: a list (1,2,8,16) or a range (0..1)." }).ToArray();
+        var resizeOption = new Option<string?>("--resize") { Description = "With --base/--from: stretch, center-crop or pad (default: stretch)." };
+        var valueOptions = HyperOptions.Select(h => new Option<string?>(h.Value) { Description = $"The {h.Help} stored in the model for tailor train (default: {DefaultsOf(h.Name)})." }).ToArray();
+        var allowedOptions = HyperOptions.Select(h => new Option<string?>(h.Allowed) { Description = $"The {h.Help} values tailor train accepts: a range or a comma-separated list, e.g. {h.Example}." }).ToArray();
 
-        var command = new Command("prepare", "Make an updatable classifier: attach a head to a feature extractor (default: the embedded ResNet18), or expand an existing classifier with --from.");
+        var command = HelpText.Examples(
+            new Command("prepare", "Make an updatable classifier: attach a head to a feature extractor (the embedded ResNet18 unless --base), or expand an existing classifier with --from."),
+            "tailor prepare --labels \"✊,✋,✌️\" --out hands.onnx",
+            "tailor prepare --base mobilenet.onnx --size 224x224 --capacity 20 --out mine.onnx",
+            "tailor prepare --from hands.onnx --capacity 20 --out bigger.onnx");
         foreach (var o in new Option[] { outOption, baseOption, featureOption, fromOption, classifierOption, capacityOption, labelsOption, prefixOption, updatableOption,
                      lossOption, optimizerOption, presetOption, augmentOption, scheduleOption, shuffleOption, nesterovOption, initOption, initSeedOption, noNormOption, sizeOption, channelsOption,
                      scaleOption, meanOption, stdOption, resizeOption }.Concat(valueOptions).Concat(allowedOptions))
@@ -79,7 +96,7 @@ internal static class PrepareCommand
             var hyper = reference && optimizer == OptimizerKind.Sgd ? DefaultHyperparameters.Reference() : DefaultHyperparameters.For(optimizer);
             for (int i = 0; i < HyperOptions.Length; i++)
             {
-                var (valueName, allowedName, name, _) = HyperOptions[i];
+                var (valueName, allowedName, name, _, _) = HyperOptions[i];
                 string? value = parse.GetValue(valueOptions[i]), allowed = parse.GetValue(allowedOptions[i]);
                 if (value is null && allowed is null) continue;
                 if (!hyper.TryGetValue(name, out var h))
@@ -158,8 +175,10 @@ internal static class PrepareCommand
             }
             model.Save(output);
             var spec = model.Spec;
-            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(output)}[/]: {spec.Labels.Capacity} slots " +
-                $"({Markup.Escape(string.Join(" ", spec.Labels.InUse))}{(spec.Labels.Placeholders.Count > 0 ? $" + {spec.Labels.Placeholders.Count} placeholders" : "")}), " +
+            string slots = spec.Labels.Placeholders.Count == 0 ? string.Join(" ", spec.Labels.InUse)
+                : !spec.Labels.InUse.Any() ? Text.Count(spec.Labels.Placeholders.Count, "placeholder")
+                : $"{string.Join(" ", spec.Labels.InUse)} + {Text.Count(spec.Labels.Placeholders.Count, "placeholder")}";
+            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(output)}[/]: {Text.Count(spec.Labels.Capacity, "slot")} ({Markup.Escape(slots)}), " +
                 $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => l.Name)))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}, " +
                 $"augmentation {Markup.Escape(spec.Augmentation ?? AugmentationOptions.FewShot.ToString())}, schedule {Markup.Escape(spec.LearningRateSchedule ?? "constant")}.");
             return 0;

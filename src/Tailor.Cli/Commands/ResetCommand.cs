@@ -11,13 +11,13 @@ internal static class ResetCommand
     {
         var modelArg = new Argument<string>("MODEL") { Description = "A model trained by tailor train." };
         var outOption = new Option<string?>("--out", "-o") { Description = "Where to write the reset model (default: MODEL, replaced atomically)." };
-        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming (default) or zeros.", DefaultValueFactory = _ => "kaiming" };
-        var seedOption = new Option<int>("--init-seed") { Description = "Seed of the classifier's initialization (42, as tailor prepare).", DefaultValueFactory = _ => 42 };
+        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros.", DefaultValueFactory = _ => "kaiming" };
+        var seedOption = new Option<int>("--init-seed") { Description = "Seed of the classifier's initialization (the same as tailor prepare's).", DefaultValueFactory = _ => 42 };
         var baseOption = new Option<string?>("--base") { Description = "The ONNX file fine-tuned layers go back to (default: the embedded ResNet18 when the model came from it)." };
-        var command = new Command("reset", "Undo training: the classifier gets fresh weights, fine-tuned backbone layers their pretrained ones; labels are kept.")
+        var command = HelpText.Examples(new Command("reset", "Undo training: the classifier gets fresh weights, fine-tuned backbone layers their pretrained ones; labels are kept.")
         {
             modelArg, outOption, initOption, seedOption, baseOption,
-        };
+        }, "tailor reset hands.onnx --out hands-fresh.onnx");
         command.SetAction(parse =>
         {
             string path = parse.GetValue(modelArg)!;

@@ -126,7 +126,7 @@ internal static class TrainBenchmark
         var total = Stopwatch.StartNew();
         if (train.Examples.Count == 0) throw new TailorException($"'{train.Root}' holds no images.");
         bool optimized = typeof(UpdateTask).Assembly.GetCustomAttribute<DebuggableAttribute>() is not { IsJITOptimizerDisabled: true };
-        log.WriteLine($"bench train: {train.Examples.Count} images in {train.Labels.Count} labels from {train.Root}" +
+        log.WriteLine($"bench train: {Text.Count(train.Examples.Count, "image")} in {Text.Count(train.Labels.Count, "label")} from {train.Root}" +
             (optimized ? "" : " (Debug build: managed code unoptimized)"));
 
         log.WriteLine("bench train: preparing the default model and the reference app's (embedded ResNet18)…");
@@ -271,11 +271,11 @@ internal static class TrainBenchmark
         int repeats, TextWriter log, CancellationToken cancellationToken)
     {
         int epochs = options.Epochs ?? throw new ArgumentException("The benchmark sets the epochs.", nameof(options));
-        log.WriteLine($"bench train: {name}: {epochs} epochs on cached features (UpdateTask)…");
+        log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} on cached features (UpdateTask)…");
         var cachedRuns = new List<TrainingResult> { RunTask(modelPath, train, options, cancellationToken) };
-        log.WriteLine($"bench train: {name}: {epochs} epochs recomputing the prefix every epoch (Core ML's way)…");
+        log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} recomputing the prefix every epoch (Core ML's way)…");
         var recompute = Recompute(modelPath, train, epochs, cancellationToken);
-        if (repeats > 1) log.WriteLine($"bench train: {name}: {epochs} epochs on cached features again ({repeats - 1} more)…");
+        if (repeats > 1) log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} on cached features again ({repeats - 1} more)…");
         for (int r = 1; r < repeats; r++) cachedRuns.Add(RunTask(modelPath, train, options, cancellationToken));
         // The run with the median feature time stands for the cached path (its epochs included).
         var cached = cachedRuns.OrderBy(r => r.FeatureSeconds).ElementAt(cachedRuns.Count / 2);
@@ -314,7 +314,7 @@ internal static class TrainBenchmark
 
     private static string Describe(UpdateSpec spec) =>
         $"ResNet18 + {(spec.Notes.GetValueOrDefault("feature_normalization") == "l2" ? "L2-normalized features → " : "")}" +
-        $"linear head ({spec.Labels.Capacity} slots), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}";
+        $"linear head ({Text.Count(spec.Labels.Capacity, "slot")}), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}";
 
     private sealed record RecomputeResult(double DecodeSeconds, double[] EpochSeconds);
 

@@ -19,7 +19,7 @@ internal static partial class TrainCommand
         var dataOption = new Option<string>("--data") { Description = "Training folder: one sub-folder of images per label.", Required = true };
         var validationOption = new Option<string?>("--validation") { Description = "Validation folder, evaluated after every epoch." };
         var outOption = new Option<string?>("--out", "-o") { Description = "Where to write the trained model (default: MODEL, replaced atomically)." };
-        var headOption = new Option<string>("--head") { Description = "nn (default): train the model's layers by SGD/Adam; logreg: L-BFGS logistic regression; knn: k-nearest neighbours.", DefaultValueFactory = _ => "nn" };
+        var headOption = new Option<string>("--head") { Description = "nn: train the model's layers by SGD/Adam; logreg: L-BFGS logistic regression; knn: k-nearest neighbours.", DefaultValueFactory = _ => "nn" };
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (default: the model's)." };
         var lrOption = new Option<double?>("--lr") { Description = "Learning rate (default: the model's)." };
         var batchOption = new Option<int?>("--batch") { Description = "Mini-batch size (default: the model's)." };
@@ -27,21 +27,21 @@ internal static partial class TrainCommand
         var decayOption = new Option<double?>("--weight-decay") { Description = "L2 weight decay (default: the model's)." };
         var seedOption = new Option<int?>("--seed") { Description = "Seed for shuffling, augmentation and dropout (default: the model's)." };
         var shuffleOption = new Option<string?>("--shuffle") { Description = "true or false (default: the model's)." };
-        var scheduleOption = new Option<string?>("--schedule") { Description = $"Learning-rate schedule: {LearningRateSchedule.AllowedForms}. Default: the model's (cosine for a prepared model)." };
-        var augmentOption = new Option<string?>("--augment") { Description = "Augmentations, e.g. flip,rotate:15,crop:0.8,brightness:0.2,variants:8, or none. " +
-            $"Default: --head nn, the model's (tailor info shows it; {AugmentationOptions.FewShot} for a prepared model); knn and logreg, none." };
-        var checkpointEveryOption = new Option<int>("--checkpoint-every") { Description = "Write a checkpoint every N epochs (and on cancel)." };
-        var checkpointOption = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: OUT.ckpt when checkpoints are on)." };
+        var scheduleOption = new Option<string?>("--schedule") { Description = $"Learning-rate schedule: {LearningRateSchedule.AllowedForms} (default: the model's; cosine for a prepared model)." };
+        var augmentOption = new Option<string?>("--augment") { Description = "Augmentations, e.g. flip,rotate:15,crop:0.8,brightness:0.2,variants:8, or none " +
+            $"(default: with --head nn the model's, which tailor info shows, {AugmentationOptions.FewShot} for a prepared model; with knn and logreg none)." };
+        var checkpointEveryOption = new Option<int>("--checkpoint-every") { Description = "Also write a checkpoint every N epochs (one is always written when Ctrl+C stops the run)." };
+        var checkpointOption = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: OUT.ckpt; removed when the run completes)." };
         var resumeOption = new Option<string?>("--resume") { Description = "Continue from a checkpoint." };
         var skipBadOption = new Option<bool>("--skip-bad") { Description = "Skip unreadable examples (they are listed) instead of failing." };
         var jsonOption = new Option<bool>("--json") { Description = "One JSON object per epoch, then a final one." };
-        var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours (default 5, 1..100)." };
-        var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform (default) or distance." };
-        var metricOption = new Option<string?>("--metric") { Description = "k-NN: euclidean (default) or cosine." };
+        var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours, 1..100 (default: 5)." };
+        var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform or distance (default: uniform)." };
+        var metricOption = new Option<string?>("--metric") { Description = "k-NN: euclidean or cosine (default: euclidean)." };
         var l2Option = new Option<string?>("--l2")
         {
-            Description = "Logistic regression: L2 strength (default 0.0003); 'auto' to choose it by 5-fold cross-validation among " +
-                "0.0001…0.1, or a comma-separated list of candidates.",
+            Description = "Logistic regression: L2 strength, 'auto' to choose it by 5-fold cross-validation among " +
+                "0.0001…0.1, or a comma-separated list of candidates (default: 0.0003).",
         };
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
@@ -49,12 +49,18 @@ internal static partial class TrainCommand
             shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, jsonOption,
             kOption, weightingOption, metricOption, l2Option,
         };
+        DescribeHeads(command);
+        HelpText.Examples(command,
+            "tailor train hands.onnx --data photos/train --validation photos/test",
+            "tailor train hands.onnx --data photos/train --epochs 20 --out hands-20.onnx",
+            "tailor train hands.onnx --data photos/train --head logreg --l2 auto");
         command.SetAction(async (parse, ct) =>
         {
             string modelPath = parse.GetValue(modelArg)!;
             string output = parse.GetValue(outOption) ?? modelPath;
             bool json = parse.GetValue(jsonOption);
             string head = parse.GetValue(headOption)!.ToLowerInvariant();
+            CheckOptionsApply(parse, head);   // before any slow work
             var model = UpdatableModel.Load(modelPath);
             var train = LabeledFolder.Scan(parse.GetValue(dataOption)!);
             var validation = parse.GetValue(validationOption) is { } v ? LabeledFolder.Scan(v) : null;
@@ -63,10 +69,10 @@ internal static partial class TrainCommand
             if (head is "knn" or "logreg")
                 return await HeadTraining.RunAsync(head, model, train, validation, output, augmentation, parse.GetValue(seedOption),
                     parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct);
-            if (head != "nn") throw new TailorException($"--head: '{head}' is not one of nn, logreg, knn.");
 
             int every = parse.GetValue(checkpointEveryOption);
-            string? checkpoint = parse.GetValue(checkpointOption) ?? (every > 0 ? output + ".ckpt" : null);
+            // Always a checkpoint path: Ctrl+C then leaves one to --resume from (it is removed when a run completes).
+            string checkpoint = parse.GetValue(checkpointOption) ?? output + ".ckpt";
             var options = new TrainingOptions
             {
                 Epochs = parse.GetValue(epochsOption),
@@ -86,10 +92,13 @@ internal static partial class TrainCommand
             };
             var task = new UpdateTask(model, train, validation, options);
             var result = await RunWithDisplay(task, model.Spec.LossTerms, json, ct);
+            StatusLine.Error.End();
             if (result.History.Epochs.Count > 0)
                 LossCurve.Save(result.History, output + ".loss.png", title: $"Training {Path.GetFileName(output)}");
             if (result.EpochsCompleted > 0) model.Save(output);   // nothing trained, nothing written
-            Report(result, output, model, json);
+            // A completed run's model is its result: the checkpoints it wrote or resumed from are stale.
+            var removed = result.State == TrainingState.Completed ? RemoveCheckpoints(checkpoint, options.ResumeFrom) : [];
+            Report(result, output, model, json, File.Exists(checkpoint) ? checkpoint : null, removed);
             return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
         });
         return command;
@@ -112,7 +121,14 @@ internal static partial class TrainCommand
     {
         // Ctrl+C cancels the task, which still reports completion and keeps the last epoch's weights.
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+        // A second Ctrl+C ends the process at once (files are written atomically, so nothing is left half-written).
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            CliApp.WriteNote("Stopping after this mini-batch and keeping the last completed epoch (Ctrl+C again to quit at once)…");
+            cts.Cancel();
+        };
         Console.CancelKeyPress += onCancel;
         try
         {
@@ -126,23 +142,19 @@ internal static partial class TrainCommand
                 }));
                 return await task.RunAsync(cts.Token);
             }
-            var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            task.FeaturesProgress += (_, p) =>
-            {
-                if (p.Done == p.Total || p.Done % 32 == 0 || !Console.IsErrorRedirected)
-                    err.Markup($"\rFeatures: {p.Done}/{p.Total} images{(p.Done == p.Total ? "\n" : "")}");
-            };
+            task.FeaturesProgress += (_, p) => StatusLine.Error.Report("Features", p.Done, p.Total, "images");
             task.TrainingBegan += (_, e) =>
             {
-                AnsiConsole.MarkupLine($"Training on {e.Examples} examples × {e.Variants} variant{(e.Variants > 1 ? "s" : "")}, batch {e.BatchSize}, epochs {e.FirstEpoch}–{e.Epochs}.");
+                StatusLine.Error.End();
+                AnsiConsole.MarkupLine($"Training on {Text.Count(e.Examples, "example")} × {Text.Count(e.Variants, "variant")}, batch {e.BatchSize}, " +
+                    (e.FirstEpoch == e.Epochs ? $"epoch {e.Epochs}." : $"epochs {e.FirstEpoch}–{e.Epochs}."));
                 // With several loss terms, the loss columns are their weighted sum: say so.
                 if (lossTerms.Count > 1)
                     AnsiConsole.MarkupLine(Markup.Escape($"Loss = {string.Join(" + ", lossTerms.Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {(t.Kind == Spec.LossKind.MeanSquaredError ? "mse" : "cross-entropy")} on {t.Input}"))} (train and validation loss below)."));
-                Console.Out.WriteLine(" epoch │ train loss (mean) │ last batch │ train acc │ val loss │ val acc │       lr │  secs");
+                Console.Out.WriteLine(EpochHeader);
             };
-            // Plain lines (not Spectre markup): a table that grows row by row and never wraps.
-            task.EpochEnded += (_, e) => Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Epoch,6} │ {e.TrainLossMean,17:F4} │ {e.TrainLossLastBatch,10:F4} │ {e.TrainAccuracy,9:P1} │ {Fmt(e.ValidationLoss, "F4"),8} │ {Fmt(e.ValidationAccuracy, "P1"),7} │ {e.LearningRate,8:G3} │ {e.Seconds,5:F2}"));
+            // Plain lines (not Spectre markup): a table that grows row by row, never wraps and fits 80 columns.
+            task.EpochEnded += (_, e) => Console.Out.WriteLine(EpochRow(e));
             return await task.RunAsync(cts.Token);
         }
         finally
@@ -151,27 +163,64 @@ internal static partial class TrainCommand
         }
     }
 
+    /// <summary>The epoch table's header: training loss is the epoch's mean, "last batch" the last mini-batch's.</summary>
+    internal const string EpochHeader = "epoch  train loss  last batch  train acc  val loss  val acc        lr   secs";
+
+    internal static string EpochRow(EpochEndedEventArgs e) => string.Create(CultureInfo.InvariantCulture,
+        $"{e.Epoch,5}  {e.TrainLossMean,10:F4}  {e.TrainLossLastBatch,10:F4}  {e.TrainAccuracy,9:P1}  {Fmt(e.ValidationLoss, "F4"),8}  {Fmt(e.ValidationAccuracy, "P1"),7}  {e.LearningRate,8:G3}  {e.Seconds,5:F2}");
+
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "—";
 
-    private static void Report(TrainingResult result, string output, UpdatableModel model, bool json)
+    /// <summary>Deletes the checkpoint files that exist among <paramref name="paths"/>; returns those it deleted.</summary>
+    private static List<string> RemoveCheckpoints(params string?[] paths)
+    {
+        var removed = new List<string>();
+        foreach (var path in paths.OfType<string>().Distinct())
+        {
+            if (!File.Exists(path)) continue;
+            File.Delete(path);
+            removed.Add(path);
+        }
+        return removed;
+    }
+
+    private static void Report(TrainingResult result, string output, UpdatableModel model, bool json, string? checkpoint, IReadOnlyList<string> removed)
     {
         var last = result.History.Epochs.LastOrDefault();
+        bool saved = result.EpochsCompleted > 0;
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
                 state = result.State.ToString().ToLowerInvariant(), reason = result.Reason, epochs_completed = result.EpochsCompleted,
                 model = output, train_loss_mean = last?.TrainLossMean, validation_loss = last?.ValidationLoss, validation_accuracy = last?.ValidationAccuracy,
-                feature_seconds = result.FeatureSeconds, new_labels = result.NewLabels, labels = model.Spec.Labels.Names,
+                feature_seconds = result.FeatureSeconds, new_labels = saved ? result.NewLabels : new Dictionary<string, int>(), labels = model.Spec.Labels.Names,
                 skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
+                checkpoint, removed_checkpoints = removed,
             }, CliApp.JsonLine));
             return;
         }
-        foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
+        // Slots are taken in the written model only: nothing written, nothing to announce.
+        if (saved)
+            foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
         foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
-        if (result.State == TrainingState.Completed)
-            AnsiConsole.MarkupLine($"[green]Done[/]: {result.EpochsCompleted} epochs; wrote {Markup.Escape(output)}, its loss curve {Markup.Escape(output)}.loss.png and history {Markup.Escape(output)}.history.json.");
-        else
-            CliApp.WriteError($"{result.State}: {result.Reason}" + (result.EpochsCompleted > 0 ? $" Wrote {output} with the weights of epoch {result.EpochsCompleted}." : ""));
+        string kept = saved ? $"{output} holds the weights of epoch {result.EpochsCompleted}." : "Nothing was written.";
+        string resume = checkpoint is null ? "" : $" To continue from there, run the same command with --resume {checkpoint}.";
+        switch (result.State)
+        {
+            case TrainingState.Completed:
+                AnsiConsole.MarkupLine(Markup.Escape($"Done: {Text.Count(result.EpochsCompleted, "epoch")}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
+                    (removed.Count > 0 ? Markup.Escape($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : ""));
+                break;
+            case TrainingState.Cancelled:
+                // Stopping at the user's request is not an error: say what is kept and how to go on.
+                CliApp.WriteNote(saved
+                    ? $"Stopped during epoch {result.EpochsCompleted + 1}, as asked. {kept}{resume}"
+                    : $"Stopped before the first epoch ended, as asked. {kept}");
+                break;
+            default:
+                CliApp.WriteError($"{result.Reason} {kept}{(saved ? resume : "")}");
+                break;
+        }
     }
 }

@@ -47,7 +47,7 @@ public static class LossCurve
             AtomicFile.WriteAllBytes(path, RenderPng(history, width, height, title));
     }
 
-    private static Plot Build(TrainingHistory history, string title)
+    internal static Plot Build(TrainingHistory history, string title)
     {
         ArgumentNullException.ThrowIfNull(history);
         ArgumentNullException.ThrowIfNull(title);
@@ -61,8 +61,12 @@ public static class LossCurve
         AddSeries(plot, epochs, e => e.ValidationLoss, "validation loss", Colors.C1, rightAxis: false);
         bool hasAccuracy = AddSeries(plot, epochs, e => e.ValidationAccuracy * 100, "validation accuracy (%)", Colors.C2, rightAxis: true);
 
+        // The legend goes below the plot, outside the data area: inside, wherever it sits, some run's curve
+        // (the accuracy line climbing to the top, the loss falling to the bottom) passes under it.
         if (epochs.Count > 0)
-            plot.ShowLegend(Alignment.UpperCenter);
+            plot.ShowLegend(Edge.Bottom);
+        // Epochs are whole numbers: no tick at epoch 1.5 (a 2-epoch run got them).
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         if (hasAccuracy)
         {
             // Accuracy on a fixed 0–100 % scale so runs can be compared by eye.

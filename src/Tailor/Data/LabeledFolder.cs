@@ -113,6 +113,6 @@ public sealed class LabeledFolder
         return new LabeledFolder(directory, byLabel.Keys.ToArray(), examples);
     }
 
-    private static bool IsSkipped(FileSystemInfo entry) =>
+    internal static bool IsSkipped(FileSystemInfo entry) =>
         entry.Name.StartsWith('.') || s_junk.Contains(entry.Name) || entry.Attributes.HasFlag(FileAttributes.Hidden);
 }

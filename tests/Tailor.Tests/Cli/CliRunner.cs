@@ -9,7 +9,19 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith(null, args);
+
+    /// <summary>Runs with extra environment variables (COLUMNS is 200 unless given).</summary>
+    public static Result RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        using var p = Process.Start(StartInfo(environment, args))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("tailor " + string.Join(" ", args)); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    internal static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -21,10 +33,42 @@ public static class CliRunner
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tailor.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["COLUMNS"] = "200";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
+        if (environment is not null)
+            foreach (var (name, value) in environment) psi.Environment[name] = value;
+        return psi;
+    }
+
+    /// <summary>
+    /// Runs the CLI and sends it SIGINT (what Ctrl+C sends) as soon as a line of its stdout or stderr satisfies
+    /// <paramref name="interruptWhen"/>; returns what it printed in all. Waits on output, never on time.
+    /// </summary>
+    public static Result RunAndInterrupt(Func<string, bool> interruptWhen, params string[] args)
+    {
+        using var p = new Process { StartInfo = StartInfo(null, args) };
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        var gate = new object();
+        bool sent = false;
+        void OnLine(StringBuilder into, string? line)
+        {
+            if (line is null) return;
+            lock (gate)
+            {
+                into.Append(line).Append('\n');
+                if (sent || !interruptWhen(line)) return;
+                sent = true;
+            }
+            using var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
+        p.OutputDataReceived += (_, e) => OnLine(stdout, e.Data);
+        p.ErrorDataReceived += (_, e) => OnLine(stderr, e.Data);
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
         if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("tailor " + string.Join(" ", args)); }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        p.WaitForExit();   // drains the asynchronous readers
+        Assert.True(sent, "the interrupt condition never held; stdout:\n" + stdout + "\nstderr:\n" + stderr);
+        return new Result(p.ExitCode, stdout.ToString(), stderr.ToString());
     }
 }

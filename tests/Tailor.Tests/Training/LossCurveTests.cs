@@ -66,4 +66,28 @@ public sealed class LossCurveTests : IDisposable
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => LossCurve.RenderPng(new TrainingHistory(), 0, 300));
         Assert.Contains("width must be 100 to 10000 pixels; got 0", e.Message);
     }
+
+    [Fact]
+    public void Legend_IsOutsideTheDataArea_SoNoCurvePassesUnderIt()
+    {
+        var plot = LossCurve.Build(TrainingHistoryTests.Sample(8, true), "run");
+        plot.GetImageBytes(640, 400, ScottPlot.ImageFormat.Png);
+        Assert.False(plot.Legend.IsVisible);   // the legend inside the data area is off…
+        string svg = LossCurve.RenderSvg(TrainingHistoryTests.Sample(8, true), 640, 400);
+        Assert.Contains("train loss (epoch mean)", svg);   // …and the one below the plot shows every series
+        Assert.Contains("validation accuracy (%)", svg);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void EpochAxis_HasWholeNumberTicksOnly(int epochs)
+    {
+        var plot = LossCurve.Build(TrainingHistoryTests.Sample(epochs, true), "run");
+        plot.GetImageBytes(800, 500, ScottPlot.ImageFormat.Png);
+        var ticks = plot.Axes.Bottom.TickGenerator.Ticks.Where(t => t.IsMajor).Select(t => t.Position).ToList();
+        Assert.NotEmpty(ticks);
+        Assert.All(ticks, t => Assert.Equal(Math.Round(t), t, 9));
+    }
 }
