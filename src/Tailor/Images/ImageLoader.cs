@@ -1,12 +1,5 @@
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Advanced;
-using SixLabors.ImageSharp.Formats.Gif;
-using SixLabors.ImageSharp.Formats.Tiff;
-using SixLabors.ImageSharp.Memory;
-using SixLabors.ImageSharp.Metadata;
-using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
-using SixLabors.ImageSharp.Processing.Processors.Transforms;
+using System.Buffers;
+using SkiaSharp;
 using Tailor.Spec;
 using ResizeMode = Tailor.Spec.ResizeMode;
 
@@ -14,35 +7,46 @@ namespace Tailor.Images;
 
 /// <summary>Turns image files into model input tensors, as an <see cref="ImagePreprocessing"/> describes.</summary>
 /// <remarks>
-/// <para>Every file goes through the same steps: decode (JPEG, PNG, BMP, GIF — first frame only —, WebP,
-/// TIFF; ImageSharp also reads TGA and PBM), apply the EXIF orientation, convert to 8-bit RGB, resize as
+/// <para>Every file goes through the same steps: decode with Skia (JPEG, PNG, BMP, GIF — first frame only —,
+/// WebP — first frame of an animation), apply the EXIF orientation, convert to 8-bit RGB, resize as
 /// <see cref="ImagePreprocessing.Resize"/> says, and write each channel value (0..255) times
-/// <see cref="ImagePreprocessing.Scale"/> into the destination.</para>
-/// <para>Conversions: grayscale becomes R = G = B; 16-bit channels are rounded to 8 bits; CMYK and YCCK
-/// JPEGs are converted by ImageSharp's decoder (without ICC colour management, which ImageSharp 2.1 does
-/// not do); transparent pixels are composited over <b>white</b>
-/// (<c>out = (c·a + 255·(255 − a)) / 255</c>), which is how viewers and browsers usually show them, so a
-/// black logo on a transparent background stays a black logo on white. <see cref="ResizeMode.Pad"/>
-/// pads with black (zeros in the tensor).</para>
+/// <see cref="ImagePreprocessing.Scale"/> into the destination. TIFF, HEIC and AVIF are refused with a message
+/// naming the file and the supported formats (Skia has no TIFF decoder; convert such files to PNG or JPEG).</para>
+/// <para>Size: an image is decoded only as large as the model needs — its <b>working size</b>,
+/// <see cref="WorkingSizeFactor"/> times the model's input (the shorter side for
+/// <see cref="ResizeMode.Stretch"/> and <see cref="ResizeMode.CenterCrop"/>, the longer for
+/// <see cref="ResizeMode.Pad"/>), never larger than the image. JPEGs are decoded at 1/8, 2/8 … 8/8 of their
+/// size inside libjpeg-turbo (a 12-megapixel photo for a 224×224 model decodes at 1008×756), WebP at any scale;
+/// other formats decode at full size. The final resize to the input is a filter over all covered pixels
+/// (see <see cref="Resampler"/>), so the decoder's reduction only saves time. Images whose header declares
+/// more than <see cref="MaxPixels"/> pixels or a side above <see cref="MaxSide"/> are refused before decoding.</para>
+/// <para>Conversions: grayscale becomes R = G = B; 16-bit channels are rounded to 8 bits; CMYK and YCCK JPEGs
+/// are converted as Adobe writes them (inverted ink, RGB = C·K/255, …), without ICC colour management (no image
+/// is colour-managed: the tensor holds the file's own RGB values, as the training photos' did); transparent
+/// pixels are composited over <b>white</b> (<c>out = (c·a + 255·(255 − a)) / 255</c>), which is how viewers and
+/// browsers usually show them, so a black logo on a transparent background stays a black logo on white.
+/// <see cref="ResizeMode.Pad"/> pads with black (zeros in the tensor).</para>
 /// <para>For <see cref="ChannelOrder.Gray"/> the single channel is the BT.601 luma
 /// <c>0.299 R + 0.587 G + 0.114 B</c> (what PIL and OpenCV use).</para>
 /// </remarks>
 public static class ImageLoader
 {
-    /// <summary>The formats named in error messages: the ones Tailor is tested with.</summary>
-    public const string SupportedFormats = "JPEG, PNG, BMP, GIF, WebP, TIFF";
+    /// <summary>The formats Tailor reads, as error messages name them.</summary>
+    public const string SupportedFormats = "JPEG, PNG, BMP, GIF, WebP";
 
-    // One configuration for all loads: the default formats, but GIF and TIFF decode only their first
-    // frame, so an animated GIF costs one frame of memory, not hundreds.
-    private static readonly Configuration s_configuration = CreateConfiguration();
+    /// <summary>The working size is this many times the model's input side (see the class remarks): enough for
+    /// augmentation's crops and rotations to keep full detail at the input, small enough that a 12-megapixel
+    /// photo costs a few milliseconds per augmented variant.</summary>
+    public const int WorkingSizeFactor = 2;
 
-    private static Configuration CreateConfiguration()
-    {
-        var configuration = Configuration.Default.Clone();
-        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
-        configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
-        return configuration;
-    }
+    /// <summary>Images whose header declares more pixels than this (100 megapixels) are refused before decoding.</summary>
+    public const long MaxPixels = 100_000_000;
+
+    /// <summary>Images whose header declares a side longer than this are refused before decoding.</summary>
+    public const int MaxSide = 30_000;
+
+    private static readonly HashSet<SKEncodedImageFormat> s_formats =
+        [SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Png, SKEncodedImageFormat.Bmp, SKEncodedImageFormat.Gif, SKEncodedImageFormat.Webp];
 
     /// <summary>Number of floats one image occupies in a tensor: <c>Width × Height × channels</c>, with 1
     /// channel for <see cref="ChannelOrder.Gray"/> and 3 otherwise.</summary>
@@ -56,11 +60,49 @@ public static class ImageLoader
     /// <summary>Number of channels the spec writes: 1 for <see cref="ChannelOrder.Gray"/>, 3 otherwise.</summary>
     public static int ChannelCount(ImagePreprocessing spec) => spec.Channels == ChannelOrder.Gray ? 1 : 3;
 
-    /// <summary>Decodes a file into an upright 8-bit RGB image: EXIF orientation applied, grayscale, 16-bit,
-    /// CMYK converted, alpha composited over white. The caller disposes it.</summary>
-    /// <exception cref="TailorException">The file is missing, empty, unreadable, or not an image ImageSharp
-    /// can read; the message names the file and says which.</exception>
-    public static Image<Rgb24> Load(string path)
+    /// <summary>Decodes a file at full size into an upright 8-bit RGB image: EXIF orientation applied, grayscale,
+    /// 16-bit, CMYK converted, alpha composited over white. The caller disposes it. To feed a model, prefer
+    /// <see cref="Load(string, ImagePreprocessing)"/>, which decodes only as large as the model needs.</summary>
+    /// <exception cref="TailorException">The file is missing, empty, unreadable, too large, or not an image in a
+    /// supported format (<see cref="SupportedFormats"/>); the message names the file and says which.</exception>
+    public static RgbImage Load(string path) => Decode(path, null);
+
+    /// <summary>Decodes a file at the smallest size the decoder offers that still covers the working size for
+    /// <paramref name="spec"/> (see the class remarks); otherwise as <see cref="Load(string)"/>. Writing the
+    /// result with <see cref="LoadInto(RgbImage, ImagePreprocessing, Span{float})"/> gives exactly what
+    /// <see cref="LoadInto(string, ImagePreprocessing, Span{float})"/> gives.</summary>
+    /// <exception cref="TailorException">As <see cref="Load(string)"/>, or the spec is not valid.</exception>
+    public static RgbImage Load(string path, ImagePreprocessing spec)
+    {
+        Validate(spec);
+        return Decode(path, spec);
+    }
+
+    /// <summary>The working size of a <paramref name="width"/> × <paramref name="height"/> image for
+    /// <paramref name="spec"/>: scaled by <see cref="WorkingSizeFactor"/> × the resize mode's scale, never up.</summary>
+    internal static (int Width, int Height) WorkingSize(int width, int height, ImagePreprocessing spec)
+    {
+        double scale = WorkingScale(width, height, spec);
+        return scale >= 1 ? (width, height)
+            : (Math.Max(1, (int)Math.Ceiling(width * scale - 1e-9)), Math.Max(1, (int)Math.Ceiling(height * scale - 1e-9)));
+    }
+
+    private static double WorkingScale(int width, int height, ImagePreprocessing spec)
+    {
+        double wide = (double)spec.Width / width, high = (double)spec.Height / height;
+        double toInput = spec.Resize == ResizeMode.Pad ? Math.Min(wide, high) : Math.Max(wide, high);
+        return Math.Min(1, WorkingSizeFactor * toInput);
+    }
+
+    /// <summary>An image at the working size for <paramref name="spec"/>: <paramref name="image"/> itself when it
+    /// is not larger, otherwise a bilinear (triangle-filtered) reduction the caller disposes.</summary>
+    internal static RgbImage ToWorkingSize(RgbImage image, ImagePreprocessing spec)
+    {
+        var (width, height) = WorkingSize(image.Width, image.Height, spec);
+        return width >= image.Width && height >= image.Height ? image : ImageResizer.Resize(image, width, height, Resampler.Bilinear);
+    }
+
+    private static RgbImage Decode(string path, ImagePreprocessing? spec)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
@@ -86,35 +128,159 @@ public static class ImageLoader
 
         using (stream)
         {
-            if (stream.Length == 0)
-                throw new TailorException($"'{path}' is empty (0 bytes), not an image.");
             try
             {
-                using var decoded = Image.Load<Rgba32>(s_configuration, stream);
-                decoded.Mutate(x => x.AutoOrient());
-                return FlattenOverWhite(decoded);
+                if (stream.Length == 0)
+                    throw new TailorException($"'{path}' is empty (0 bytes), not an image.");
+                Span<byte> head = stackalloc byte[16];
+                int headLength = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+                head = head[..headLength];
+                if (UnsupportedFormat(head) is { } format)
+                    throw new TailorException(
+                        $"'{path}' is a {format} image, which Tailor cannot read; supported formats: {SupportedFormats}. Convert it to PNG or JPEG.");
+                stream.Position = 0;
+
+                // The codec reads the FileStream through a managed wrapper; disposing the codec releases the wrapper.
+                using var codec = SKCodec.Create(stream, out var created);
+                if (codec is null)
+                    throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
+                        ? Damaged(path, $"{created}")
+                        : new TailorException($"'{path}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
+                if (!s_formats.Contains(codec.EncodedFormat))
+                    throw new TailorException(
+                        $"'{path}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
+                return DecodePixels(path, codec, spec);
             }
-            catch (UnknownImageFormatException e)
-            {
-                throw new TailorException(
-                    $"'{path}' is not an image ImageSharp can read ({SupportedFormats}): its content is not in any of these formats.", e);
-            }
-            catch (InvalidMemoryOperationException e)
-            {
-                throw new TailorException($"'{path}' is too large to decode in memory: {e.Message}", e);
-            }
-            catch (IOException e) when (e is not EndOfStreamException)
+            catch (IOException e)
             {
                 throw new TailorException($"'{path}' cannot be read: {e.Message}", e);
             }
-            catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
+        }
+    }
+
+    private static TailorException Damaged(string path, string detail, Exception? inner = null)
+    {
+        string message = $"'{path}' is not an image Tailor can read ({SupportedFormats}): it looks damaged or truncated ({detail}).";
+        return inner is null ? new TailorException(message) : new TailorException(message, inner);
+    }
+
+    /// <summary>Names formats recognized by their first bytes that Skia cannot decode, so the message can say so.</summary>
+    private static string? UnsupportedFormat(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith("II*\0"u8) || head.StartsWith("MM\0*"u8)) return "TIFF";
+        if (head.Length >= 12 && head[4..8].SequenceEqual("ftyp"u8))
+        {
+            var brand = head[8..12];
+            if (brand.SequenceEqual("avif"u8) || brand.SequenceEqual("avis"u8)) return "AVIF";
+            if (brand.SequenceEqual("heic"u8) || brand.SequenceEqual("heix"u8) || brand.SequenceEqual("mif1"u8)
+                || brand.SequenceEqual("msf1"u8) || brand.SequenceEqual("hevc"u8)) return "HEIC";
+        }
+        return null;
+    }
+
+    private static unsafe RgbImage DecodePixels(string path, SKCodec codec, ImagePreprocessing? spec)
+    {
+        var size = codec.Info.Size;
+        int width = size.Width, height = size.Height;
+        if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
+            throw new TailorException(
+                $"'{path}' is {width}×{height} pixels ({(long)width * height / 1e6:0.#} megapixels); Tailor reads images up to " +
+                $"{MaxSide} pixels a side and {MaxPixels / 1_000_000} megapixels.");
+
+        var origin = codec.EncodedOrigin;
+        bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        if (spec is not null)
+        {
+            // The scale is the same in both orientations, so it is computed upright and applied to the stored size.
+            double scale = transposed ? WorkingScale(height, width, spec) : WorkingScale(width, height, spec);
+            var decoded = ScaledSize(codec, width, height, scale);
+            (width, height) = (decoded.Width, decoded.Height);
+        }
+
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        int length = checked(width * height * 4);
+        byte[] rgba = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            SKCodecResult result;
+            fixed (byte* pixels = rgba)
             {
-                // Corrupt and truncated files surface as InvalidImageContentException, but a decoder fed garbage
-                // may also throw IndexOutOfRange, Argument or Overflow exceptions: all mean the same to the user.
-                throw new TailorException(
-                    $"'{path}' is not an image ImageSharp can read ({SupportedFormats}): it looks damaged or truncated ({e.Message}).", e);
+                try
+                {
+                    result = codec.GetPixels(info, (nint)pixels);
+                }
+                catch (Exception e) when (e is not (OutOfMemoryException or IOException))
+                {
+                    throw Damaged(path, e.Message, e);
+                }
+            }
+            if (result != SKCodecResult.Success)
+                throw Damaged(path, $"{result}");
+            return Orient(rgba.AsSpan(0, length), width, height, origin);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
+    }
+
+    /// <summary>The smallest size the codec decodes to directly that covers <paramref name="scale"/> of the image.</summary>
+    private static SKSizeI ScaledSize(SKCodec codec, int width, int height, double scale)
+    {
+        var full = new SKSizeI(width, height);
+        if (scale >= 1) return full;
+        int needWidth = (int)Math.Ceiling(width * scale - 1e-9), needHeight = (int)Math.Ceiling(height * scale - 1e-9);
+        // libjpeg-turbo scales by k/8; other codecs answer with the full size (or, WebP, with any size).
+        foreach (float k in (ReadOnlySpan<float>)[1 / 8f, 2 / 8f, 3 / 8f, 4 / 8f, 5 / 8f, 6 / 8f, 7 / 8f])
+        {
+            if (k < scale - 1e-6) continue;
+            var candidate = codec.GetScaledDimensions(k);
+            if (candidate.Width >= needWidth && candidate.Height >= needHeight && (long)candidate.Width * candidate.Height < (long)width * height)
+                return candidate;
+        }
+        return full;
+    }
+
+    /// <summary>Applies the EXIF orientation while converting RGBA (unpremultiplied) to RGB over white.</summary>
+    private static RgbImage Orient(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin origin)
+    {
+        bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int outWidth = transposed ? height : width, outHeight = transposed ? width : height;
+        // Stored pixel (x, y) goes to output pixel index base + x·stepX + y·stepY (EXIF 2.32, tag 0x0112).
+        var (first, stepX, stepY) = origin switch
+        {
+            SKEncodedOrigin.TopRight => (width - 1, -1, outWidth),                                  // 2: mirrored
+            SKEncodedOrigin.BottomRight => ((height - 1) * outWidth + width - 1, -1, -outWidth),    // 3: 180°
+            SKEncodedOrigin.BottomLeft => ((height - 1) * outWidth, 1, -outWidth),                  // 4: flipped
+            SKEncodedOrigin.LeftTop => (0, outWidth, 1),                                            // 5: transposed
+            SKEncodedOrigin.RightTop => (height - 1, outWidth, -1),                                 // 6: 90° clockwise
+            SKEncodedOrigin.RightBottom => ((width - 1) * outWidth + height - 1, -outWidth, -1),    // 7: transverse
+            SKEncodedOrigin.LeftBottom => ((width - 1) * outWidth, -outWidth, 1),                   // 8: 90° anticlockwise
+            _ => (0, 1, outWidth),                                                                  // 1: as stored
+        };
+        var image = new RgbImage(outWidth, outHeight);
+        var output = image.Pixels;
+        for (int y = 0; y < height; y++)
+        {
+            var row = rgba.Slice(y * width * 4, width * 4);
+            int at = first + y * stepY;
+            for (int x = 0; x < width; x++, at += stepX)
+            {
+                int r = row[4 * x], g = row[4 * x + 1], b = row[4 * x + 2], a = row[4 * x + 3];
+                if (a != 255)
+                {
+                    // Rounded integer blend over white.
+                    int background = 255 * (255 - a);
+                    r = (r * a + background + 127) / 255;
+                    g = (g * a + background + 127) / 255;
+                    b = (b * a + background + 127) / 255;
+                }
+                output[3 * at] = (byte)r;
+                output[3 * at + 1] = (byte)g;
+                output[3 * at + 2] = (byte)b;
             }
         }
+        return image;
     }
 
     /// <summary>Decodes <paramref name="path"/> and writes it into <paramref name="destination"/> as
@@ -128,7 +294,7 @@ public static class ImageLoader
     public static void LoadInto(string path, ImagePreprocessing spec, Span<float> destination)
     {
         CheckDestination(spec, destination);
-        using var image = Load(path);
+        using var image = Decode(path, spec);
         WriteTensor(image, spec, destination);
     }
 
@@ -136,7 +302,7 @@ public static class ImageLoader
     /// into <paramref name="destination"/>. The image is resized as the spec says; it is not modified.</summary>
     /// <exception cref="TailorException">The spec is not valid.</exception>
     /// <exception cref="ArgumentException"><paramref name="destination"/> has the wrong length.</exception>
-    public static void LoadInto(Image<Rgb24> image, ImagePreprocessing spec, Span<float> destination)
+    public static void LoadInto(RgbImage image, ImagePreprocessing spec, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(image);
         CheckDestination(spec, destination);
@@ -176,7 +342,7 @@ public static class ImageLoader
             var slot = batch.Span.Slice(i * length, length);
             try
             {
-                using var image = Load(paths[i]);
+                using var image = Decode(paths[i], spec);
                 WriteTensor(image, spec, slot);
                 results[i] = new ImageLoadResult(paths[i], i, null);
             }
@@ -221,49 +387,19 @@ public static class ImageLoader
                 $"The preprocessing spec has an unknown value (channels {spec.Channels}, layout {spec.Layout}, resize {spec.Resize}, resampler {spec.Resampler}).");
     }
 
-    private static Image<Rgb24> FlattenOverWhite(Image<Rgba32> source)
-    {
-        var result = new Image<Rgb24>(s_configuration, source.Width, source.Height);
-        for (int y = 0; y < source.Height; y++)
-        {
-            var from = source.DangerousGetPixelRowMemory(y).Span;
-            var to = result.DangerousGetPixelRowMemory(y).Span;
-            for (int x = 0; x < from.Length; x++)
-            {
-                var p = from[x];
-                int a = p.A, background = 255 * (255 - a);
-                // Rounded integer blend; a = 255 gives the colour back exactly.
-                to[x] = new Rgb24(
-                    (byte)((p.R * a + background + 127) / 255),
-                    (byte)((p.G * a + background + 127) / 255),
-                    (byte)((p.B * a + background + 127) / 255));
-            }
-        }
-        return result;
-    }
-
-    private static IResampler ToSampler(Resampler resampler) => resampler switch
-    {
-        Resampler.Bilinear => KnownResamplers.Triangle,
-        Resampler.Bicubic => KnownResamplers.Bicubic,
-        Resampler.NearestNeighbor => KnownResamplers.NearestNeighbor,
-        _ => throw new TailorException($"Unknown resampler {resampler}; allowed: Bilinear, Bicubic, NearestNeighbor."),
-    };
-
     /// <summary>Resizes (into a temporary image when needed) and writes the tensor.</summary>
-    private static void WriteTensor(Image<Rgb24> image, ImagePreprocessing spec, Span<float> destination)
+    private static void WriteTensor(RgbImage image, ImagePreprocessing spec, Span<float> destination)
     {
         int width = spec.Width, height = spec.Height;
         var (scaledWidth, scaledHeight) = ScaledSize(image.Width, image.Height, spec);
 
-        Image<Rgb24>? resized = null;
+        RgbImage? resized = null;
         try
         {
             var source = image;
             if (scaledWidth != image.Width || scaledHeight != image.Height)
             {
-                var sampler = ToSampler(spec.Resampler);
-                resized = image.Clone(x => x.Resize(scaledWidth, scaledHeight, sampler));
+                resized = ImageResizer.Resize(image, scaledWidth, scaledHeight, spec.Resampler);
                 source = resized;
             }
 
@@ -308,7 +444,7 @@ public static class ImageLoader
         }
     }
 
-    private static void WritePixels(Image<Rgb24> source, ImagePreprocessing spec, Span<float> destination,
+    private static void WritePixels(RgbImage source, ImagePreprocessing spec, Span<float> destination,
                                     int cropX, int cropY, int padX, int padY, int copyWidth, int copyHeight)
     {
         int width = spec.Width, height = spec.Height, plane = width * height;
@@ -319,29 +455,29 @@ public static class ImageLoader
 
         for (int y = 0; y < copyHeight; y++)
         {
-            var row = source.DangerousGetPixelRowMemory(cropY + y).Span.Slice(cropX, copyWidth);
+            var row = source.Row(cropY + y).Slice(3 * cropX, 3 * copyWidth);
             int outY = padY + y;
-            for (int x = 0; x < row.Length; x++)
+            for (int x = 0; x < copyWidth; x++)
             {
-                var p = row[x];
+                byte r = row[3 * x], g = row[3 * x + 1], b = row[3 * x + 2];
                 int pixel = outY * width + padX + x;
                 if (gray)
                 {
-                    destination[pixel] = (0.299f * p.R + 0.587f * p.G + 0.114f * p.B) * scale;
+                    destination[pixel] = (0.299f * r + 0.587f * g + 0.114f * b) * scale;
                     continue;
                 }
-                float first = bgr ? p.B : p.R, third = bgr ? p.R : p.B;
+                float first = bgr ? b : r, third = bgr ? r : b;
                 if (nchw)
                 {
                     destination[pixel] = first * scale;
-                    destination[plane + pixel] = p.G * scale;
+                    destination[plane + pixel] = g * scale;
                     destination[2 * plane + pixel] = third * scale;
                 }
                 else
                 {
                     int at = pixel * channels;
                     destination[at] = first * scale;
-                    destination[at + 1] = p.G * scale;
+                    destination[at + 1] = g * scale;
                     destination[at + 2] = third * scale;
                 }
             }

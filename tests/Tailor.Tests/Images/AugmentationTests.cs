@@ -1,5 +1,3 @@
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 using Tailor.Images;
 
 namespace Tailor.Tests.Images;
@@ -9,23 +7,18 @@ public class AugmentationTests
     private static readonly Rgb24 Red = new(255, 0, 0), Gray = new(100, 100, 100);
 
     /// <summary>32×24 grey with a red 4×4 marker in the top-left corner.</summary>
-    private static Image<Rgb24> Marked(int width = 32, int height = 24)
+    private static RgbImage Marked(int width = 32, int height = 24)
     {
-        var image = new Image<Rgb24>(width, height, Gray);
+        var image = new RgbImage(width, height, Gray);
         for (int y = 0; y < 4; y++)
             for (int x = 0; x < 4; x++)
                 image[x, y] = Red;
         return image;
     }
 
-    private static byte[] Pixels(Image<Rgb24> image)
-    {
-        var pixels = new Rgb24[image.Width * image.Height];
-        image.CopyPixelDataTo(pixels);
-        return pixels.SelectMany(p => new[] { p.R, p.G, p.B }).ToArray();
-    }
+    private static byte[] Pixels(RgbImage image) => image.Pixels.ToArray();
 
-    private static double Mean(Image<Rgb24> image) => Pixels(image).Average(b => (double)b);
+    private static double Mean(RgbImage image) => Pixels(image).Average(b => (double)b);
 
     [Fact]
     public void Parse_ReadsEveryName()
@@ -167,7 +160,7 @@ public class AugmentationTests
     [Fact]
     public void Rotation_KeepsTheSize_AndShowsNoBlackCorners()
     {
-        using var source = new Image<Rgb24>(40, 30, new Rgb24(200, 200, 200));
+        using var source = new RgbImage(40, 30, new Rgb24(200, 200, 200));
         var options = new AugmentationOptions { RotationDegrees = 30 };
         var random = new Random(8);
         for (int i = 0; i < 10; i++)
@@ -183,7 +176,7 @@ public class AugmentationTests
     {
         // A horizontal bar through the centre stays horizontal at 0° and tilts otherwise: after rotating by
         // at least a few degrees, its left and right ends sit at different heights.
-        using var source = new Image<Rgb24>(60, 60, new Rgb24(0, 0, 0));
+        using var source = new RgbImage(60, 60, new Rgb24(0, 0, 0));
         for (int x = 0; x < 60; x++)
             for (int y = 28; y < 32; y++)
                 source[x, y] = new Rgb24(255, 255, 255);
@@ -220,7 +213,7 @@ public class AugmentationTests
     [Fact]
     public void Brightness_ChangesTheMean_WithinItsRange()
     {
-        using var source = new Image<Rgb24>(8, 8, Gray);
+        using var source = new RgbImage(8, 8, Gray);
         var options = new AugmentationOptions { Brightness = 0.5f };
         var random = new Random(11);
         var means = Enumerable.Range(0, 20).Select(_ =>
@@ -236,7 +229,7 @@ public class AugmentationTests
     [Fact]
     public void Contrast_ChangesTheSpread()
     {
-        using var source = new Image<Rgb24>(2, 1);
+        using var source = new RgbImage(2, 1);
         source[0, 0] = new Rgb24(64, 64, 64);
         source[1, 0] = new Rgb24(192, 192, 192);
         var options = new AugmentationOptions { Contrast = 0.5f };
@@ -253,7 +246,7 @@ public class AugmentationTests
     [Fact]
     public void Saturation_MovesColoursTowardsOrAwayFromGrey()
     {
-        using var source = new Image<Rgb24>(1, 1, new Rgb24(200, 100, 100));
+        using var source = new RgbImage(1, 1, new Rgb24(200, 100, 100));
         var options = new AugmentationOptions { Saturation = 0.8f };
         var random = new Random(13);
         var spreads = Enumerable.Range(0, 20).Select(_ =>
