@@ -27,6 +27,13 @@ var memory = new Command("memory", "Peak memory of the README's C# sample (one p
 memory.SetAction(parse => MemoryBenchmarks.Run(parse.GetValue(memoryJson)));
 root.Add(memory);
 
+var imagesJson = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
+var photosOption = new Option<int>("--photos") { Description = "How many generated 12-megapixel photos feature extraction runs on. Default 8.", DefaultValueFactory = _ => 8 };
+var images = new Command("images", "A 12-megapixel JPEG to the default model's input: reduced-size decode against full-size decode + resize; " +
+    "feature extraction of 12-megapixel photos with the default augmentation against --augment none, per variant.") { imagesJson, photosOption };
+images.SetAction(parse => ImageBenchmarks.Run(parse.GetValue(imagesJson), parse.GetValue(photosOption)));
+root.Add(images);
+
 var bdnArgs = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "BenchmarkDotNet arguments (default: --filter *)." };
 var bdn = new Command("bdn", "The GEMM shapes under BenchmarkDotNet (in-process, short job; several minutes), each against the FMA peak loop doing the same FLOPs.")
     { bdnArgs };

@@ -106,26 +106,27 @@ public sealed class FeatureCache : IDisposable
                     batchErrors[i] = null;
                     try
                     {
-                        // Decoded only as large as the working size needs (a 12 MP JPEG at 1/4 for a 224 input): variant 0
-                        // is then exactly what prediction feeds the model, and the augmented variants are made from
-                        // the image reduced to the working size, never at camera resolution.
+                        if (variants == 1)
+                        {
+                            ImageLoader.LoadInto(paths[start + i], pre, batch.AsSpan(i * imageLength, imageLength));
+                            return;
+                        }
+                        // Decoded only as large as augmentation needs (a 12 MP JPEG at 1/4 for a 224 input), brought to
+                        // the working size (2× the input), and augmented there, never at camera resolution.
                         using RgbImage image = ImageLoader.Load(paths[start + i], pre);
                         ImageLoader.LoadInto(image, pre, batch.AsSpan(i * variants * imageLength, imageLength));
-                        if (variants > 1)
+                        var working = ImageLoader.ToWorkingSize(image, pre);
+                        try
                         {
-                            var working = ImageLoader.ToWorkingSize(image, pre);
-                            try
+                            for (int v = 1; v < variants; v++)
                             {
-                                for (int v = 1; v < variants; v++)
-                                {
-                                    using var augmented = augmenter!.Apply(working, start + i, v);
-                                    ImageLoader.LoadInto(augmented, pre, batch.AsSpan((i * variants + v) * imageLength, imageLength));
-                                }
+                                using var augmented = augmenter!.Apply(working, start + i, v);
+                                ImageLoader.LoadInto(augmented, pre, batch.AsSpan((i * variants + v) * imageLength, imageLength));
                             }
-                            finally
-                            {
-                                if (!ReferenceEquals(working, image)) working.Dispose();
-                            }
+                        }
+                        finally
+                        {
+                            if (!ReferenceEquals(working, image)) working.Dispose();
                         }
                     }
                     catch (TailorException e)

@@ -12,13 +12,16 @@ namespace Tailor.Images;
 /// <see cref="ImagePreprocessing.Resize"/> says, and write each channel value (0..255) times
 /// <see cref="ImagePreprocessing.Scale"/> into the destination. TIFF, HEIC and AVIF are refused with a message
 /// naming the file and the supported formats (Skia has no TIFF decoder; convert such files to PNG or JPEG).</para>
-/// <para>Size: an image is decoded only as large as the model needs — its <b>working size</b>,
-/// <see cref="WorkingSizeFactor"/> times the model's input (the shorter side for
-/// <see cref="ResizeMode.Stretch"/> and <see cref="ResizeMode.CenterCrop"/>, the longer for
-/// <see cref="ResizeMode.Pad"/>), never larger than the image. JPEGs are decoded at 1/8, 2/8 … 8/8 of their
-/// size inside libjpeg-turbo (a 12-megapixel photo for a 224×224 model decodes at 1008×756), WebP at any scale;
-/// other formats decode at full size. The final resize to the input is a filter over all covered pixels
-/// (see <see cref="Resampler"/>), so the decoder's reduction only saves time. Images whose header declares
+/// <para>Size: an image is decoded only as large as it is needed. To write a tensor
+/// (<see cref="LoadInto(string, ImagePreprocessing, Span{float})"/>, <see cref="LoadBatch(IReadOnlyList{string}, ImagePreprocessing, Memory{float}, CancellationToken)"/>)
+/// it is decoded at no less than the model's input (the shorter side for <see cref="ResizeMode.Stretch"/> and
+/// <see cref="ResizeMode.CenterCrop"/>, the longer for <see cref="ResizeMode.Pad"/>); to be augmented
+/// (<see cref="Load(string, ImagePreprocessing)"/>) at no less than its <b>working size</b>,
+/// <see cref="WorkingSizeFactor"/> times that, so crops and rotations still have the input's detail. Never larger
+/// than the image. JPEGs are decoded at 1/8, 2/8 … 8/8 of their size inside libjpeg-turbo (a 12-megapixel photo for
+/// a 224×224 model: 504×378 for a tensor, 1008×756 to augment), WebP at any scale; other formats at full size. The
+/// final resize to the input is a filter over all covered pixels (see <see cref="Resampler"/>), so the
+/// decoder's reduction saves time and changes the tensor by a fraction of a level. Images whose header declares
 /// more than <see cref="MaxPixels"/> pixels or a side above <see cref="MaxSide"/> are refused before decoding.</para>
 /// <para>Conversions: grayscale becomes R = G = B; 16-bit channels are rounded to 8 bits; CMYK and YCCK JPEGs
 /// are converted as Adobe writes them (inverted ink, RGB = C·K/255, …), without ICC colour management (no image
@@ -65,33 +68,42 @@ public static class ImageLoader
     /// <see cref="Load(string, ImagePreprocessing)"/>, which decodes only as large as the model needs.</summary>
     /// <exception cref="TailorException">The file is missing, empty, unreadable, too large, or not an image in a
     /// supported format (<see cref="SupportedFormats"/>); the message names the file and says which.</exception>
-    public static RgbImage Load(string path) => Decode(path, null);
+    public static RgbImage Load(string path) => Decode(path, null, 1);
 
-    /// <summary>Decodes a file at the smallest size the decoder offers that still covers the working size for
-    /// <paramref name="spec"/> (see the class remarks); otherwise as <see cref="Load(string)"/>. Writing the
-    /// result with <see cref="LoadInto(RgbImage, ImagePreprocessing, Span{float})"/> gives exactly what
-    /// <see cref="LoadInto(string, ImagePreprocessing, Span{float})"/> gives.</summary>
+    /// <summary>Decodes a file for augmentation: at the smallest size the decoder offers that still covers the
+    /// working size for <paramref name="spec"/> (see the class remarks); otherwise as <see cref="Load(string)"/>.
+    /// Bring it to the working size with a filter before transforming it (formats without scaled decoding arrive
+    /// at full size).</summary>
     /// <exception cref="TailorException">As <see cref="Load(string)"/>, or the spec is not valid.</exception>
     public static RgbImage Load(string path, ImagePreprocessing spec)
     {
         Validate(spec);
-        return Decode(path, spec);
+        return Decode(path, spec, WorkingSizeFactor);
+    }
+
+    /// <summary>Decodes a file at the smallest size the decoder offers that covers <paramref name="factor"/> times
+    /// the input of <paramref name="spec"/>.</summary>
+    internal static RgbImage Load(string path, ImagePreprocessing spec, double factor)
+    {
+        Validate(spec);
+        return Decode(path, spec, factor);
     }
 
     /// <summary>The working size of a <paramref name="width"/> × <paramref name="height"/> image for
     /// <paramref name="spec"/>: scaled by <see cref="WorkingSizeFactor"/> × the resize mode's scale, never up.</summary>
     internal static (int Width, int Height) WorkingSize(int width, int height, ImagePreprocessing spec)
     {
-        double scale = WorkingScale(width, height, spec);
+        double scale = CoverScale(width, height, spec, WorkingSizeFactor);
         return scale >= 1 ? (width, height)
             : (Math.Max(1, (int)Math.Ceiling(width * scale - 1e-9)), Math.Max(1, (int)Math.Ceiling(height * scale - 1e-9)));
     }
 
-    private static double WorkingScale(int width, int height, ImagePreprocessing spec)
+    /// <summary>The scale at which the image covers <paramref name="factor"/> × the input, at most 1.</summary>
+    private static double CoverScale(int width, int height, ImagePreprocessing spec, double factor)
     {
         double wide = (double)spec.Width / width, high = (double)spec.Height / height;
         double toInput = spec.Resize == ResizeMode.Pad ? Math.Min(wide, high) : Math.Max(wide, high);
-        return Math.Min(1, WorkingSizeFactor * toInput);
+        return Math.Min(1, factor * toInput);
     }
 
     /// <summary>An image at the working size for <paramref name="spec"/>: <paramref name="image"/> itself when it
@@ -102,7 +114,7 @@ public static class ImageLoader
         return width >= image.Width && height >= image.Height ? image : ImageResizer.Resize(image, width, height, Resampler.Bilinear);
     }
 
-    private static RgbImage Decode(string path, ImagePreprocessing? spec)
+    private static RgbImage Decode(string path, ImagePreprocessing? spec, double factor)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
@@ -149,7 +161,7 @@ public static class ImageLoader
                 if (!s_formats.Contains(codec.EncodedFormat))
                     throw new TailorException(
                         $"'{path}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
-                return DecodePixels(path, codec, spec);
+                return DecodePixels(path, codec, spec, factor);
             }
             catch (IOException e)
             {
@@ -178,7 +190,7 @@ public static class ImageLoader
         return null;
     }
 
-    private static unsafe RgbImage DecodePixels(string path, SKCodec codec, ImagePreprocessing? spec)
+    private static unsafe RgbImage DecodePixels(string path, SKCodec codec, ImagePreprocessing? spec, double factor)
     {
         var size = codec.Info.Size;
         int width = size.Width, height = size.Height;
@@ -192,7 +204,7 @@ public static class ImageLoader
         if (spec is not null)
         {
             // The scale is the same in both orientations, so it is computed upright and applied to the stored size.
-            double scale = transposed ? WorkingScale(height, width, spec) : WorkingScale(width, height, spec);
+            double scale = transposed ? CoverScale(height, width, spec, factor) : CoverScale(width, height, spec, factor);
             var decoded = ScaledSize(codec, width, height, scale);
             (width, height) = (decoded.Width, decoded.Height);
         }
@@ -294,7 +306,7 @@ public static class ImageLoader
     public static void LoadInto(string path, ImagePreprocessing spec, Span<float> destination)
     {
         CheckDestination(spec, destination);
-        using var image = Decode(path, spec);
+        using var image = Decode(path, spec, 1);
         WriteTensor(image, spec, destination);
     }
 
@@ -342,7 +354,7 @@ public static class ImageLoader
             var slot = batch.Span.Slice(i * length, length);
             try
             {
-                using var image = Decode(paths[i], spec);
+                using var image = Decode(paths[i], spec, 1);
                 WriteTensor(image, spec, slot);
                 results[i] = new ImageLoadResult(paths[i], i, null);
             }

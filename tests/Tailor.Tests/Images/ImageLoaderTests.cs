@@ -512,6 +512,9 @@ public class ImageLoaderTests
         Assert.Equal((267, 200), ImageLoader.WorkingSize(1600, 1200, spec));
         using (var reduced = ImageLoader.Load(path, spec))
             Assert.Equal((400, 300), (reduced.Width, reduced.Height));
+        // For a tensor alone (prediction, training without augmentation), covering the input is enough: 1/8.
+        using (var forInput = ImageLoader.Load(path, spec, factor: 1))
+            Assert.Equal((200, 150), (forInput.Width, forInput.Height));
         using (var full = ImageLoader.Load(path))
             Assert.Equal((1600, 1200), (full.Width, full.Height));
         // Pad fits the longer side: 2 × 100 of 1600 is 200 wide → 150 high, so 1/8 (200×150) covers it.
@@ -534,15 +537,21 @@ public class ImageLoaderTests
         using (var image = PhotoLike(2000, 1500))
             File.WriteAllBytes(path, TestImages.Jpeg(image, quality: 90, subsample: true));
         var spec = new ImagePreprocessing { Width = 224, Height = 224, Resize = resize };
-        var reduced = Load(path, spec);
         using var full = ImageLoader.Load(path);
-        var reference = new float[reduced.Length];
+        var reference = new float[ImageLoader.TensorLength(spec)];
         ImageLoader.LoadInto(full, spec, reference);
 
-        double meanError = reduced.Zip(reference, (a, b) => Math.Abs(a - b)).Average();
-        float maxError = reduced.Zip(reference, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(meanError < 1.0, $"mean |difference| {meanError:F3} levels");
-        Assert.True(maxError <= 12, $"max |difference| {maxError} levels");
+        var forInput = Load(path, spec);                              // as prediction reads it
+        using var working = ImageLoader.Load(path, spec);             // as training's variant 0 is made
+        var forAugmentation = new float[reference.Length];
+        ImageLoader.LoadInto(working, spec, forAugmentation);
+        foreach (var (name, tensor) in new[] { ("input-size decode", forInput), ("working-size decode", forAugmentation) })
+        {
+            double meanError = tensor.Zip(reference, (a, b) => Math.Abs(a - b)).Average();
+            float maxError = tensor.Zip(reference, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(meanError < 1.0, $"{name}: mean |difference| {meanError:F3} levels");
+            Assert.True(maxError <= 12, $"{name}: max |difference| {maxError} levels");
+        }
     }
 
     [Fact]
