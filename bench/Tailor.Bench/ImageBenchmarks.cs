@@ -200,9 +200,9 @@ internal static class ImageBenchmarks
                     b += (d.Color.B - b) * t;
                 }
                 int at = 4 * (y * width + x);
-                pixels[at] = (byte)Math.Clamp(r + (noise[3 * x] - 128) / 16.0, 0, 255);
-                pixels[at + 1] = (byte)Math.Clamp(g + (noise[3 * x + 1] - 128) / 16.0, 0, 255);
-                pixels[at + 2] = (byte)Math.Clamp(b + (noise[3 * x + 2] - 128) / 16.0, 0, 255);
+                pixels[at] = (byte)Math.Clamp(r + (noise[3 * x] - 128) / 7.0, 0, 255);
+                pixels[at + 1] = (byte)Math.Clamp(g + (noise[3 * x + 1] - 128) / 7.0, 0, 255);
+                pixels[at + 2] = (byte)Math.Clamp(b + (noise[3 * x + 2] - 128) / 7.0, 0, 255);
                 pixels[at + 3] = 255;
             }
         }

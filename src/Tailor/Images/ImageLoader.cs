@@ -156,7 +156,7 @@ public static class ImageLoader
                 using var codec = SKCodec.Create(stream, out var created);
                 if (codec is null)
                     throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
-                        ? Damaged(path, $"{created}")
+                        ? Damaged(path, Describe(created))
                         : new TailorException($"'{path}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
                 if (!s_formats.Contains(codec.EncodedFormat))
                     throw new TailorException(
@@ -175,6 +175,14 @@ public static class ImageLoader
         string message = $"'{path}' is not an image Tailor can read ({SupportedFormats}): it looks damaged or truncated ({detail}).";
         return inner is null ? new TailorException(message) : new TailorException(message, inner);
     }
+
+    private static string Describe(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "the data ends early",
+        SKCodecResult.ErrorInInput => "the data is corrupt",
+        SKCodecResult.InvalidInput => "the header is invalid",
+        _ => $"the decoder answered {result}",
+    };
 
     /// <summary>Names formats recognized by their first bytes that Skia cannot decode, so the message can say so.</summary>
     private static string? UnsupportedFormat(ReadOnlySpan<byte> head)
@@ -227,7 +235,7 @@ public static class ImageLoader
                 }
             }
             if (result != SKCodecResult.Success)
-                throw Damaged(path, $"{result}");
+                throw Damaged(path, Describe(result));
             return Orient(rgba.AsSpan(0, length), width, height, origin);
         }
         finally

@@ -4,7 +4,7 @@ using Tailor.Spec;
 
 namespace Tailor.Images;
 
-/// <summary>Separable resampling of <see cref="RgbImage"/>s, as PIL and ImageSharp do it: when shrinking, the
+/// <summary>Separable resampling of <see cref="RgbImage"/>s, as PIL does it (and ImageSharp did for Tailor before Skia): when shrinking, the
 /// filter widens by the shrink factor so every source pixel contributes (no aliasing from skipped pixels).</summary>
 /// <remarks>Bilinear is the triangle filter (radius 1), bicubic the Keys cubic with a = −0.5 (radius 2),
 /// nearest neighbour picks the source pixel under each output pixel's centre. Pixel centres sit at half

@@ -4,7 +4,7 @@ namespace Tailor.Tests.Images;
 /// Writes a real baseline JPEG with four components (CMYK or YCCK, Adobe APP14 marker) whose 8×8 blocks are
 /// each one flat value per component. A flat block's DCT has only the DC coefficient, 8·(v − 128), so with
 /// a quantization table of ones the file encodes every value exactly and needs no AC codes but end-of-block.
-/// Used because ImageSharp 2.1 cannot encode CMYK/YCCK.
+/// Written by hand because no encoder at hand (Skia's, or ImageSharp's before it) writes CMYK or YCCK.
 /// </summary>
 internal static class FlatBlockJpeg
 {
