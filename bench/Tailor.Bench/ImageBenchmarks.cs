@@ -19,22 +19,19 @@ namespace Tailor.Bench;
 /// </summary>
 internal static class ImageBenchmarks
 {
-    internal sealed record DecodeFigures(int Width, int Height, long FileBytes, double FullDecodeSeconds, double FullDecodeAndResizeSeconds,
-        double ReducedDecodeSeconds, double ReducedDecodeAndResizeSeconds, int ReducedWidth, int ReducedHeight)
-    {
-        public double Speedup => FullDecodeAndResizeSeconds / ReducedDecodeAndResizeSeconds;
-    }
+    /// <summary>Seconds per call, by the wall clock and in CPU time of the whole process (all threads). On a shared
+    /// machine the wall clock also counts other processes' turns; CPU time does not.</summary>
+    internal readonly record struct Cost(double WallSeconds, double CpuSeconds);
 
-    internal sealed record AugmentFigures(int Photos, int Variants, double NoneSeconds, double DefaultSeconds,
-        double PreprocessNoneSecondsPerVariant, double PreprocessWorkingSizeSecondsPerVariant, double PreprocessFullSizeSecondsPerVariant)
-    {
-        public double NoneSecondsPerVariant => NoneSeconds / Photos;
-        public double DefaultSecondsPerVariant => DefaultSeconds / (Photos * Variants);
-        /// <summary>The issue's target: ≤ 2.</summary>
-        public double PerVariantRatio => DefaultSecondsPerVariant / NoneSecondsPerVariant;
-        public double PreprocessWorkingSizeRatio => PreprocessWorkingSizeSecondsPerVariant / PreprocessNoneSecondsPerVariant;
-        public double PreprocessFullSizeRatio => PreprocessFullSizeSecondsPerVariant / PreprocessNoneSecondsPerVariant;
-    }
+    /// <summary>Two ways to do the same work, measured in alternating rounds so a busy neighbour slows both alike:
+    /// the medians of each and the median of the per-round ratios <c>Before / After</c>.</summary>
+    internal sealed record Comparison(string Before, string After, Cost BeforeCost, Cost AfterCost, double WallRatio, double CpuRatio, int Rounds);
+
+    internal sealed record DecodeFigures(int Width, int Height, long FileBytes, int ReducedWidth, int ReducedHeight,
+        Comparison Decode, Comparison DecodeAndPreprocess);
+
+    internal sealed record AugmentFigures(int Photos, int Variants, Comparison FeatureExtractionPerVariant,
+        Comparison PreprocessFullSizeVsWorkingSize, Comparison PreprocessNoneVsWorkingSize);
 
     public static int Run(bool json, int photos)
     {
@@ -63,38 +60,72 @@ internal static class ImageBenchmarks
 
             if (json)
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new
-                {
-                    decode,
-                    decode_speedup = decode.Speedup,
-                    augmentation = augment,
-                    per_variant_ratio = augment.PerVariantRatio,
-                    augmentation_option = AugmentationOptions.FewShot.ToString(),
-                }, Measure.Json));
+                Console.Out.WriteLine(JsonSerializer.Serialize(new { decode, augmentation = augment, augmentation_option = AugmentationOptions.FewShot.ToString() },
+                    Measure.Json));
                 return 0;
             }
 
-            Console.WriteLine($"One {decode.Width}×{decode.Height} JPEG ({decode.FileBytes / 1e6:F1} MB) → {spec.Width}×{spec.Height} tensor, one thread:");
-            Console.WriteLine($"  full-size decode            {decode.FullDecodeSeconds * 1e3,8:F1} ms");
-            Console.WriteLine($"  full-size decode + resize   {decode.FullDecodeAndResizeSeconds * 1e3,8:F1} ms   (before)");
-            Console.WriteLine($"  reduced decode ({decode.ReducedWidth}×{decode.ReducedHeight})  {decode.ReducedDecodeSeconds * 1e3,8:F1} ms");
-            Console.WriteLine($"  reduced decode + resize     {decode.ReducedDecodeAndResizeSeconds * 1e3,8:F1} ms   (now: ImageLoader.LoadInto)");
-            Console.WriteLine($"  speed-up                    {decode.Speedup,8:F1}×");
+            Console.WriteLine($"One {decode.Width}×{decode.Height} JPEG ({decode.FileBytes / 1e6:F1} MB) → {spec.Width}×{spec.Height} tensor, one thread " +
+                              $"(medians of {decode.Decode.Rounds} alternating rounds; ratio = median of the rounds' ratios):");
+            Print(decode.Decode, "decode");
+            Print(decode.DecodeAndPreprocess, "decode + preprocess");
             Console.WriteLine();
-            Console.WriteLine($"Feature extraction of {augment.Photos} such photos (default model's prefix, all cores):");
-            Console.WriteLine($"  --augment none              {augment.NoneSeconds,8:F2} s   {augment.NoneSecondsPerVariant * 1e3,8:F1} ms per variant");
-            Console.WriteLine($"  {AugmentationOptions.FewShot} {augment.DefaultSeconds,6:F2} s   {augment.DefaultSecondsPerVariant * 1e3,8:F1} ms per variant ({augment.Variants} variants)");
-            Console.WriteLine($"  per-variant ratio           {augment.PerVariantRatio,8:F2}×   (target ≤ 2×)");
-            Console.WriteLine("Preprocessing alone per variant (decode share included, no model), one thread:");
-            Console.WriteLine($"  no augmentation             {augment.PreprocessNoneSecondsPerVariant * 1e3,8:F1} ms");
-            Console.WriteLine($"  augmented at working size   {augment.PreprocessWorkingSizeSecondsPerVariant * 1e3,8:F1} ms   {augment.PreprocessWorkingSizeRatio,6:F2}×   (now)");
-            Console.WriteLine($"  augmented at full size      {augment.PreprocessFullSizeSecondsPerVariant * 1e3,8:F1} ms   {augment.PreprocessFullSizeRatio,6:F2}×   (before)");
+            var f = augment.FeatureExtractionPerVariant;
+            Console.WriteLine($"Feature extraction of {augment.Photos} such photos through FeatureCache (default model's prefix, all cores), per variant:");
+            Print(f, "per variant");
+            Console.WriteLine($"  → the default augmentation costs {1 / f.WallRatio:F2}× (wall) / {1 / f.CpuRatio:F2}× (CPU) of --augment none per variant (target ≤ 2×)");
+            Console.WriteLine("Preprocessing alone (decode share included, no model), one photo, one thread, per variant:");
+            Print(augment.PreprocessFullSizeVsWorkingSize, "per variant");
+            Print(augment.PreprocessNoneVsWorkingSize, "per variant");
             return 0;
         }
         finally
         {
             try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
+    }
+
+    private static void Print(Comparison c, string what)
+    {
+        int width = Math.Max(c.Before.Length, c.After.Length);
+        Console.WriteLine($"  {c.Before.PadRight(width)}  {c.BeforeCost.WallSeconds * 1e3,9:F1} ms wall  {c.BeforeCost.CpuSeconds * 1e3,9:F1} ms CPU");
+        Console.WriteLine($"  {c.After.PadRight(width)}  {c.AfterCost.WallSeconds * 1e3,9:F1} ms wall  {c.AfterCost.CpuSeconds * 1e3,9:F1} ms CPU");
+        Console.WriteLine($"  {("ratio, " + what).PadRight(width)}  {c.WallRatio,9:F2}×   wall  {c.CpuRatio,9:F2}×   CPU");
+    }
+
+    private static Cost Time(Action operation, int calls)
+    {
+        var cpu = Environment.CpuUsage.TotalTime;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < calls; i++) operation();
+        double wall = clock.Elapsed.TotalSeconds;
+        return new Cost(wall / calls, (Environment.CpuUsage.TotalTime - cpu).TotalSeconds / calls);
+    }
+
+    /// <summary>Warms both up, then alternates <paramref name="rounds"/> rounds of each, every round about
+    /// <paramref name="roundSeconds"/> long; <paramref name="perCall"/> divides a call's cost (variants per call).</summary>
+    private static Comparison Compare(string beforeName, Action before, string afterName, Action after, int rounds, double roundSeconds, double perCall = 1,
+                                      double afterPerCall = 1)
+    {
+        var first = Time(before, 1);
+        var second = Time(after, 1);
+        int beforeCalls = Math.Max(1, (int)(roundSeconds / Math.Max(first.WallSeconds, 1e-6)));
+        int afterCalls = Math.Max(1, (int)(roundSeconds / Math.Max(second.WallSeconds, 1e-6)));
+        var b = new List<Cost>();
+        var a = new List<Cost>();
+        for (int r = 0; r < rounds; r++)
+        {
+            b.Add(Time(before, beforeCalls));
+            a.Add(Time(after, afterCalls));
+        }
+        Cost Per(Cost c, double n) => new(c.WallSeconds / n, c.CpuSeconds / n);
+        var bs = b.Select(c => Per(c, perCall)).ToList();
+        var @as = a.Select(c => Per(c, afterPerCall)).ToList();
+        return new Comparison(beforeName, afterName,
+            new Cost(Measure.Median(bs.Select(c => c.WallSeconds)), Measure.Median(bs.Select(c => c.CpuSeconds))),
+            new Cost(Measure.Median(@as.Select(c => c.WallSeconds)), Measure.Median(@as.Select(c => c.CpuSeconds))),
+            Measure.Median(bs.Zip(@as, (x, y) => x.WallSeconds / y.WallSeconds)),
+            Measure.Median(bs.Zip(@as, (x, y) => x.CpuSeconds / y.CpuSeconds)), rounds);
     }
 
     private static DecodeFigures Decode(string path, ImagePreprocessing spec)
@@ -104,16 +135,14 @@ internal static class ImageBenchmarks
         using (var full = ImageLoader.Load(path)) (width, height) = (full.Width, full.Height);
         using (var reduced = ImageLoader.Load(path, spec, factor: 1)) (reducedWidth, reducedHeight) = (reduced.Width, reduced.Height);
 
-        var fullDecode = Measure.Time(() => ImageLoader.Load(path).Dispose(), sampleSeconds: 0.3, samples: 7, warmupSeconds: 1);
-        var fullAndResize = Measure.Time(() =>
+        var decode = Compare("full-size decode (before)", () => ImageLoader.Load(path).Dispose(),
+            $"reduced decode, {reducedWidth}×{reducedHeight} (now)", () => ImageLoader.Load(path, spec, factor: 1).Dispose(), rounds: 7, roundSeconds: 0.5);
+        var preprocess = Compare("full-size decode + resize (before)", () =>
         {
             using var image = ImageLoader.Load(path);
             ImageLoader.LoadInto(image, spec, tensor);
-        }, sampleSeconds: 0.3, samples: 7, warmupSeconds: 1);
-        var reducedDecode = Measure.Time(() => ImageLoader.Load(path, spec, factor: 1).Dispose(), sampleSeconds: 0.3, samples: 7, warmupSeconds: 1);
-        var reducedAndResize = Measure.Time(() => ImageLoader.LoadInto(path, spec, tensor), sampleSeconds: 0.3, samples: 7, warmupSeconds: 1);
-        return new DecodeFigures(width, height, new FileInfo(path).Length, fullDecode.Median, fullAndResize.Median,
-            reducedDecode.Median, reducedAndResize.Median, reducedWidth, reducedHeight);
+        }, "ImageLoader.LoadInto (now)", () => ImageLoader.LoadInto(path, spec, tensor), rounds: 7, roundSeconds: 0.5);
+        return new DecodeFigures(width, height, new FileInfo(path).Length, reducedWidth, reducedHeight, decode, preprocess);
     }
 
     private static AugmentFigures Augment(UpdatableModel model, List<string> paths, ImagePreprocessing spec, TextWriter log)
@@ -123,31 +152,31 @@ internal static class ImageBenchmarks
         var augmentation = AugmentationOptions.FewShot;
         int variants = FeatureCache.VariantsFor(augmentation);
 
-        double Build(AugmentationOptions options)
+        void Build(AugmentationOptions options)
         {
-            var clock = Stopwatch.StartNew();
             var (cache, failures) = FeatureCache.Build(extractor, paths, options, seed: 42);
             cache.Dispose();
             if (failures.Count > 0) throw new InvalidOperationException(failures[0].Reason);
-            return clock.Elapsed.TotalSeconds;
         }
-        Build(AugmentationOptions.None);   // warm-up: JIT, ONNX Runtime's first runs
-        // Alternate the two so a busy neighbour slows both alike; the median of three each.
-        var none = new List<double>();
-        var augmented = new List<double>();
-        for (int run = 0; run < 3; run++)
-        {
-            none.Add(Build(AugmentationOptions.None));
-            augmented.Add(Build(augmentation));
-            log.WriteLine($"images:   run {run + 1}: none {none[^1]:F2} s, default {augmented[^1]:F2} s");
-        }
+        // Per variant: --augment none makes one per photo, the default four.
+        var extraction = Compare("--augment none", () => Build(AugmentationOptions.None),
+            augmentation.ToString(), () => Build(augmentation), rounds: 3, roundSeconds: 0, perCall: paths.Count, afterPerCall: paths.Count * variants);
 
         // Preprocessing alone, one photo, one thread: what FeatureCache.Build does per example, without the model.
         var augmenter = new Augmenter(augmentation, 42);
         var tensor = new float[ImageLoader.TensorLength(spec)];
         string path = paths[0];
-        var plain = Measure.Time(() => ImageLoader.LoadInto(path, spec, tensor), sampleSeconds: 0.3, samples: 5, warmupSeconds: 1);
-        var workingSize = Measure.Time(() =>
+        log.WriteLine("images: preprocessing alone, augmenting at full size (before; slow) vs at the working size…");
+        var preprocess = Compare("augmented at full size (before)", () =>
+        {
+            using var image = ImageLoader.Load(path);
+            ImageLoader.LoadInto(image, spec, tensor);
+            for (int v = 1; v < variants; v++)
+            {
+                using var variant = augmenter.Apply(image, 0, v);
+                ImageLoader.LoadInto(variant, spec, tensor);
+            }
+        }, "augmented at the working size (now)", () =>
         {
             using var image = ImageLoader.Load(path, spec);
             ImageLoader.LoadInto(image, spec, tensor);
@@ -157,20 +186,20 @@ internal static class ImageBenchmarks
                 using var variant = augmenter.Apply(working, 0, v);
                 ImageLoader.LoadInto(variant, spec, tensor);
             }
-        }, sampleSeconds: 0.3, samples: 5, warmupSeconds: 1);
-        log.WriteLine("images: augmenting at full size (before; slow)…");
-        var fullSize = Measure.Time(() =>
-        {
-            using var image = ImageLoader.Load(path);
-            ImageLoader.LoadInto(image, spec, tensor);
-            for (int v = 1; v < variants; v++)
+        }, rounds: 5, roundSeconds: 0.5, perCall: variants, afterPerCall: variants);
+        var none = Compare("no augmentation (ImageLoader.LoadInto)", () => ImageLoader.LoadInto(path, spec, tensor),
+            "augmented at the working size (now)", () =>
             {
-                using var variant = augmenter.Apply(image, 0, v);
-                ImageLoader.LoadInto(variant, spec, tensor);
-            }
-        }, sampleSeconds: 0.5, samples: 3, warmupSeconds: 0.5);
-        return new AugmentFigures(paths.Count, variants, Measure.Median(none), Measure.Median(augmented),
-            plain.Median, workingSize.Median / variants, fullSize.Median / variants);
+                using var image = ImageLoader.Load(path, spec);
+                ImageLoader.LoadInto(image, spec, tensor);
+                using var working = ImageLoader.ToWorkingSize(image, spec);
+                for (int v = 1; v < variants; v++)
+                {
+                    using var variant = augmenter.Apply(working, 0, v);
+                    ImageLoader.LoadInto(variant, spec, tensor);
+                }
+            }, rounds: 5, roundSeconds: 0.5, perCall: 1, afterPerCall: variants);
+        return new AugmentFigures(paths.Count, variants, extraction, preprocess, none);
     }
 
     /// <summary>A photo-like JPEG: smooth lighting, a few soft-edged shapes and per-pixel noise like a phone sensor's,
