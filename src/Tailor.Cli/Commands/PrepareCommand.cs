@@ -58,12 +58,13 @@ internal static class PrepareCommand
         };
         var optimizerOption = new Option<string?>("--optimizer") { Description = "adam or sgd (default: adam; sgd with --preset reference)." };
         var presetOption = new Option<string?>("--preset") { Description = "'reference': the reference app's settings — classifier only, SGD lr 0.001, batch 8 ∈ {1,2,8,16}, " +
-            "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate." };
+            "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate; its network, features → dense → softmax, on features as the backbone gives them " +
+            "(not L2-normalized: at lr 0.001 normalized features learn nothing), the classifier starting from zeros." };
         var augmentOption = new Option<string?>("--augment") { Description = $"The augmentation tailor train applies unless told otherwise, e.g. flip,rotate:15,crop:0.8,variants:4, or none (default: {AugmentationOptions.FewShot})." };
         var scheduleOption = new Option<string?>("--schedule") { Description = $"The learning-rate schedule tailor train follows unless told otherwise: {LearningRateSchedule.AllowedForms} (default: {DefaultHyperparameters.LearningRateSchedule})." };
         var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true or false (default: true)." };
         var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default: false)." };
-        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros.", DefaultValueFactory = _ => "kaiming" };
+        var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros (zeros with --preset reference).", DefaultValueFactory = _ => "kaiming" };
         var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 };
         var noNormOption = new Option<bool>("--no-normalize-features") { Description = "Do not L2-normalize the features before the classifier." };
         var sizeOption = new Option<string?>("--size") { Description = "With --base/--from when the model's input size is not fixed: WIDTHxHEIGHT." };
@@ -157,7 +158,7 @@ internal static class PrepareCommand
                     Capacity = parse.GetValue(capacityOption),
                     Labels = OptionParsing.List(parse.GetValue(labelsOption)),
                     PlaceholderPrefix = parse.GetValue(prefixOption)!,
-                    NormalizeFeatures = !parse.GetValue(noNormOption),
+                    NormalizeFeatures = presetOptions.NormalizeFeatures && !parse.GetValue(noNormOption),
                     UpdatableLayers = updatable,
                     Augmentation = augmentation,
                     LearningRateSchedule = schedule,
@@ -166,7 +167,9 @@ internal static class PrepareCommand
                     AdditionalLosses = lossTerms.Count > 1 ? lossTerms.Skip(1).ToList() : null,
                     Optimizer = optimizer,
                     Hyperparameters = hyper,
-                    Init = OptionParsing.Enum("--init", parse.GetValue(initOption)!, ("kaiming", WeightInit.KaimingUniform), ("zeros", WeightInit.Zeros)),
+                    Init = parse.GetResult(initOption) is { Implicit: false }
+                        ? OptionParsing.Enum("--init", parse.GetValue(initOption)!, ("kaiming", WeightInit.KaimingUniform), ("zeros", WeightInit.Zeros))
+                        : presetOptions.Init,
                     InitSeed = parse.GetValue(initSeedOption),
                     Preprocessing = preprocessing,
                     Mean = parse.GetValue(meanOption) is { } m ? OptionParsing.Floats("--mean", m) : null,

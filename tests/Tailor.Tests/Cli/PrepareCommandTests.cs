@@ -52,6 +52,12 @@ public sealed class PrepareCommandTests : IDisposable
         Assert.Equal("none", info.GetProperty("augmentation").GetString());
         Assert.Equal("constant", info.GetProperty("lr_schedule").GetString());
         Assert.Equal(0.001, info.GetProperty("hyperparameters").GetProperty("learning_rate").GetProperty("default").GetDouble());
+        // The reference's network: raw features → dense → softmax (at lr 0.001 L2-normalized features learn nothing),
+        // the classifier starting from zeros — as the library's PrepareOptions.Reference makes it.
+        var written = UpdatableModel.Load(model);
+        Assert.Equal("none", written.Spec.Notes["feature_normalization"]);
+        Assert.Equal("features", written.Spec.Features);
+        Assert.All(written.GetParameter("classifier.weight"), w => Assert.Equal(0f, w));
     }
 
     [Fact]
