@@ -54,6 +54,18 @@ public static class DefaultHyperparameters
     /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>): cosine annealing to 0 over the run's epochs.</summary>
     public const string LearningRateSchedule = "cosine";
 
+    /// <summary>Whether training with validation data hands back the epoch with the lowest validation loss
+    /// rather than the last (<see cref="Training.TrainingOptions.KeepBest"/>).</summary>
+    public const bool KeepBest = true;
+
+    /// <summary>Epochs without a lower validation loss after which training stops; 0: never stop early
+    /// (<see cref="Training.TrainingOptions.Patience"/>).</summary>
+    public const int Patience = 0;
+
+    /// <summary>The fraction of the training examples held out for validation when no validation folder is
+    /// given; 0: none (<see cref="Training.TrainingOptions.ValidationSplit"/>).</summary>
+    public const double ValidationSplit = 0;
+
     /// <summary>The reference app's schedule: a constant learning rate.</summary>
     public const string ReferenceLearningRateSchedule = "constant";
 

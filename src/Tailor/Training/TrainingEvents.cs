@@ -19,8 +19,10 @@ public sealed record MiniBatchEndedEventArgs(int Epoch, int BatchIndex, int Batc
 public sealed record EpochEndedEventArgs(int Epoch, int Epochs, double TrainLossMean, double TrainLossLastBatch, double TrainAccuracy,
     double? ValidationLoss, double? ValidationAccuracy, double LearningRate, double Seconds);
 
-/// <summary>Raised once at the end, whatever the outcome (cancellation and failure included).</summary>
-public sealed record TrainingCompletedEventArgs(TrainingState State, string? Reason, int EpochsCompleted);
+/// <summary>Raised once at the end, whatever the outcome (cancellation and failure included).
+/// <see cref="KeptEpoch"/> is the epoch whose weights the model holds (see <see cref="TrainingResult.KeptEpoch"/>);
+/// <see cref="StoppedEarly"/> is true when <see cref="TrainingOptions.Patience"/> ended the run.</summary>
+public sealed record TrainingCompletedEventArgs(TrainingState State, string? Reason, int EpochsCompleted, int KeptEpoch, bool StoppedEarly);
 
 /// <summary>
 /// What an event handler can see and change while training runs: the live model (predicting with the
@@ -54,10 +56,21 @@ public sealed record TrainingResult
 {
     public TrainingState State { get; init; }
 
-    /// <summary>Why the task was cancelled or failed (with the epoch, batch or example involved).</summary>
+    /// <summary>Why the task was cancelled, failed (with the epoch, batch or example involved) or stopped early;
+    /// null when it ran all its epochs.</summary>
     public string? Reason { get; init; }
 
+    /// <summary>Epochs trained (the last one completed).</summary>
     public int EpochsCompleted { get; init; }
+
+    /// <summary>The epoch whose weights the model now holds: with <see cref="TrainingOptions.KeepBest"/> and validation
+    /// data, the one with the lowest validation loss; otherwise the last completed one. 0 when no epoch completed
+    /// (the weights are those the task started from).</summary>
+    public int KeptEpoch { get; init; }
+
+    /// <summary>True when <see cref="TrainingOptions.Patience"/> stopped the run before its epochs were done
+    /// (<see cref="State"/> is then <see cref="TrainingState.Completed"/> and <see cref="Reason"/> says why).</summary>
+    public bool StoppedEarly { get; init; }
 
     public TrainingHistory History { get; init; } = new();
 

@@ -35,7 +35,8 @@ public sealed record EpochRecord(
 /// </summary>
 /// <remarks>
 /// JSON layout: <c>{"format_version":1,"epochs":[{"epoch":1,"train_loss_mean":…,"train_loss_last_batch":…,
-/// "train_accuracy":…,"validation_loss":… or null,"validation_accuracy":… or null,"learning_rate":…,"seconds":…},…]}</c>.
+/// "train_accuracy":…,"validation_loss":… or null,"validation_accuracy":… or null,"learning_rate":…,"seconds":…},…],
+/// "kept_epoch":… or null}</c>.
 /// A NaN or infinite loss is written as the string <c>"NaN"</c> / <c>"Infinity"</c> so a diverged run can
 /// still be saved and inspected. Not thread-safe.
 /// </remarks>
@@ -61,6 +62,10 @@ public sealed class TrainingHistory
     /// <summary>The epochs recorded, in order.</summary>
     public IReadOnlyList<EpochRecord> Epochs => _epochs;
 
+    /// <summary>The epoch whose weights the trained model holds (the last one, or with keep-best the one with the
+    /// lowest validation loss); null while training runs or when no epoch completed. Saved as <c>kept_epoch</c>.</summary>
+    public int? KeptEpoch { get; set; }
+
     /// <summary>Appends an epoch.</summary>
     /// <exception cref="ArgumentException">Its <see cref="EpochRecord.Epoch"/> is not greater than the last
     /// one recorded, or is below 1.</exception>
@@ -84,7 +89,11 @@ public sealed class TrainingHistory
 
     /// <summary>Drops the epochs numbered above <paramref name="epochsCompleted"/>: on resuming from a
     /// checkpoint, the history may hold epochs that ran after it and will run again.</summary>
-    public void TruncateAfter(int epochsCompleted) => _epochs.RemoveAll(e => e.Epoch > epochsCompleted);
+    public void TruncateAfter(int epochsCompleted)
+    {
+        _epochs.RemoveAll(e => e.Epoch > epochsCompleted);
+        if (KeptEpoch > epochsCompleted) KeptEpoch = null;
+    }
 
     /// <summary>Writes the JSON to <paramref name="jsonPath"/> and, if given, the CSV to
     /// <paramref name="csvPath"/>, each atomically. Call after each epoch.</summary>
@@ -100,7 +109,7 @@ public sealed class TrainingHistory
     /// <exception cref="TailorException">The file cannot be written.</exception>
     public void SaveJson(string path)
     {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Document(FormatVersion, _epochs), JsonOptions);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Document(FormatVersion, _epochs, KeptEpoch), JsonOptions);
         AtomicFile.WriteAllBytes(path, json);
     }
 
@@ -156,7 +165,7 @@ public sealed class TrainingHistory
             throw new TailorException($"Cannot read training history '{path}': it holds JSON null.");
         if (doc.FormatVersion != FormatVersion)
             throw new TailorException($"Cannot read training history '{path}': it has format version {doc.FormatVersion}; this version of Tailor reads version {FormatVersion}.");
-        var history = new TrainingHistory();
+        var history = new TrainingHistory { KeptEpoch = doc.KeptEpoch };
         foreach (EpochRecord? e in doc.Epochs)
         {
             if (e is null)
@@ -168,5 +177,6 @@ public sealed class TrainingHistory
         return history;
     }
 
-    private sealed record Document(int FormatVersion, IReadOnlyList<EpochRecord?> Epochs);
+    // kept_epoch is optional: histories written before it load with null.
+    private sealed record Document(int FormatVersion, IReadOnlyList<EpochRecord?> Epochs, int? KeptEpoch = null);
 }

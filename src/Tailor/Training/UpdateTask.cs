@@ -37,6 +37,7 @@ public sealed partial class UpdateTask
     private TrainingLoss? _loss;
     private FeatureCache? _trainCache, _validationCache;
     private int[] _trainSlots = [], _validationSlots = [];
+    private int[] _validationRows = [], _validationOrder = [];
     private int[] _cutLengths = [];
     private float[][] _batchInputs = [];
     private int[] _batchLabels = [];
@@ -83,6 +84,8 @@ public sealed partial class UpdateTask
             throw new TailorException($"The model{(_model.Path is { } p ? $" '{p}'" : "")} has a k-NN head, which learns by storing examples, not by gradient steps: " +
                 "add examples with tailor train --head knn (HeadTrainer.TrainKnn), or prepare a new model for --head nn.");
         var settings = ResolveSettings(spec);
+        CheckValidationOptions();
+        var (trainExamples, validationExamples) = SplitExamples(settings.Seed);
         var newLabels = AssignSlots();
         // Only the slots this training has examples for can be predicted (free placeholders and labels without examples get
         // probability 0); set before the suffix graph is built, so training sees the softmax the written model has.
@@ -103,7 +106,7 @@ public sealed partial class UpdateTask
                 (int)_model.Proto.Opset(), shapes, settings.Seed);
             _cutLengths = extractor.Lengths.ToArray();
             var clock = Stopwatch.StartNew();
-            var trainPaths = _train.Examples.Select(e => e.Path).ToList();
+            var trainPaths = trainExamples.Select(e => e.Path).ToList();
             IProgress<FeatureProgress> progress = new SyncProgress(p => FeaturesProgress?.Invoke(this, p));
             FeatureCache trainCache;
             IReadOnlyList<FeatureCache.Failure> failures;
@@ -126,14 +129,16 @@ public sealed partial class UpdateTask
             }
             skipped.AddRange(failures.Select(f => (f.Path, f.Reason)));
             var bad = failures.Select(f => f.Example).ToHashSet();
-            _trainSlots = _train.Examples.Select((e, i) => bad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
-            if (_validation is not null)
+            _trainSlots = trainExamples.Select((e, i) => bad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+            if (validationExamples is not null)
             {
-                (_validationCache, var vFailures) = FeatureCache.Build(extractor, _validation.Examples.Select(e => e.Path).ToList(),
+                (_validationCache, var vFailures) = FeatureCache.Build(extractor, validationExamples.Select(e => e.Path).ToList(),
                     Images.AugmentationOptions.None, settings.Seed, _options.Cache, null, cancellationToken);
                 var vBad = vFailures.Select(f => f.Example).ToHashSet();
                 skipped.AddRange(vFailures.Select(f => (f.Path, f.Reason)));
-                _validationSlots = _validation.Examples.Select((e, i) => vBad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+                _validationSlots = validationExamples.Select((e, i) => vBad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+                _validationRows = Enumerable.Range(0, _validationCache.Rows).Where(r => _validationSlots[r] >= 0).ToArray();
+                _validationOrder = Enumerable.Range(0, _validationRows.Length).ToArray();
             }
             featureSeconds = clock.Elapsed.TotalSeconds;
         }
@@ -193,7 +198,11 @@ public sealed partial class UpdateTask
             }
         }
 
+        // The snapshot holds the weights the task hands back if it stops now: the last completed epoch's, or with
+        // keep-best the epoch with the lowest validation loss (one copy either way, rewritten in place).
         var snapshot = new Snapshot(Parameters, Optimizer);
+        bool validated = _validationRows.Length > 0;
+        var best = new BestEpoch(validated && (_options.KeepBest ?? DefaultHyperparameters.KeepBest), validated ? _options.Patience : 0, firstEpoch, history);
         int batchCount = (rows.Length + _maxBatch - 1) / _maxBatch;
         TrainingBegan?.Invoke(this, new TrainingBeganEventArgs(rows.Length / variants, variants, settings.Epochs, _maxBatch, firstEpoch + 1, spec.Labels.Names));
         var order = new int[rows.Length];
@@ -215,15 +224,15 @@ public sealed partial class UpdateTask
             for (int b = 0; b < batchCount; b++)
             {
                 if (cancellationToken.IsCancellationRequested || _stopRequested)
-                    return Stop(TrainingState.Cancelled, $"Cancelled during epoch {epoch + 1}; the weights of epoch {completed} are kept.",
-                        snapshot, completed, settings, history, skipped, newLabels, featureSeconds);
+                    return Stop(TrainingState.Cancelled, $"Cancelled during epoch {epoch + 1}; the weights of epoch {best.Kept}{best.KeptWhy} are kept.",
+                        snapshot, completed, best, settings, history, skipped, newLabels, featureSeconds);
                 int start = b * _maxBatch, count = Math.Min(_maxBatch, rows.Length - start);
                 var result = Step(rows, order, start, count, training: true);
                 if (!double.IsFinite(result.Value))
                     return Stop(TrainingState.Failed,
                         $"The loss became {result.Value} at epoch {epoch + 1}, batch {b + 1} of {batchCount}: training diverged. " +
-                        $"Lower the learning rate (it is {Optimizer.LearningRate}); the weights of epoch {completed} are kept.",
-                        snapshot, completed, settings, history, skipped, newLabels, featureSeconds);
+                        $"Lower the learning rate (it is {Optimizer.LearningRate}); the weights of epoch {best.Kept}{best.KeptWhy} are kept.",
+                        snapshot, completed, best, settings, history, skipped, newLabels, featureSeconds);
                 Optimizer.Step(Parameters);
                 lossSum += result.Value * count;
                 lastLoss = result.Value;
@@ -238,14 +247,17 @@ public sealed partial class UpdateTask
                 validation?.Loss, validation?.Accuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
             history.Add(record);
             if (_options.HistoryPath is { } historyPath) history.Save(historyPath, Path.ChangeExtension(historyPath, ".csv"));
-            snapshot.Capture(Parameters, Optimizer);
+            if (best.Observe(completed, validation?.Loss)) snapshot.Capture(Parameters, Optimizer);
             if (_options.CheckpointEvery > 0 && completed % _options.CheckpointEvery == 0 && _options.CheckpointPath is { } cp)
                 WriteCheckpoint(cp, completed, settings);
             EpochEnded?.Invoke(this, new EpochEndedEventArgs(completed, settings.Epochs, record.TrainLossMean, record.TrainLossLastBatch,
                 record.TrainAccuracy, record.ValidationLoss, record.ValidationAccuracy, record.LearningRate, record.Seconds));
+            if (best.PatienceRanOut(completed)) break;
         }
+        // With keep-best the snapshot holds the best epoch; otherwise it is the last one, already in place.
+        if (best.Kept != completed) snapshot.Restore(Parameters, Optimizer);
         WriteBack();
-        return Finish(TrainingState.Completed, null, completed, history, skipped, newLabels, featureSeconds);
+        return Finish(TrainingState.Completed, best.StopReason(completed, settings.Epochs), completed, history, skipped, newLabels, featureSeconds, best);
     }
 
     /// <summary>Forward (and, when training, loss gradient + backward) on the rows order[start..start+count).</summary>
@@ -285,9 +297,10 @@ public sealed partial class UpdateTask
     internal (double Loss, double Accuracy)? Validate()
     {
         if (_validationCache is null || _graph is null) return null;
-        var rows = Enumerable.Range(0, _validationCache.Rows).Where(r => _validationSlots[r] >= 0).ToArray();
+        // Rows and order were set up once: validating every epoch allocates nothing.
+        var rows = _validationRows;
         if (rows.Length == 0) return null;
-        var order = Enumerable.Range(0, rows.Length).ToArray();
+        var order = _validationOrder;
         double loss = 0;
         int correct = 0;
         for (int start = 0; start < rows.Length; start += _maxBatch)
@@ -313,25 +326,30 @@ public sealed partial class UpdateTask
         return copy;
     }
 
-    private TrainingResult Stop(TrainingState state, string reason, Snapshot snapshot, int completed, Settings settings, TrainingHistory history,
+    private TrainingResult Stop(TrainingState state, string reason, Snapshot snapshot, int completed, BestEpoch best, Settings settings, TrainingHistory history,
         List<(string, string)> skipped, IReadOnlyDictionary<string, int> newLabels, double featureSeconds)
     {
         snapshot.Restore(Parameters, Optimizer);
-        if (_options.CheckpointPath is { } cp && completed > 0) WriteCheckpoint(cp, completed, settings);
+        // The checkpoint holds what the snapshot holds (with keep-best, the best epoch): resuming from it is exact.
+        if (_options.CheckpointPath is { } cp && best.Kept > 0) WriteCheckpoint(cp, best.Kept, settings);
         WriteBack();
-        return Finish(state, reason, completed, history, skipped, newLabels, featureSeconds);
+        return Finish(state, reason, completed, history, skipped, newLabels, featureSeconds, best);
     }
 
     private void WriteCheckpoint(string path, int completed, Settings settings) =>
         Checkpoint.Write(path, completed, settings.Seed, Parameters, Optimizer);
 
     private TrainingResult Finish(TrainingState state, string? reason, int completed, TrainingHistory history,
-        List<(string, string)> skipped, IReadOnlyDictionary<string, int> newLabels, double featureSeconds)
+        List<(string, string)> skipped, IReadOnlyDictionary<string, int> newLabels, double featureSeconds, BestEpoch? best = null)
     {
-        Completed?.Invoke(this, new TrainingCompletedEventArgs(state, reason, completed));
+        int kept = best?.Kept ?? completed;
+        bool stoppedEarly = best?.StoppedEarly ?? false;
+        history.KeptEpoch = kept > 0 ? kept : null;
+        if (_options.HistoryPath is { } historyPath && history.Epochs.Count > 0) history.Save(historyPath, Path.ChangeExtension(historyPath, ".csv"));
+        Completed?.Invoke(this, new TrainingCompletedEventArgs(state, reason, completed, kept, stoppedEarly));
         return new TrainingResult
         {
-            State = state, Reason = reason, EpochsCompleted = completed, History = history,
+            State = state, Reason = reason, EpochsCompleted = completed, KeptEpoch = kept, StoppedEarly = stoppedEarly, History = history,
             Skipped = skipped, NewLabels = newLabels, FeatureSeconds = featureSeconds,
         };
     }
