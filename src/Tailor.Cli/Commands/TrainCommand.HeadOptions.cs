@@ -22,7 +22,7 @@ internal static partial class TrainCommand
         // Gradient training: epochs, the optimizer, its schedule and checkpoints.
         ["--epochs"] = Nn, ["--lr"] = Nn, ["--batch"] = Nn, ["--momentum"] = Nn, ["--weight-decay"] = Nn, ["--shuffle"] = Nn,
         ["--schedule"] = Nn, ["--checkpoint-every"] = Nn, ["--checkpoint"] = Nn, ["--resume"] = Nn,
-        ["--keep-best"] = Nn, ["--patience"] = Nn,
+        ["--keep-best"] = Nn, ["--patience"] = Nn, ["--validation-split"] = Nn,
         ["--k"] = ["knn"], ["--weighting"] = ["knn"], ["--metric"] = ["knn"],
         ["--l2"] = ["logreg"],
     };

@@ -18,6 +18,11 @@ internal static partial class TrainCommand
         var modelArg = new Argument<string>("MODEL") { Description = "An updatable ONNX model (tailor prepare makes one)." };
         var dataOption = new Option<string>("--data") { Description = "Training folder: one sub-folder of images per label.", Required = true };
         var validationOption = new Option<string?>("--validation") { Description = "Validation folder, evaluated after every epoch." };
+        var splitOption = new Option<double?>("--validation-split") { Description = "Without --validation: hold out this fraction of each label's training photos " +
+            "(0 < F ≤ 0.5, at least one per label, chosen by the seed; their augmented copies stay out too) and validate on them after every epoch." };
+        var keepBestOption = new Option<bool?>("--keep-best") { Description = "With validation data, write the epoch with the lowest validation loss instead of the last " +
+            "(default: on when there is validation data; --keep-best false for the last epoch)." };
+        var patienceOption = new Option<int?>("--patience") { Description = "Stop when the validation loss has not improved for N epochs (default: never)." };
         var outOption = new Option<string?>("--out", "-o") { Description = "Where to write the trained model (default: MODEL, replaced atomically)." };
         var headOption = new Option<string>("--head") { Description = "nn: train the model's layers by SGD/Adam; logreg: L-BFGS logistic regression; knn: k-nearest neighbours.", DefaultValueFactory = _ => "nn" };
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs (default: the model's)." };
@@ -45,7 +50,7 @@ internal static partial class TrainCommand
         };
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
-            modelArg, dataOption, validationOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,
+            modelArg, dataOption, validationOption, splitOption, keepBestOption, patienceOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,
             shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, jsonOption,
             kOption, weightingOption, metricOption, l2Option,
         };
@@ -69,6 +74,8 @@ internal static partial class TrainCommand
             if (head is "knn" or "logreg")
                 return await HeadTraining.RunAsync(head, model, train, validation, output, augmentation, parse.GetValue(seedOption),
                     parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct);
+            var (split, keepBest, patience) = (parse.GetValue(splitOption), parse.GetValue(keepBestOption), parse.GetValue(patienceOption));
+            CheckValidationOptions(train, validation, split, keepBest, patience);
 
             int every = parse.GetValue(checkpointEveryOption);
             // Always a checkpoint path: Ctrl+C then leaves one to --resume from (it is removed when a run completes).
@@ -89,6 +96,9 @@ internal static partial class TrainCommand
                 ResumeFrom = parse.GetValue(resumeOption),
                 HistoryPath = output + ".history.json",
                 SkipBadExamples = parse.GetValue(skipBadOption),
+                ValidationSplit = split ?? Building.DefaultHyperparameters.ValidationSplit,
+                KeepBest = keepBest,
+                Patience = patience ?? Building.DefaultHyperparameters.Patience,
             };
             var task = new UpdateTask(model, train, validation, options);
             var result = await RunWithDisplay(task, model.Spec.LossTerms, json, ct);
@@ -102,6 +112,28 @@ internal static partial class TrainCommand
             return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
         });
         return command;
+    }
+
+    /// <summary>The library checks these too; here the messages name the flags.</summary>
+    private static void CheckValidationOptions(LabeledFolder train, LabeledFolder? validation, double? split, bool? keepBest, int? patience)
+    {
+        if (split is double f)
+        {
+            if (!(f > 0 && f <= UpdateTask.MaxValidationSplit))
+                throw new TailorException(string.Create(CultureInfo.InvariantCulture,
+                    $"--validation-split {f}: give the fraction of each label's photos to hold out, more than 0 and at most {UpdateTask.MaxValidationSplit} (e.g. 0.2)."));
+            if (validation is not null)
+                throw new TailorException("--validation-split holds out part of --data for validation, and --validation gives a folder: use one or the other.");
+            if (UpdateTask.TooFewToHoldOut(train, f) is var (label, count))
+                throw new TailorException(string.Create(CultureInfo.InvariantCulture,
+                    $"--validation-split {f} holds out at least one photo of every label and keeps one to train on, but label '{label}' has {count} photo{(count == 1 ? "" : "s")} " +
+                    $"in '{train.Root}'. Add photos of '{label}', or give a validation folder with --validation DIR."));
+        }
+        if (patience < 0)
+            throw new TailorException($"--patience {patience}: give a number of epochs without improvement, or 0 to never stop early.");
+        if (validation is null && split is null && (keepBest == true || patience > 0))
+            throw new TailorException($"{(keepBest == true ? "--keep-best" : "--patience")} compares epochs by their validation loss, and there is no validation data: " +
+                "add --validation DIR (a folder like --data) or --validation-split 0.2 (hold out a fifth of each label's photos).");
     }
 
     internal static LearningRateSchedule? ParseSchedule(string? text, int epochs)
@@ -169,6 +201,13 @@ internal static partial class TrainCommand
     internal static string EpochRow(EpochEndedEventArgs e) => string.Create(CultureInfo.InvariantCulture,
         $"{e.Epoch,5}  {e.TrainLossMean,10:F4}  {e.TrainLossLastBatch,10:F4}  {e.TrainAccuracy,9:P1}  {Fmt(e.ValidationLoss, "F4"),8}  {Fmt(e.ValidationAccuracy, "P1"),7}  {e.LearningRate,8:G3}  {e.Seconds,5:F2}");
 
+    /// <summary>", kept epoch 12 (lowest validation loss 0.4321)" when the model holds another epoch than the last.</summary>
+    private static string KeptText(TrainingResult result) =>
+        result.KeptEpoch == result.EpochsCompleted || result.KeptEpoch == 0 ? ""
+            : result.History.Epochs.FirstOrDefault(e => e.Epoch == result.KeptEpoch)?.ValidationLoss is double loss
+                ? string.Create(CultureInfo.InvariantCulture, $", kept epoch {result.KeptEpoch} (lowest validation loss {loss:F4})")
+                : $", kept epoch {result.KeptEpoch}";
+
     private static string Fmt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "—";
 
     /// <summary>Deletes the checkpoint files that exist among <paramref name="paths"/>; returns those it deleted.</summary>
@@ -193,6 +232,7 @@ internal static partial class TrainCommand
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
                 state = result.State.ToString().ToLowerInvariant(), reason = result.Reason, epochs_completed = result.EpochsCompleted,
+                kept_epoch = result.KeptEpoch, stopped_early = result.StoppedEarly,
                 model = output, train_loss_mean = last?.TrainLossMean, validation_loss = last?.ValidationLoss, validation_accuracy = last?.ValidationAccuracy,
                 feature_seconds = result.FeatureSeconds, new_labels = saved ? result.NewLabels : new Dictionary<string, int>(), labels = model.Spec.Labels.Names,
                 skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
@@ -204,12 +244,13 @@ internal static partial class TrainCommand
         if (saved)
             foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
         foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
-        string kept = saved ? $"{output} holds the weights of epoch {result.EpochsCompleted}." : "Nothing was written.";
+        if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(result.Reason!));
+        string kept = saved ? $"{output} holds the weights of epoch {result.KeptEpoch}{(result.KeptEpoch != result.EpochsCompleted ? " (the lowest validation loss)" : "")}." : "Nothing was written.";
         string resume = checkpoint is null ? "" : $" To continue from there, run the same command with --resume {checkpoint}.";
         switch (result.State)
         {
             case TrainingState.Completed:
-                AnsiConsole.MarkupLine(Markup.Escape($"Done: {Text.Count(result.EpochsCompleted, "epoch")}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
+                AnsiConsole.MarkupLine(Markup.Escape($"Done: {Text.Count(result.EpochsCompleted, "epoch")}{KeptText(result)}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
                     (removed.Count > 0 ? Markup.Escape($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : ""));
                 break;
             case TrainingState.Cancelled:

@@ -27,23 +27,40 @@ public sealed partial class UpdateTask
     /// <exception cref="TailorException">A label has too few examples to hold one out and keep one to train on.</exception>
     internal static HashSet<int> HoldOut(LabeledFolder folder, double fraction, int seed)
     {
+        if (TooFewToHoldOut(folder, fraction) is var (label, count))
+            throw new TailorException(string.Create(CultureInfo.InvariantCulture,
+                $"ValidationSplit {fraction} holds out at least one example of every label and keeps one to train on, but label " +
+                $"'{label}' has {count} example{(count == 1 ? "" : "s")} in '{folder.Root}'. Add examples of '{label}', or give a validation folder instead."));
         var held = new HashSet<int>();
         for (int l = 0; l < folder.Labels.Count; l++)
         {
-            var indexes = new List<int>();
-            for (int i = 0; i < folder.Examples.Count; i++)
-                if (LabelComparer.Instance.Equals(folder.Examples[i].Label, folder.Labels[l])) indexes.Add(i);
-            int n = indexes.Count;
-            int k = Math.Max(1, (int)Math.Round(fraction * n, MidpointRounding.AwayFromZero));
-            if (n - k < 1)
-                throw new TailorException(string.Create(CultureInfo.InvariantCulture,
-                    $"ValidationSplit {fraction} holds out at least one example of every label and keeps one to train on, but label " +
-                    $"'{folder.Labels[l]}' has {n} example{(n == 1 ? "" : "s")} in '{folder.Root}'. Add examples of '{folder.Labels[l]}', or give a validation folder instead."));
+            var indexes = ExamplesOf(folder, l);
             // A stream of its own (not the epochs' shuffles), stable across .NET versions as EpochShuffle is.
-            var order = EpochShuffle.Permutation(seed ^ SplitStream, l, n);
-            for (int j = 0; j < k; j++) held.Add(indexes[order[j]]);
+            var order = EpochShuffle.Permutation(seed ^ SplitStream, l, indexes.Count);
+            for (int j = 0; j < HeldOutCount(fraction, indexes.Count); j++) held.Add(indexes[order[j]]);
         }
         return held;
+    }
+
+    /// <summary>The first label that cannot spare an example at <paramref name="fraction"/>, with its example count; null if none.</summary>
+    internal static (string Label, int Count)? TooFewToHoldOut(LabeledFolder folder, double fraction)
+    {
+        for (int l = 0; l < folder.Labels.Count; l++)
+        {
+            int n = ExamplesOf(folder, l).Count;
+            if (n - HeldOutCount(fraction, n) < 1) return (folder.Labels[l], n);
+        }
+        return null;
+    }
+
+    private static int HeldOutCount(double fraction, int n) => Math.Max(1, (int)Math.Round(fraction * n, MidpointRounding.AwayFromZero));
+
+    private static List<int> ExamplesOf(LabeledFolder folder, int label)
+    {
+        var indexes = new List<int>();
+        for (int i = 0; i < folder.Examples.Count; i++)
+            if (LabelComparer.Instance.Equals(folder.Examples[i].Label, folder.Labels[label])) indexes.Add(i);
+        return indexes;
     }
 
     private const long SplitStream = 0x56414C4944; // "VALID"
