@@ -30,6 +30,25 @@ public sealed class TrainingHistoryTests : IDisposable
     }
 
     [Fact]
+    public void KeptEpoch_RoundTrips_AndAHistoryWrittenWithoutItLoads()
+    {
+        var h = Sample(5, validation: true);
+        h.KeptEpoch = 3;
+        string path = Path.Combine(_dir, "kept.json");
+        h.SaveJson(path);
+        Assert.Contains("\"kept_epoch\": 3", File.ReadAllText(path));
+        Assert.Equal(3, TrainingHistory.Load(path).KeptEpoch);
+
+        // Histories from before keep-best have no kept_epoch.
+        File.WriteAllText(path, "{\"format_version\":1,\"epochs\":[]}");
+        Assert.Null(TrainingHistory.Load(path).KeptEpoch);
+
+        // Resuming before the kept epoch forgets it: that epoch will run again.
+        h.TruncateAfter(2);
+        Assert.Null(h.KeptEpoch);
+    }
+
+    [Fact]
     public void Csv_HasHeaderAndInvariantNumbers()
     {
         var saved = CultureInfo.CurrentCulture;
