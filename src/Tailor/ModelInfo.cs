@@ -40,6 +40,9 @@ public sealed record ModelInfo
     [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
     [JsonPropertyName("capacity")] public int Capacity { get; init; }
     [JsonPropertyName("placeholders")] public IReadOnlyList<string> Placeholders { get; init; } = [];
+
+    /// <summary>The labels the model was last trained on with their photo counts (<see cref="Spec.UpdateSpec.TrainedExamples"/>); null when nothing is recorded.</summary>
+    [JsonPropertyName("trained_examples")] public IReadOnlyDictionary<string, int>? TrainedExamples { get; init; }
     [JsonPropertyName("updatable_layers")] public IReadOnlyList<Layer> UpdatableLayers { get; init; } = [];
     [JsonPropertyName("loss")] public LossSpec Loss { get; init; } = new();
 
@@ -75,6 +78,7 @@ public sealed record ModelInfo
             Labels = spec.Labels.Names,
             Capacity = spec.Labels.Capacity,
             Placeholders = spec.Labels.Placeholders.Select(i => spec.Labels.Names[i]).ToList(),
+            TrainedExamples = spec.TrainedExamples,
             UpdatableLayers = spec.UpdatableLayers.Select(l => new Layer(l.Name, l.Op, l.Parameters,
                 l.Parameters.Sum(p => graph.FindInitializer(p)?.Dims.Aggregate(1L, (a, d) => a * d) ?? 0))).ToList(),
             Loss = spec.Loss,

@@ -10,7 +10,8 @@ namespace Tailor.Cli.Commands;
 internal static class HeadTraining
 {
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
-        AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct)
+        AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct,
+        DataOptions data)
     {
         var defaults = new HeadTrainingOptions();
         var options = defaults with
@@ -20,6 +21,10 @@ internal static class HeadTraining
             K = k,
             Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, ("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)),
             Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, ("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)),
+            SkipBadExamples = data.SkipBad,
+            Forget = data.Forget,
+            ReplayExamplesPath = data.Replay,
+            KeepExamplesPath = data.Keep,
         };
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
             throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
@@ -58,11 +63,14 @@ internal static class HeadTraining
                 l2_cross_validation = result.L2Selection?.Scores.Select(c => new { l2 = c.L2, cross_entropy = c.CrossEntropy, accuracy = c.Accuracy }),
                 validation_loss = val?.Loss, validation_accuracy = val?.Accuracy, new_labels = result.NewLabels, labels = model.Spec.Labels.Names,
                 skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
+                replayed = result.Replayed, kept_examples = result.KeptExamples, forgotten = result.Forgotten,
+                labels_without_examples = result.LabelsWithoutExamples,
             }, CliApp.JsonLine));
             return Task.FromResult(0);
         }
         foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] (slot {slot}).");
         foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+        data.Report(result.Replayed, result.KeptExamples, result.Forgotten, result.LabelsWithoutExamples);
         string detail = head == "knn"
             ? Text.Count(result.StoredExamples, "stored example")
             : $"L-BFGS {(result.Lbfgs!.Converged ? "converged" : "[yellow]did not converge[/] (best iterate kept)")} in {Text.Count(result.Lbfgs.Iterations, "iteration")}, loss {result.Lbfgs.Loss:F4}";

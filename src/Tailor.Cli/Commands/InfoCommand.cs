@@ -36,6 +36,9 @@ internal static class InfoCommand
             $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
         AnsiConsole.MarkupLine($"Labels ({Text.Count(info.Capacity, "slot")}, {info.Placeholders.Count} free): " +
             string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
+        AnsiConsole.MarkupLine(info.TrainedExamples is { } trained
+            ? $"Trained on: {Markup.Escape(string.Join(", ", trained.Select(p => $"{p.Key} {p.Value}")))} photos (training data lacking one of them is refused unless replayed or --forget)."
+            : "Trained on: nothing recorded yet.");
         if (info.Knn is { } knn)
         {
             // A k-NN learns by storing examples: no layers, loss or optimizer apply.

@@ -25,6 +25,8 @@ internal static partial class TrainCommand
         ["--keep-best"] = Nn, ["--patience"] = Nn, ["--validation-split"] = Nn,
         ["--k"] = ["knn"], ["--weighting"] = ["knn"], ["--metric"] = ["knn"],
         ["--l2"] = ["logreg"],
+        // A k-NN stores its examples in the model itself.
+        ["--keep-examples"] = ["nn", "logreg"],
     };
 
     /// <summary>Adds "With --head X only." to the help of every option the table limits to some heads.</summary>

@@ -39,6 +39,16 @@ internal static partial class TrainCommand
         var checkpointOption = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: OUT.ckpt; removed when the run completes)." };
         var resumeOption = new Option<string?>("--resume") { Description = "Continue from a checkpoint." };
         var skipBadOption = new Option<bool>("--skip-bad") { Description = "Skip unreadable examples (they are listed) instead of failing." };
+        var keepExamplesOption = new Option<bool>("--keep-examples")
+        {
+            Description = "Keep the training examples' features beside the written model (OUT.examples), so a later train can add a label with only its own photos: " +
+                "MODEL.examples, when present, is replayed automatically and kept up to date.",
+        };
+        var forgetOption = new Option<bool>("--forget")
+        {
+            Description = "Train even when the data lacks labels the model was trained on: they keep their slots but are no longer learned. " +
+                "Without it such data is refused.",
+        };
         var jsonOption = new Option<bool>("--json") { Description = "One JSON object per epoch, then a final one." };
         var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours, 1..100 (default: 5)." };
         var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform or distance (default: uniform)." };
@@ -51,7 +61,7 @@ internal static partial class TrainCommand
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
             modelArg, dataOption, validationOption, splitOption, keepBestOption, patienceOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,
-            shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, jsonOption,
+            shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, keepExamplesOption, forgetOption, jsonOption,
             kOption, weightingOption, metricOption, l2Option,
         };
         DescribeHeads(command);
@@ -71,9 +81,13 @@ internal static partial class TrainCommand
             var validation = parse.GetValue(validationOption) is { } v ? LabeledFolder.Scan(v) : null;
             // Null: the model's own augmentation (--head nn) or the head's default (knn, logreg).
             var augmentation = parse.GetValue(augmentOption) is { } augmentText ? AugmentationOptions.Parse(augmentText) : null;
+            // Examples kept beside the model are replayed automatically, and then kept up to date beside the output.
+            string? replay = head != "knn" && File.Exists(Features.KeptExamples.PathFor(modelPath)) ? Features.KeptExamples.PathFor(modelPath) : null;
+            string? keep = parse.GetValue(keepExamplesOption) || replay is not null ? Features.KeptExamples.PathFor(output) : null;
+            var data = new DataOptions(parse.GetValue(skipBadOption), parse.GetValue(forgetOption), replay, keep);
             if (head is "knn" or "logreg")
                 return await HeadTraining.RunAsync(head, model, train, validation, output, augmentation, parse.GetValue(seedOption),
-                    parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct);
+                    parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct, data);
             var (split, keepBest, patience) = (parse.GetValue(splitOption), parse.GetValue(keepBestOption), parse.GetValue(patienceOption));
             CheckValidationOptions(train, validation, split, keepBest, patience);
 
@@ -95,7 +109,10 @@ internal static partial class TrainCommand
                 CheckpointPath = checkpoint,
                 ResumeFrom = parse.GetValue(resumeOption),
                 HistoryPath = output + ".history.json",
-                SkipBadExamples = parse.GetValue(skipBadOption),
+                SkipBadExamples = data.SkipBad,
+                Forget = data.Forget,
+                ReplayExamplesPath = data.Replay,
+                KeepExamplesPath = data.Keep,
                 ValidationSplit = split ?? Building.DefaultHyperparameters.ValidationSplit,
                 KeepBest = keepBest,
                 Patience = patience ?? Building.DefaultHyperparameters.Patience,
@@ -108,7 +125,7 @@ internal static partial class TrainCommand
             if (result.EpochsCompleted > 0) model.Save(output);   // nothing trained, nothing written
             // A completed run's model is its result: the checkpoints it wrote or resumed from are stale.
             var removed = result.State == TrainingState.Completed ? RemoveCheckpoints(checkpoint, options.ResumeFrom) : [];
-            Report(result, output, model, json, File.Exists(checkpoint) ? checkpoint : null, removed);
+            Report(result, output, model, json, File.Exists(checkpoint) ? checkpoint : null, removed, data);
             return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
         });
         return command;
@@ -223,7 +240,7 @@ internal static partial class TrainCommand
         return removed;
     }
 
-    private static void Report(TrainingResult result, string output, UpdatableModel model, bool json, string? checkpoint, IReadOnlyList<string> removed)
+    private static void Report(TrainingResult result, string output, UpdatableModel model, bool json, string? checkpoint, IReadOnlyList<string> removed, DataOptions data)
     {
         var last = result.History.Epochs.LastOrDefault();
         bool saved = result.EpochsCompleted > 0;
@@ -237,6 +254,8 @@ internal static partial class TrainCommand
                 feature_seconds = result.FeatureSeconds, new_labels = saved ? result.NewLabels : new Dictionary<string, int>(), labels = model.Spec.Labels.Names,
                 skipped = result.Skipped.Select(s => new { path = s.Path, reason = s.Reason }),
                 checkpoint, removed_checkpoints = removed,
+                replayed = result.Replayed, started_over = result.StartedOver, kept_examples = result.KeptExamples, forgotten = result.Forgotten,
+                labels_without_examples = result.LabelsWithoutExamples,
             }, CliApp.JsonLine));
             return;
         }
@@ -244,6 +263,7 @@ internal static partial class TrainCommand
         if (saved)
             foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
         foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+        data.Report(result.Replayed, result.KeptExamples, result.Forgotten, result.LabelsWithoutExamples, result.StartedOver);
         if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(result.Reason!));
         string kept = saved ? $"{output} holds the weights of epoch {result.KeptEpoch}{(result.KeptEpoch != result.EpochsCompleted ? " (the lowest validation loss)" : "")}." : "Nothing was written.";
         string resume = checkpoint is null ? "" : $" To continue from there, run the same command with --resume {checkpoint}.";
@@ -263,5 +283,24 @@ internal static partial class TrainCommand
                 CliApp.WriteError($"{result.Reason} {kept}{(saved ? resume : "")}");
                 break;
         }
+    }
+}
+
+/// <summary>What <c>tailor train</c> passes about its data to every head: --skip-bad, --forget, the kept
+/// examples replayed (MODEL.examples when present) and where to keep them (OUT.examples).</summary>
+internal sealed record DataOptions(bool SkipBad, bool Forget, string? Replay, string? Keep)
+{
+    /// <summary>Says what was replayed, kept, forgotten, and which labels took no slot.</summary>
+    public void Report(int replayed, int kept, IReadOnlyList<string> forgotten, IReadOnlyList<string> withoutExamples, bool startedOver = false)
+    {
+        foreach (var label in withoutExamples)
+            AnsiConsole.MarkupLine($"[yellow]Label {Markup.Escape(label)}[/]: none of its photos could be read; it took no slot.");
+        if (forgotten.Count > 0)
+            AnsiConsole.MarkupLine($"[yellow]Forgot[/] {Markup.Escape(string.Join(", ", forgotten))} (--forget): they keep their slots but are no longer learned.");
+        if (replayed > 0 && Replay is not null)
+            AnsiConsole.MarkupLine($"Replayed {Text.Count(replayed, "kept example")} from {Markup.Escape(Replay)}" +
+                (startedOver ? ", training from the initial weights on them and the new photos." : "."));
+        if (kept > 0 && Keep is not null)
+            AnsiConsole.MarkupLine($"Kept {Text.Count(kept, "example")} in {Markup.Escape(Keep)}; the next tailor train on this model replays them.");
     }
 }

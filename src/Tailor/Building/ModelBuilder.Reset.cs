@@ -28,7 +28,8 @@ public static partial class ModelBuilder
     /// Undoes training, as the reference app's "reset" does: the classifier gets fresh weights
     /// (Kaiming-uniform or zeros, seeded) and every other updatable layer gets its pretrained weights back
     /// from the base model. Labels are kept (a label that took a free slot stays in it). A logistic-regression
-    /// head becomes a plain neural-network head again.
+    /// head becomes a plain neural-network head again, and the record of trained labels
+    /// (<see cref="UpdateSpec.TrainedExamples"/>) is cleared.
     /// </summary>
     /// <exception cref="TailorException">A k-NN model (it has no classifier to reset; prepare a new one); a base
     /// model that lacks a parameter or has it with another shape.</exception>
@@ -66,5 +67,7 @@ public static partial class ModelBuilder
         // Untrained again: every label in use is live, as in a freshly prepared model.
         SetLiveSlots(model, InUseSlots(model.Spec.Labels));
         if (spec.Head == HeadKind.LogisticRegression) model.SetSpec(model.Spec with { Head = HeadKind.NeuralNetwork });
+        // Nothing is learned any more, so nothing can be forgotten.
+        if (model.Spec.TrainedExamples is not null) model.SetSpec(model.Spec with { TrainedExamples = null });
     }
 }

@@ -9,9 +9,12 @@ public sealed record LabeledExample(string Path, string Label);
 /// two folders whose names differ only in normalization are one label. Hidden entries (names starting with
 /// '.', or with the Hidden attribute) and system junk (Thumbs.db, desktop.ini, .DS_Store…) are skipped;
 /// every other file in a label folder is an example — a file that is not an image is reported when it is
-/// loaded, not silently dropped. Files directly in <c>DIR</c> and deeper sub-folders are ignored.</para>
+/// loaded, not silently dropped. Images in deeper sub-folders (<c>DIR/rock/more/x.jpg</c>) belong to their
+/// top-level label folder (<c>rock</c>), as a user who sorted a label's photos into sub-folders expects. Images
+/// directly in <c>DIR</c> are an error: <c>DIR</c> is then most likely one label's folder, and scanning it would
+/// turn its sub-folders into labels; other files there (a README) are ignored.</para>
 /// <para>Order is deterministic: labels by ordinal order of their normalized names, examples by label,
-/// then by ordinal order of their normalized file names.</para>
+/// then by ordinal order of their normalized paths inside the label folder.</para>
 /// </remarks>
 public sealed class LabeledFolder
 {
@@ -50,8 +53,9 @@ public sealed class LabeledFolder
         Examples.Where(e => LabelComparer.Instance.Equals(e.Label, label)).ToArray();
 
     /// <summary>Scans <paramref name="directory"/>.</summary>
-    /// <exception cref="TailorException">The folder does not exist, is a file, has no label sub-folders, a
-    /// label folder holds no files (it is named), or there are no examples at all.</exception>
+    /// <exception cref="TailorException">The folder does not exist, is a file, holds images directly (it is a
+    /// label folder: its parent is suggested), has no label sub-folders, a label folder holds no files (it is
+    /// named), or there are no examples at all.</exception>
     public static LabeledFolder Scan(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -62,13 +66,27 @@ public sealed class LabeledFolder
 
         var root = new DirectoryInfo(directory);
         DirectoryInfo[] labelFolders;
+        FileInfo[] loose;
         try
         {
             labelFolders = root.GetDirectories().Where(d => !IsSkipped(d)).ToArray();
+            loose = root.GetFiles().Where(f => !IsSkipped(f) && LooksLikeImage(f.Name)).ToArray();
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             throw new TailorException($"'{directory}' cannot be read: {e.Message}", e);
+        }
+        if (loose.Length > 0)
+        {
+            // The data folder was most likely one label's folder: scanning it would learn its sub-folders as labels.
+            // The parent as the user wrote the path (relative stays relative), or the absolute one for "." and a root.
+            string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(directory)) is { Length: > 0 } p && Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)) is not ("." or "..")
+                ? p : root.Parent?.FullName ?? directory;
+            var names = loose.Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
+            throw new TailorException(
+                $"'{directory}' holds {loose.Length} image{(loose.Length == 1 ? "" : "s")} directly ({string.Join(", ", names.Take(3))}{(names.Count > 3 ? ", …" : "")}): " +
+                $"it looks like the folder of one label. A dataset is a folder with one sub-folder per label; give its parent '{parent}' " +
+                $"(whose sub-folder '{root.Name}' becomes the label), or move the images into a label sub-folder such as '{Path.Combine(directory, "cat")}'.");
         }
         if (labelFolders.Length == 0)
             throw new TailorException(
@@ -80,21 +98,14 @@ public sealed class LabeledFolder
         foreach (var folder in labelFolders)
         {
             string label = LabelComparer.Normalize(folder.Name);
-            FileInfo[] files;
-            try
-            {
-                files = folder.GetFiles().Where(f => !IsSkipped(f)).ToArray();
-            }
-            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-            {
-                throw new TailorException($"The label folder '{folder.FullName}' cannot be read: {e.Message}", e);
-            }
-            if (files.Length == 0)
+            var files = new List<(string Key, string Path)>();
+            CollectFiles(folder, Path.Combine(directory, folder.Name), "", files, depth: 0);
+            if (files.Count == 0)
                 throw new TailorException(
                     $"The label folder '{Path.Combine(directory, folder.Name)}' (label '{label}') has no files; put at least one image in it or remove it.");
             if (!byLabel.TryGetValue(label, out var list))
                 byLabel[label] = list = [];
-            list.AddRange(files.Select(f => (LabelComparer.Normalize(f.Name), Path.Combine(directory, folder.Name, f.Name))));
+            list.AddRange(files);
         }
 
         var examples = new List<LabeledExample>();
@@ -112,6 +123,37 @@ public sealed class LabeledFolder
 
         return new LabeledFolder(directory, byLabel.Keys.ToArray(), examples);
     }
+
+    /// <summary>Every file under a label folder, sub-folders included (hidden and junk entries skipped), as
+    /// (normalized path inside the label folder with '/' separators, path as given).</summary>
+    private static void CollectFiles(DirectoryInfo folder, string path, string relative, List<(string Key, string Path)> files, int depth)
+    {
+        // A symbolic link that points to an ancestor would loop for ever; no one sorts photos this deep.
+        const int MaxDepth = 32;
+        FileInfo[] here;
+        DirectoryInfo[] below;
+        try
+        {
+            here = folder.GetFiles().Where(f => !IsSkipped(f)).ToArray();
+            below = depth < MaxDepth ? folder.GetDirectories().Where(d => !IsSkipped(d)).ToArray() : [];
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new TailorException($"The label folder '{path}' cannot be read: {e.Message}", e);
+        }
+        files.AddRange(here.Select(f => (LabelComparer.Normalize(relative + f.Name), Path.Combine(path, f.Name))));
+        foreach (var sub in below)
+            CollectFiles(sub, Path.Combine(path, sub.Name), relative + sub.Name + "/", files, depth + 1);
+    }
+
+    /// <summary>File name extensions of the image formats Tailor reads (and a few it does not but a camera writes),
+    /// used only to tell a label folder given as the data folder from a data folder with a README in it.</summary>
+    private static readonly HashSet<string> s_imageExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif",
+    };
+
+    private static bool LooksLikeImage(string name) => s_imageExtensions.Contains(Path.GetExtension(name));
 
     internal static bool IsSkipped(FileSystemInfo entry) =>
         entry.Name.StartsWith('.') || s_junk.Contains(entry.Name) || entry.Attributes.HasFlag(FileAttributes.Hidden);

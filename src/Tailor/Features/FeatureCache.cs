@@ -170,6 +170,37 @@ public sealed class FeatureCache : IDisposable
         }
     }
 
+    /// <summary>A cache holding this one's rows, then <paramref name="examples"/> more examples of
+    /// <see cref="Variants"/> rows each, filled by <paramref name="readExample"/>(example, destination of
+    /// Variants × RowLength floats) — the kept examples a training replays. This cache is disposed.</summary>
+    internal FeatureCache Append(int examples, Action<int, Span<float>> readExample, FeatureCacheOptions? options = null)
+    {
+        options ??= new FeatureCacheOptions();
+        var combined = new FeatureCache(Rows + examples * Variants, RowLength, Variants, options.MemoryLimitBytes, options.Directory);
+        try
+        {
+            var buffer = new float[Variants * RowLength];
+            for (int r = 0; r < Rows; r++)
+            {
+                Read(r, buffer);
+                combined.Write(r, buffer.AsSpan(0, RowLength));
+            }
+            for (int e = 0; e < examples; e++)
+            {
+                readExample(e, buffer);
+                for (int v = 0; v < Variants; v++)
+                    combined.Write(Rows + e * Variants + v, buffer.AsSpan(v * RowLength, RowLength));
+            }
+        }
+        catch
+        {
+            combined.Dispose();
+            throw;
+        }
+        Dispose();
+        return combined;
+    }
+
     /// <summary>Variants per example: 1 without augmentation; with transforms, <c>variants:K</c> or 4 when
     /// K is left at 1 (one variant would be the original alone, i.e. no augmentation).</summary>
     public static int VariantsFor(AugmentationOptions augmentation) =>

@@ -40,6 +40,30 @@ public sealed unsafe class FeatureExtractor : IDisposable
         using var outputs = _session.Run(_runOptions, [_input], [probe], cut.CutTensors.ToArray());
         Shapes = outputs.Select(o => o.GetTensorTypeAndShape().Shape.Skip(1).Select(d => (int)d).ToArray()).ToArray();
         Lengths = Shapes.Select(s => s.Aggregate(1, (a, d) => a * d)).ToArray();
+        Fingerprint = ComputeFingerprint(prefix.Graph, model.Spec, cut.CutTensors);
+    }
+
+    /// <summary>What the features depend on, as a hex digest: the prefix graph with its weights, the image
+    /// preprocessing and the cut tensors. Features kept with a model (<see cref="KeptExamples"/>) are replayed
+    /// only into a cut with the same fingerprint: another backbone, a fine-tuned layer now in the prefix, or
+    /// another cut would give other features for the same photo.</summary>
+    internal string Fingerprint { get; }
+
+    /// <summary>The cut tensors and their per-example shapes, for messages: <c>'x' [256×14×14]</c>.</summary>
+    internal string Description => string.Join(", ", Cut.CutTensors.Select((t, i) => $"'{t}' [{string.Join("×", Shapes[i])}]"));
+
+    private static string ComputeFingerprint(GraphProto prefix, Spec.UpdateSpec spec, IReadOnlyList<string> cut)
+    {
+        // The graph alone (not the model's producer version or metadata, which change without changing a feature),
+        // streamed through the hash rather than serialized to a second 45 MB array.
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        using (var stream = new System.Security.Cryptography.CryptoStream(Stream.Null, sha, System.Security.Cryptography.CryptoStreamMode.Write, leaveOpen: true))
+        {
+            prefix.WriteTo(stream);
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(spec.Preprocessing) + "\n" + spec.Input + "\n" + string.Join("\n", cut)));
+            stream.FlushFinalBlock();
+        }
+        return Convert.ToHexStringLower(sha.Hash!);
     }
 
     public UpdatableModel Model { get; }

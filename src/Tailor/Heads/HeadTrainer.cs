@@ -4,6 +4,7 @@ using Tailor.Data;
 using Tailor.Features;
 using Tailor.Images;
 using Tailor.Spec;
+using Tailor.Training;
 
 namespace Tailor.Heads;
 
@@ -45,6 +46,21 @@ public sealed record HeadTrainingOptions
 
     public FeatureCacheOptions Cache { get; init; } = new();
 
+    /// <summary>Train even when the data lacks labels the model was trained on (<see cref="UpdateSpec.TrainedExamples"/>);
+    /// as <see cref="Training.TrainingOptions.Forget"/>. A k-NN that already stores examples keeps them, so adding to it
+    /// forgets nothing and is never refused; a k-NN replacing a trained classifier is checked. Default false.</summary>
+    public bool Forget { get; init; }
+
+    /// <summary>Logistic regression (or a k-NN replacing a trained classifier): kept examples to train on beside the
+    /// data; as <see cref="Training.TrainingOptions.ReplayExamplesPath"/>. They must have been kept from the classifier's
+    /// input. Default: none.</summary>
+    public string? ReplayExamplesPath { get; init; }
+
+    /// <summary>Logistic regression: where to keep this training's examples (the classifier-input features of every
+    /// readable photo and replayed example); as <see cref="Training.TrainingOptions.KeepExamplesPath"/>. A k-NN keeps
+    /// its examples in the model and takes none. Default: none.</summary>
+    public string? KeepExamplesPath { get; init; }
+
     /// <summary>Reports feature extraction (images done of the total, variants included). Default: none.</summary>
     public IProgress<FeatureProgress>? Progress { get; init; }
 }
@@ -70,6 +86,18 @@ public sealed record HeadTrainingResult
 
     /// <summary>k-NN: examples stored after this training (previous ones included).</summary>
     public int StoredExamples { get; init; }
+
+    /// <summary>Kept examples replayed (<see cref="HeadTrainingOptions.ReplayExamplesPath"/>).</summary>
+    public int Replayed { get; init; }
+
+    /// <summary>Examples written to <see cref="HeadTrainingOptions.KeepExamplesPath"/>.</summary>
+    public int KeptExamples { get; init; }
+
+    /// <summary>Trained labels this training left out (with <see cref="HeadTrainingOptions.Forget"/>).</summary>
+    public IReadOnlyList<string> Forgotten { get; init; } = [];
+
+    /// <summary>Labels none of whose photos could be read (with <see cref="HeadTrainingOptions.SkipBadExamples"/>): they took no slot.</summary>
+    public IReadOnlyList<string> LabelsWithoutExamples { get; init; } = [];
 }
 
 /// <summary>
@@ -90,7 +118,15 @@ public static class HeadTrainer
         CancellationToken cancellationToken = default)
     {
         options ??= new HeadTrainingOptions();
-        var (features, labels, variants, skipped, featureSeconds, dim) = Features(model, data, options, cancellationToken);
+        bool storing = KnnOnnxExport.HasKnn(model.Proto);
+        if (options.KeepExamplesPath is not null)
+            throw new TailorException("A k-NN keeps every example it learns in the model itself; KeepExamplesPath (tailor train --keep-examples) is for the other heads.");
+        if (storing && options.ReplayExamplesPath is not null)
+            throw new TailorException("This model's k-NN already stores the examples it learned; ReplayExamplesPath would store them twice.");
+        // A k-NN that stores examples keeps them: adding to it forgets nothing. One replacing a trained classifier starts empty.
+        var examples = TrainingExamples.Plan(model.Spec, data, options.ReplayExamplesPath, options.Forget || storing, keep: false);
+        var (features, labels, variants, skipped, featureSeconds, dim, without, cache, _) = Features(model, data, examples, options, cancellationToken);
+        cache.Dispose();
         var clock = Stopwatch.StartNew();
         var knn = KnnOnnxExport.HasKnn(model.Proto)
             ? KnnOnnxExport.Read(model.Proto)
@@ -145,10 +181,12 @@ public static class HeadTrainer
                 [HyperparameterNames.K] = Hyperparameter.Int(knn.K, AllowedValues.Between(KNearestNeighbors.MinK, KNearestNeighbors.MaxK)),
             },
         });
+        model.SetSpec(model.Spec with { TrainedExamples = StoredCounts(knn, model.Spec.Labels, variants) });
         return new HeadTrainingResult
         {
             Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
             Skipped = skipped, NewLabels = newLabels, StoredExamples = knn.Count,
+            Replayed = examples.Replayed, Forgotten = storing ? [] : examples.Forgotten, LabelsWithoutExamples = without,
         };
     }
 
@@ -165,8 +203,17 @@ public static class HeadTrainer
         options ??= new HeadTrainingOptions();
         if (model.Spec.Head == HeadKind.KNearestNeighbors)
             throw new TailorException("This model's head is a k-NN; logistic regression needs a model with a fully-connected classifier (tailor prepare makes one).");
-        var newLabels = ClaimLabels(model, data);
-        var (features, labels, variants, skipped, featureSeconds, dim) = Features(model, data, options, cancellationToken);
+        var examples = TrainingExamples.Plan(model.Spec, data, options.ReplayExamplesPath, options.Forget, options.KeepExamplesPath is not null);
+        var labelsBefore = model.Spec.Labels;
+        var newLabels = ClaimLabels(model, examples.Labels);   // before the features: a label beyond the capacity fails fast
+        var (features, labels, variants, skipped, featureSeconds, dim, without, cache, unreadable) = Features(model, data, examples, options, cancellationToken);
+        using var kept = cache;
+        if (without.Any(newLabels.ContainsKey))
+        {
+            // A label none of whose photos could be read takes no slot.
+            ModelBuilder.WriteLabels(model, labelsBefore);
+            newLabels = ClaimLabels(model, examples.Labels.Except(without, LabelComparer.Instance));
+        }
         var spec = model.Spec;
         var slots = labels.Select(spec.Labels.IndexOf).ToArray();
         ModelBuilder.SetLiveSlots(model, slots.Distinct());
@@ -184,11 +231,13 @@ public static class HeadTrainer
         var layer = spec.UpdatableLayers.FirstOrDefault(l => l.Name == spec.Classifier) ?? throw new TailorException($"The classifier '{spec.Classifier}' is not updatable.");
         model.SetParameter(weightName, trained.Weights);
         if (layer.Parameters.Count > 1) model.SetParameter(layer.Parameters[1], trained.Bias);
-        model.SetSpec(model.Spec with { Head = HeadKind.LogisticRegression });
+        model.SetSpec(model.Spec with { Head = HeadKind.LogisticRegression, TrainedExamples = examples.Record(model.Spec.Labels, unreadable) });
+        int keptCount = options.KeepExamplesPath is { } keep ? examples.Keep(keep, cache, unreadable) : 0;
         return new HeadTrainingResult
         {
             Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
             Skipped = skipped, NewLabels = newLabels, Lbfgs = trained.Training, L2 = lbfgs.L2, L2Selection = selection,
+            Replayed = examples.Replayed, KeptExamples = keptCount, Forgotten = examples.Forgotten, LabelsWithoutExamples = without,
         };
     }
 
@@ -204,22 +253,26 @@ public static class HeadTrainer
         return layer.Parameters[0];
     }
 
-    private static IReadOnlyDictionary<string, int> ClaimLabels(UpdatableModel model, LabeledFolder data)
+    private static IReadOnlyDictionary<string, int> ClaimLabels(UpdatableModel model, IEnumerable<string> dataLabels)
     {
-        var labels = model.Spec.Labels;
-        var added = new Dictionary<string, int>();
-        foreach (var label in data.Labels.Where(l => labels.IndexOf(l) < 0))
-        {
-            labels = labels.Claim(label, out int slot);
-            added[label] = slot;
-        }
+        var labels = model.Spec.Labels.ClaimAll(dataLabels, out var added);
         if (added.Count > 0) ModelBuilder.WriteLabels(model, labels);
         return added;
     }
 
+    /// <summary>Stored examples per label (augmented copies are stored as examples of their own: counted once per photo).</summary>
+    private static Dictionary<string, int> StoredCounts(KNearestNeighbors knn, ClassLabels slots, int variants)
+    {
+        var counts = new Dictionary<string, int>(LabelComparer.Instance);
+        for (int i = 0; i < knn.Count; i++) counts[knn.GetLabel(i)] = counts.GetValueOrDefault(knn.GetLabel(i)) + 1;
+        return counts.OrderBy(p => slots.IndexOf(p.Key) is int s && s >= 0 ? s : int.MaxValue)
+            .ToDictionary(p => p.Key, p => Math.Max(1, p.Value / Math.Max(1, variants)));
+    }
+
     /// <summary>The classifier-input features of every readable example (each variant a row) and its label.</summary>
-    private static (float[] Features, string[] Labels, int Variants, List<(string, string)> Skipped, double Seconds, int Dim) Features(
-        UpdatableModel model, LabeledFolder data, HeadTrainingOptions options, CancellationToken cancellationToken)
+    private static (float[] Features, string[] Labels, int Variants, List<(string, string)> Skipped, double Seconds, int Dim, IReadOnlyList<string> Without,
+        FeatureCache Cache, HashSet<int> Unreadable) Features(
+        UpdatableModel model, LabeledFolder data, TrainingExamples examples, HeadTrainingOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         // A k-NN model has no classifier node left: its features tensor is the cut.
@@ -232,12 +285,20 @@ public static class HeadTrainer
         if (cut.CutTensors.Count != 1)
             throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
         using var extractor = new FeatureExtractor(model, cut);
+        examples.Bind(extractor);
         var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, options.Progress, cancellationToken);
-        using (cache)
+        try
         {
             if (failures.Count > 0 && !options.SkipBadExamples)
-                throw new TailorException($"The training example '{failures[0].Path}' could not be read: {failures[0].Reason} ({failures.Count} unreadable in all; pass --skip-bad to train without them).");
+                throw new TailorException(TrainingExamples.UnreadableMessage(failures));
             var bad = failures.Select(f => f.Example).ToHashSet();
+            var without = examples.LabelsWithoutExamples(bad);
+            var trained = model.Spec.TrainedExamples;
+            var lost = without.Where(l => trained?.Keys.Contains(l, LabelComparer.Instance) == true).ToList();
+            if (lost.Count > 0 && !options.Forget && model.Spec.Head != HeadKind.KNearestNeighbors)
+                throw new TailorException("No photo of a trained label could be read: " +
+                    TrainingExamples.ForgettingMessage(lost.Select(l => trained!.First(p => LabelComparer.Instance.Equals(p.Key, l))).ToList(), data.Root, examples.Replays));
+            cache = examples.Replay(cache, options.Cache);
             int dim = cache.RowLength, variants = cache.Variants;
             var rows = Enumerable.Range(0, cache.Rows).Where(r => !bad.Contains(r / variants)).ToArray();
             if (rows.Length == 0) throw new TailorException($"No example in '{data.Root}' could be read.");
@@ -246,9 +307,15 @@ public static class HeadTrainer
             for (int i = 0; i < rows.Length; i++)
             {
                 cache.Read(rows[i], features.AsSpan(i * dim, dim));
-                labels[i] = data.Examples[rows[i] / variants].Label;
+                labels[i] = examples.LabelOf(rows[i] / variants);
             }
-            return (features, labels, variants, failures.Select(f => (f.Path, f.Reason)).ToList(), clock.Elapsed.TotalSeconds, dim);
+            // The cache goes to the caller, which keeps the examples from it once the head is trained.
+            return (features, labels, variants, failures.Select(f => (f.Path, f.Reason)).ToList(), clock.Elapsed.TotalSeconds, dim, without, cache, bad);
+        }
+        catch
+        {
+            cache.Dispose();
+            throw;
         }
     }
 }

@@ -65,7 +65,9 @@ public sealed record ClassLabels
         return new ClassLabels { Names = names, Placeholders = placeholders };
     }
 
-    /// <summary>Returns labels where the first free placeholder slot now holds <paramref name="label"/>.</summary>
+    /// <summary>Returns labels where a free placeholder slot now holds <paramref name="label"/>: the placeholder
+    /// of the same name when there is one (a label <c>user3</c> takes the slot named <c>user3</c>, so no two
+    /// slots share a name), else the first free one.</summary>
     /// <exception cref="TailorException">No placeholder slot is free.</exception>
     public ClassLabels Claim(string label, out int slot)
     {
@@ -73,9 +75,30 @@ public sealed record ClassLabels
             throw new TailorException(
                 $"Cannot add the label '{Normalize(label)}': all {Capacity} slots are in use (capacity {Capacity}: {string.Join(", ", Names)}). " +
                 "Prepare the model again with a larger --capacity.");
-        slot = Placeholders[0];
+        string name = Normalize(label);
+        slot = Placeholders.FirstOrDefault(i => Normalize(Names[i]) == name, Placeholders[0]);
         var names = Names.ToArray();
-        names[slot] = Normalize(label);
-        return this with { Names = names, Placeholders = Placeholders.Skip(1).ToArray() };
+        names[slot] = name;
+        int taken = slot;
+        return this with { Names = names, Placeholders = Placeholders.Where(i => i != taken).ToArray() };
+    }
+
+    /// <summary>Returns labels where every label of <paramref name="labels"/> not yet in use holds a free slot:
+    /// those named like a free placeholder take that placeholder's slot first, then the others take the first
+    /// free slots in the order given. <paramref name="added"/> maps each new label to its slot.</summary>
+    /// <exception cref="TailorException">More new labels than free slots (the first that does not fit is named).</exception>
+    public ClassLabels ClaimAll(IEnumerable<string> labels, out IReadOnlyDictionary<string, int> added)
+    {
+        var result = this;
+        var claimed = new Dictionary<string, int>();
+        var fresh = labels.Select(Normalize).Distinct().Where(l => IndexOf(l) < 0).ToList();
+        var free = Placeholders.Select(i => Normalize(Names[i])).ToHashSet();
+        foreach (var label in fresh.Where(free.Contains).Concat(fresh.Where(l => !free.Contains(l))))
+        {
+            result = result.Claim(label, out int slot);
+            claimed[label] = slot;
+        }
+        added = claimed;
+        return result;
     }
 }

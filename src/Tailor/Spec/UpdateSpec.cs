@@ -190,6 +190,17 @@ public sealed record UpdateSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? LearningRateSchedule { get; init; }
 
+    /// <summary>
+    /// The labels the model was last trained on, each with its number of photos (augmented variants not
+    /// counted; replayed kept examples counted), in slot order. Training whose data lacks one of them is refused
+    /// unless it replays kept examples or is told to forget (DESIGN decision 8). Null: nothing recorded (a
+    /// prepared model that learned nothing yet, or one written before this field existed), so nothing can be
+    /// forgotten. A k-NN records the examples it stores.
+    /// </summary>
+    [JsonPropertyName("trained_examples")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, int>? TrainedExamples { get; init; }
+
     /// <summary>Free-form notes about where the model came from (base model, feature normalization…).</summary>
     [JsonPropertyName("notes")] public IReadOnlyDictionary<string, string> Notes { get; init; } = new Dictionary<string, string>();
 

@@ -82,4 +82,23 @@ public sealed record TrainingResult
 
     /// <summary>Seconds spent computing the frozen prefix's features.</summary>
     public double FeatureSeconds { get; init; }
+
+    /// <summary>Kept examples replayed from <see cref="TrainingOptions.ReplayExamplesPath"/> (those whose photo the
+    /// data held again are not counted: the photo was used).</summary>
+    public int Replayed { get; init; }
+
+    /// <summary>True when the training started from the model's initial weights because it replayed kept examples
+    /// (<see cref="TrainingOptions.StartOverWhenReplaying"/>).</summary>
+    public bool StartedOver { get; init; }
+
+    /// <summary>Examples written to <see cref="TrainingOptions.KeepExamplesPath"/> (0 when not kept).</summary>
+    public int KeptExamples { get; init; }
+
+    /// <summary>Labels the model was trained on that this training left out (with <see cref="TrainingOptions.Forget"/>):
+    /// they keep their slots but are no longer learned.</summary>
+    public IReadOnlyList<string> Forgotten { get; init; } = [];
+
+    /// <summary>Labels of the data none of whose photos could be read (with <see cref="TrainingOptions.SkipBadExamples"/>):
+    /// they took no slot.</summary>
+    public IReadOnlyList<string> LabelsWithoutExamples { get; init; } = [];
 }

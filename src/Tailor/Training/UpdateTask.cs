@@ -44,6 +44,11 @@ public sealed partial class UpdateTask
     private float[] _batchTargets = [];
     private float[] _row = [];
     private int _maxBatch;
+    private TrainingExamples? _examples;
+    private HashSet<int> _unreadable = [];
+    private IReadOnlyList<string> _withoutExamples = [];
+    private int _keptCount;
+    private bool _startedOver;
 
     /// <summary>Creates a task; nothing runs until <see cref="RunAsync"/>.</summary>
     public UpdateTask(UpdatableModel model, LabeledFolder train, LabeledFolder? validation = null, TrainingOptions? options = null)
@@ -86,10 +91,13 @@ public sealed partial class UpdateTask
         var settings = ResolveSettings(spec);
         CheckValidationOptions();
         var (trainExamples, validationExamples) = SplitExamples(settings.Seed);
-        var newLabels = AssignSlots();
+        // Before any work: data that lacks a label the model was trained on is refused (unless replayed or forgotten).
+        var examples = _examples = TrainingExamples.Plan(spec, _train, _options.ReplayExamplesPath, _options.Forget, _options.KeepExamplesPath is not null, trainExamples);
+        var labelsBefore = spec.Labels;
+        var newLabels = AssignSlots(examples.Labels);
         // Only the slots this training has examples for can be predicted (free placeholders and labels without examples get
         // probability 0); set before the suffix graph is built, so training sees the softmax the written model has.
-        ModelBuilder.SetLiveSlots(_model, _train.Labels.Select(_model.Spec.Labels.IndexOf));
+        ModelBuilder.SetLiveSlots(_model, examples.Labels.Select(_model.Spec.Labels.IndexOf));
         spec = _model.Spec;
 
         // Build the trainable suffix first: an op the engine cannot train fails here, before the slow part.
@@ -100,6 +108,11 @@ public sealed partial class UpdateTask
         double featureSeconds;
         using (var extractor = new FeatureExtractor(_model, cut))
         {
+            examples.Bind(extractor);
+            // After the kept examples are checked (a refused file leaves the weights as they were); the reset layers
+            // are all after the cut, so the features do not change.
+            _startedOver = examples.Replays && _options.StartOverWhenReplaying && TryStartOver();
+            if (_startedOver) ModelBuilder.SetLiveSlots(_model, examples.Labels.Select(_model.Spec.Labels.IndexOf));   // reset made every label live
             var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
             _loss = new TrainingLoss(spec);
             _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, _loss.Outputs, trainable.ToHashSet(),
@@ -123,13 +136,36 @@ public sealed partial class UpdateTask
             _trainCache = trainCache;
             if (failures.Count > 0 && !_options.SkipBadExamples)
             {
-                var f = failures[0];
-                return Finish(TrainingState.Failed, $"The training example '{f.Path}' could not be read: {f.Reason} " +
-                    $"({failures.Count} unreadable in all; pass --skip-bad to train without them).", 0, history, skipped, newLabels, clock.Elapsed.TotalSeconds);
+                trainCache.Dispose();
+                return Finish(TrainingState.Failed, TrainingExamples.UnreadableMessage(failures), 0, history, skipped, newLabels, clock.Elapsed.TotalSeconds);
             }
             skipped.AddRange(failures.Select(f => (f.Path, f.Reason)));
-            var bad = failures.Select(f => f.Example).ToHashSet();
-            _trainSlots = trainExamples.Select((e, i) => bad.Contains(i) ? -1 : spec.Labels.IndexOf(e.Label)).ToArray();
+            var bad = _unreadable = failures.Select(f => f.Example).ToHashSet();
+            // A label none of whose photos could be read takes no slot; one the model was trained on is then missing.
+            _withoutExamples = examples.LabelsWithoutExamples(bad);
+            if (_withoutExamples.Count > 0)
+            {
+                var lost = _withoutExamples.Where(l => spec.TrainedExamples?.Keys.Contains(l, LabelComparer.Instance) == true).ToList();
+                if (lost.Count > 0 && !_options.Forget)
+                {
+                    trainCache.Dispose();
+                    return Finish(TrainingState.Failed, "No photo of a trained label could be read: " + TrainingExamples.ForgettingMessage(
+                        lost.Select(l => spec.TrainedExamples!.First(p => LabelComparer.Instance.Equals(p.Key, l))).ToList(), _train.Root, examples.Replays),
+                        0, history, skipped, newLabels, clock.Elapsed.TotalSeconds);
+                }
+                if (_withoutExamples.Any(newLabels.ContainsKey))
+                {
+                    ModelBuilder.WriteLabels(_model, labelsBefore);
+                    var kept = examples.Labels.Except(_withoutExamples, LabelComparer.Instance).ToList();
+                    newLabels = AssignSlots(kept);
+                    ModelBuilder.SetLiveSlots(_model, kept.Select(_model.Spec.Labels.IndexOf));
+                    spec = _model.Spec;
+                    _graph = SuffixGraph.Build(_model.Proto.Graph, cut.CutTensors, _loss.Outputs, trainable.ToHashSet(),
+                        (int)_model.Proto.Opset(), shapes, settings.Seed);
+                }
+            }
+            trainCache = _trainCache = examples.Replay(trainCache, _options.Cache);
+            _trainSlots = Enumerable.Range(0, examples.Count).Select(i => bad.Contains(i) ? -1 : spec.Labels.IndexOf(examples.LabelOf(i))).ToArray();
             if (validationExamples is not null)
             {
                 (_validationCache, var vFailures) = FeatureCache.Build(extractor, validationExamples.Select(e => e.Path).ToList(),
@@ -313,10 +349,14 @@ public sealed partial class UpdateTask
         return (loss / rows.Length, correct / (double)rows.Length);
     }
 
-    /// <summary>Copies the trained parameters into the ONNX model.</summary>
+    /// <summary>Copies the trained parameters into the ONNX model, records what it was trained on, and keeps
+    /// the examples when asked.</summary>
     private void WriteBack()
     {
         foreach (var p in Parameters) _model.SetParameter(p.Name, p.Value);
+        if (_examples is null) return;
+        _model.SetSpec(_model.Spec with { TrainedExamples = _examples.Record(_model.Spec.Labels, _unreadable) });
+        if (_options.KeepExamplesPath is { } keep) _keptCount = _examples.Keep(keep, _trainCache!, _unreadable);
     }
 
     internal UpdatableModel SnapshotModel()
@@ -351,20 +391,16 @@ public sealed partial class UpdateTask
         {
             State = state, Reason = reason, EpochsCompleted = completed, KeptEpoch = kept, StoppedEarly = stoppedEarly, History = history,
             Skipped = skipped, NewLabels = newLabels, FeatureSeconds = featureSeconds,
+            Replayed = _examples?.Replayed ?? 0, KeptExamples = _keptCount, Forgotten = _examples?.Forgotten ?? [],
+            LabelsWithoutExamples = _withoutExamples, StartedOver = _startedOver,
         };
     }
 
-    /// <summary>Labels of the data the model does not know take the next free placeholder slots.</summary>
-    private IReadOnlyDictionary<string, int> AssignSlots()
+    /// <summary>Labels of the data (and of the replayed examples) the model does not know take free placeholder
+    /// slots: the one of the same name if free, else the next.</summary>
+    private IReadOnlyDictionary<string, int> AssignSlots(IEnumerable<string> trainLabels)
     {
-        var labels = _model.Spec.Labels;
-        var added = new Dictionary<string, int>();
-        foreach (var label in _train.Labels)
-        {
-            if (labels.IndexOf(label) >= 0) continue;
-            labels = labels.Claim(label, out int slot);
-            added[label] = slot;
-        }
+        var labels = _model.Spec.Labels.ClaimAll(trainLabels, out var added);
         if (_validation is not null)
         {
             var unknown = _validation.Labels.Where(l => labels.IndexOf(l) < 0).ToList();
@@ -374,6 +410,21 @@ public sealed partial class UpdateTask
         }
         if (added.Count > 0) ModelBuilder.WriteLabels(_model, labels);
         return added;
+    }
+
+    /// <summary>Back to the model's initial weights (<see cref="ModelBuilder.Reset"/>) before training on the replayed
+    /// examples and the data; false, weights untouched, when the base model of fine-tuned layers is not known.</summary>
+    private bool TryStartOver()
+    {
+        try
+        {
+            ModelBuilder.Reset(_model);
+            return true;
+        }
+        catch (TailorException)
+        {
+            return false;
+        }
     }
 
     private sealed class SyncProgress(Action<FeatureProgress> report) : IProgress<FeatureProgress>

@@ -92,9 +92,58 @@ public class LabeledFolderTests
     public void NoLabelFolders_Throws()
     {
         using var dir = new TempFolder();
-        File.WriteAllText(dir.File("loose.jpg"), "x");
+        File.WriteAllText(dir.File("notes.txt"), "x");
         var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(dir.Path));
         Assert.StartsWith($"'{dir.Path}' has no label sub-folders", e.Message);
+    }
+
+    [Fact]
+    public void ImagesInNestedFolders_BelongToTheirTopLevelLabelFolder()
+    {
+        using var dir = new TempFolder();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "rock", "more", "evenmore"));
+        File.WriteAllText(Path.Combine(dir.Path, "rock", "a.jpg"), "x");
+        File.WriteAllText(Path.Combine(dir.Path, "rock", "more", "b.jpg"), "x");
+        File.WriteAllText(Path.Combine(dir.Path, "rock", "more", "evenmore", "c.jpg"), "x");
+        File.WriteAllText(Path.Combine(dir.Path, "rock", "more", ".DS_Store"), "junk");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "rock", ".thumbnails"));
+        File.WriteAllText(Path.Combine(dir.Path, "rock", ".thumbnails", "t.jpg"), "hidden folder");
+        // A label folder whose images are all one level down is a label, not an empty folder.
+        Directory.CreateDirectory(Path.Combine(dir.Path, "paper", "2024"));
+        File.WriteAllText(Path.Combine(dir.Path, "paper", "2024", "p.jpg"), "x");
+
+        var folder = LabeledFolder.Scan(dir.Path);
+
+        Assert.Equal(["paper", "rock"], folder.Labels);
+        Assert.Equal(
+            [Path.Combine(dir.Path, "paper", "2024", "p.jpg"), Path.Combine(dir.Path, "rock", "a.jpg"),
+             Path.Combine(dir.Path, "rock", "more", "b.jpg"), Path.Combine(dir.Path, "rock", "more", "evenmore", "c.jpg")],
+            folder.Examples.Select(e => e.Path));
+        Assert.Equal(["paper", "rock", "rock", "rock"], folder.Examples.Select(e => e.Label));
+    }
+
+    [Fact]
+    public void ALabelFolderGivenAsTheDataFolder_IsAnError_SuggestingItsParent()
+    {
+        // --data pointed at rock/ (which holds photos and a sub-folder 'more') must not learn a label 'more'.
+        using var dir = new TempFolder();
+        string rock = Path.Combine(dir.Path, "rock");
+        Directory.CreateDirectory(Path.Combine(rock, "more"));
+        File.WriteAllText(Path.Combine(rock, "a.jpg"), "x");
+        File.WriteAllText(Path.Combine(rock, "B.PNG"), "x");
+        File.WriteAllText(Path.Combine(rock, "more", "b.jpg"), "x");
+
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(rock));
+
+        Assert.Contains($"'{rock}' holds 2 images directly", e.Message);
+        Assert.Contains("a.jpg", e.Message);
+        Assert.Contains($"'{dir.Path}'", e.Message);   // its parent, suggested
+        Assert.Contains("one sub-folder per label", e.Message);
+        // Without sub-folders at all, the same mistake gets the same advice.
+        File.Delete(Path.Combine(rock, "more", "b.jpg"));
+        Directory.Delete(Path.Combine(rock, "more"));
+        e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(rock));
+        Assert.Contains($"'{dir.Path}'", e.Message);
     }
 
     [Fact]
