@@ -35,18 +35,7 @@ public sealed class LabelContractTests : IClassFixture<PreparedModelFixture>, ID
 
     public void Dispose() => _dir.Dispose();
 
-    private string MakeFolder(string name, params (string Source, string Label, int Count)[] parts)
-    {
-        string root = Path.Combine(_dir.Path, name);
-        var hands = LabeledFolder.Scan(TestData.HandsTrain);
-        foreach (var (source, label, count) in parts)
-        {
-            string target = Directory.CreateDirectory(Path.Combine(root, label)).FullName;
-            foreach (var e in hands.ExamplesOf(source).Take(count))
-                File.Copy(e.Path, Path.Combine(target, Path.GetFileName(e.Path)), overwrite: true);
-        }
-        return root;
-    }
+    private string MakeFolder(string name, params (string Source, string Label, int Count)[] parts) => _dir.HandsSubset(name, parts);
 
     private static TrainingOptions Options(int epochs = 2) => new() { Epochs = epochs, BatchSize = 4, LearningRate = 0.01, Augmentation = AugmentationOptions.None };
 

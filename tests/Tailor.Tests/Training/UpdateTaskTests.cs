@@ -31,18 +31,7 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
 
     /// <summary>Copies the first <c>count</c> hands training photos of <c>source</c> into DIR/<c>label</c>/
     /// (a temporary folder; the data set itself is only read).</summary>
-    private string MakeFolder(string name, params (string Source, string Label, int Count)[] parts)
-    {
-        string root = Path.Combine(_dir.Path, name);
-        var hands = LabeledFolder.Scan(TestData.HandsTrain);
-        foreach (var (source, label, count) in parts)
-        {
-            string target = Directory.CreateDirectory(Path.Combine(root, label)).FullName;
-            foreach (var e in hands.ExamplesOf(source).Take(count))
-                File.Copy(e.Path, Path.Combine(target, Path.GetFileName(e.Path)), overwrite: true);
-        }
-        return root;
-    }
+    private string MakeFolder(string name, params (string Source, string Label, int Count)[] parts) => _dir.HandsSubset(name, parts);
 
     // No augmentation: the tests count rows and batches of the photos as they are (a prepared model's own
     // default would add variants).
