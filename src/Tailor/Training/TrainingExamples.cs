@@ -21,9 +21,12 @@ internal sealed class TrainingExamples
     private string? _fingerprint, _cut;
     private readonly IReadOnlyDictionary<string, int>? _trained;
 
+    private readonly bool _forget;
+
     private TrainingExamples(LabeledFolder data, IReadOnlyList<LabeledExample> list, KeptExamples? kept, IReadOnlyList<string> forgotten, bool needHashes,
-        IReadOnlyDictionary<string, int>? trained)
+        IReadOnlyDictionary<string, int>? trained, bool forget)
     {
+        _forget = forget;
         _list = list;
         _trained = trained;
         _data = data;
@@ -33,7 +36,7 @@ internal sealed class TrainingExamples
     }
 
     /// <summary>Labels the model was trained on that this training leaves out (only with Forget).</summary>
-    public IReadOnlyList<string> Forgotten { get; }
+    public IReadOnlyList<string> Forgotten { get; private set; }
 
     /// <summary>True when kept examples are to be replayed: with the data they hold everything the model was last trained on.</summary>
     public bool Replays => _kept is not null && _kept.Entries.Count > 0;
@@ -58,7 +61,7 @@ internal sealed class TrainingExamples
         var missing = (spec.TrainedExamples ?? new Dictionary<string, int>()).Where(p => !present.Contains(p.Key)).ToList();
         if (missing.Count > 0 && !forget)
             throw new TailorException(ForgettingMessage(missing, data.Root, kept is not null));
-        return new TrainingExamples(data, trained ?? data.Examples, kept, missing.Select(p => p.Key).ToList(), kept is not null || keep, spec.TrainedExamples);
+        return new TrainingExamples(data, trained ?? data.Examples, kept, missing.Select(p => p.Key).ToList(), kept is not null || keep, spec.TrainedExamples, forget);
     }
 
     internal static string ForgettingMessage(IReadOnlyList<KeyValuePair<string, int>> missing, string data, bool replayed)
@@ -85,6 +88,17 @@ internal sealed class TrainingExamples
         _fingerprint = extractor.Fingerprint;
         _cut = extractor.Description;
         if (_needHashes) _hashes = _list.Select(e => KeptExamples.HashFile(e.Path)).ToArray();
+        if (_kept is null || _trained is null) return;
+        // A photo given again replaces its kept example, under the data's label: moving a label's photos to another
+        // label must not make the model forget the first one silently (Plan could not see it before the hashes).
+        var given = _hashes.Where(h => h is not null).ToHashSet();
+        var present = _data.Labels.Concat(_kept.Entries.Where(e => !given.Contains(e.Hash)).Select(e => e.Label)).ToHashSet(LabelComparer.Instance);
+        var missing = _trained.Where(p => !present.Contains(p.Key) && !Forgotten.Contains(p.Key, LabelComparer.Instance)).ToList();
+        if (missing.Count == 0) return;
+        if (!_forget)
+            throw new TailorException(ForgettingMessage(missing, _data.Root, replayed: true) +
+                " (Photos given again in the training data replace their kept examples, under the label they have in the data.)");
+        Forgotten = [.. Forgotten, .. missing.Select(p => p.Key)];
     }
 
     /// <summary>The data's labels none of whose photos could be read and that no replayed example holds: they

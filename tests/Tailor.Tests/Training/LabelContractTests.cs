@@ -127,6 +127,26 @@ public sealed class LabelContractTests : IClassFixture<PreparedModelFixture>, ID
     }
 
     [Fact]
+    public void KeptExamples_ReplacedByTheSamePhotosUnderAnotherLabel_StillCountAsMissing_UnlessForget()
+    {
+        // Every ✊ photo moved to a new label 'rock': the kept ✊ examples are replaced by the data's copies, so
+        // nothing of ✊ would be trained any more. That must be refused as plainly as leaving ✊ out.
+        string kept = _dir.File("moved.onnx.examples");
+        var model = TrainedOnSmallSet(Options() with { KeepExamplesPath = kept });
+        string moved = MakeFolder("moved", ("✊", "rock", 2));
+
+        var e = Assert.Throws<TailorException>(() =>
+            new UpdateTask(model, LabeledFolder.Scan(moved), options: Options() with { ReplayExamplesPath = kept }).Run());
+        Assert.Contains("'✊' (2 photos)", e.Message);
+        Assert.Contains("replace their kept examples", e.Message);
+
+        var result = new UpdateTask(model, LabeledFolder.Scan(moved), options: Options() with { ReplayExamplesPath = kept, Forget = true }).Run();
+        Assert.Equal(TrainingState.Completed, result.State);
+        Assert.Equal(["✊"], result.Forgotten);
+        Assert.Equal(new Dictionary<string, int> { ["✋"] = 2, ["✌️"] = 2, ["rock"] = 2 }, model.Spec.TrainedExamples);
+    }
+
+    [Fact]
     public void KeptExamples_FromAnotherCut_AreRefused_NamingTheFile()
     {
         // Kept by a classifier-only model (cut at the 512-d features); the fixture fine-tunes a convolution (cut at 256×14×14).
