@@ -67,7 +67,7 @@ internal static class PredictCommand
             {
                 var chunk = paths.Skip(start).Take(chunkSize).ToList();
                 var (batch, results) = ImageLoader.LoadBatch(chunk, model.Spec.Preprocessing, ct);
-                var predictions = predictor.Predict(batch, chunk.Count);
+                var predictions = predictor.Predict(batch, chunk.Count, chunk);
                 for (int i = 0; i < chunk.Count; i++)
                 {
                     string shown = images[start + i].Shown;

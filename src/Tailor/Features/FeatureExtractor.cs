@@ -28,7 +28,14 @@ public sealed unsafe class FeatureExtractor : IDisposable
         Model = model;
         Cut = cut;
         var prefix = ModelBuilder.PrefixModel(model.Proto, cut.CutTensors);
-        _session = OnnxSessions.Create(prefix.ToByteArray(), out _nativeBytes);
+        try
+        {
+            _session = OnnxSessions.Create(prefix.ToByteArray(), out _nativeBytes);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new TailorException($"ONNX Runtime cannot load the model '{ModelName}' up to {string.Join(", ", cut.CutTensors.Select(t => $"'{t}'"))}: {e.Message}", e);
+        }
         _outputNames = [.. cut.CutTensors];
         _input = model.Spec.Input;
         var p = model.Spec.Preprocessing;
@@ -37,8 +44,16 @@ public sealed unsafe class FeatureExtractor : IDisposable
         ImageLength = ImageLoader.TensorLength(p);
         // Sizes of the cut tensors per example, from one blank run (shapes after the batch dimension).
         using var probe = OrtValue.CreateTensorValueFromMemory(new float[ImageLength], _imageShape);
-        using var outputs = _session.Run(_runOptions, [_input], [probe], cut.CutTensors.ToArray());
-        Shapes = outputs.Select(o => o.GetTensorTypeAndShape().Shape.Skip(1).Select(d => (int)d).ToArray()).ToArray();
+        try
+        {
+            using var outputs = Run(probe, cut.CutTensors.ToArray(), 1);
+            Shapes = outputs.Select(o => o.GetTensorTypeAndShape().Shape.Skip(1).Select(d => (int)d).ToArray()).ToArray();
+        }
+        catch (TailorException)
+        {
+            Dispose();
+            throw;
+        }
         Lengths = Shapes.Select(s => s.Aggregate(1, (a, d) => a * d)).ToArray();
         Fingerprint = ComputeFingerprint(prefix.Graph, model.Spec, cut.CutTensors);
     }
@@ -84,6 +99,7 @@ public sealed unsafe class FeatureExtractor : IDisposable
 
     /// <summary>Runs the prefix on <paramref name="count"/> images and writes each example's cut tensors,
     /// concatenated, to <paramref name="features"/> (<see cref="FeatureLength"/> floats per example).</summary>
+    /// <exception cref="TailorException">ONNX Runtime rejects the input or fails running the prefix.</exception>
     public void Extract(ReadOnlySpan<float> images, int count, Span<float> features)
     {
         if (count == 0) return;
@@ -97,8 +113,24 @@ public sealed unsafe class FeatureExtractor : IDisposable
         {
             using var input = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape,
                 (nint)data, (long)count * ImageLength * sizeof(float));
-            using var outputs = _session.Run(_runOptions, [_input], [input], _outputNames);
+            using var outputs = Run(input, _outputNames, count);
             CopyFeatures(outputs, count, features);
+        }
+    }
+
+    private string ModelName => Model.Path ?? "(in memory)";
+
+    /// <summary>One run of the prefix; ONNX Runtime's failures become a <see cref="TailorException"/> naming the model.</summary>
+    private IDisposableReadOnlyCollection<OrtValue> Run(OrtValue input, string[] outputs, int count)
+    {
+        try
+        {
+            return _session.Run(_runOptions, [_input], [input], outputs);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new TailorException($"ONNX Runtime cannot run the model '{ModelName}' up to {string.Join(", ", outputs.Select(t => $"'{t}'"))} " +
+                $"on {count} image{(count == 1 ? "" : "s")} of shape [{string.Join("×", _imageShape.Skip(1).Prepend(count))}]: {e.Message}", e);
         }
     }
 

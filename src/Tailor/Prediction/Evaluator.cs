@@ -72,7 +72,8 @@ public static class Evaluator
 
     /// <summary>Runs <paramref name="predictor"/> on every image of <paramref name="data"/>.</summary>
     /// <exception cref="TailorException">A label folder the model does not know; with
-    /// <see cref="EvaluationOptions.Strict"/>, the first unreadable file; no readable image at all.</exception>
+    /// <see cref="EvaluationOptions.Strict"/>, the first unreadable file; no readable image at all; ONNX Runtime
+    /// failing, or the model giving NaN or infinite probabilities (see <see cref="Predictor.Predict(ReadOnlySpan{float}, int, IReadOnlyList{string})"/>).</exception>
     public static EvaluationReport Evaluate(Predictor predictor, LabeledFolder data, EvaluationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -110,7 +111,7 @@ public static class Evaluator
                 buffer.AsSpan(i * length, length).CopyTo(good.AsSpan(kept.Count * length, length));
                 kept.Add(chunk[i]);
             }
-            var predictions = predictor.Predict(good, kept.Count);
+            var predictions = predictor.Predict(good, kept.Count, kept.Select(e => e.Path).ToList());
             for (int i = 0; i < kept.Count; i++)
             {
                 var p = predictions[i];

@@ -41,7 +41,7 @@ public sealed unsafe class Predictor : IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new TailorException($"ONNX Runtime cannot load the model '{model.Path ?? "(in memory)"}': {e.Message}", e);
+            throw new TailorException($"ONNX Runtime cannot load the model '{ModelName}': {e.Message}", e);
         }
         var p = model.Spec.Preprocessing;
         _inputLength = (p.Channels == ChannelOrder.Gray ? 1 : 3) * p.Width * p.Height;
@@ -54,7 +54,12 @@ public sealed unsafe class Predictor : IDisposable
     public int InputLength => _inputLength;
 
     /// <summary>Predicts a batch of preprocessed images laid out one after another in <paramref name="batch"/>.</summary>
-    public Prediction[] Predict(ReadOnlySpan<float> batch, int count)
+    /// <param name="batch">The images' tensors, <see cref="InputLength"/> floats each.</param>
+    /// <param name="count">How many images the batch holds.</param>
+    /// <param name="paths">The images' files (or other names), for messages; null names them by position.</param>
+    /// <exception cref="TailorException">ONNX Runtime rejects the input, or the model's probabilities are NaN or
+    /// infinite (weights damaged or overflowing): no label can be predicted from them.</exception>
+    public Prediction[] Predict(ReadOnlySpan<float> batch, int count, IReadOnlyList<string>? paths = null)
     {
         if (count == 0) return [];
         if (batch.Length < count * _inputLength)
@@ -68,12 +73,24 @@ public sealed unsafe class Predictor : IDisposable
         {
             using var input = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape,
                 (nint)data, (long)count * _inputLength * sizeof(float));
-            using var results = _session.Run(_runOptions, [spec.Input], [input], [spec.ProbabilitiesOutput]);
-            return ToPredictions(results[0].GetTensorDataAsSpan<float>(), count);
+            IDisposableReadOnlyCollection<OrtValue> results;
+            try
+            {
+                results = _session.Run(_runOptions, [spec.Input], [input], [spec.ProbabilitiesOutput]);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new TailorException($"ONNX Runtime cannot run the model '{ModelName}' on {count} image{(count == 1 ? "" : "s")} " +
+                    $"of shape [{string.Join("×", shape)}]: {e.Message}", e);
+            }
+            using (results)
+                return ToPredictions(results[0].GetTensorDataAsSpan<float>(), count, paths);
         }
     }
 
-    private Prediction[] ToPredictions(ReadOnlySpan<float> probs, int count)
+    private string ModelName => Model.Path ?? "(in memory)";
+
+    private Prediction[] ToPredictions(ReadOnlySpan<float> probs, int count, IReadOnlyList<string>? paths)
     {
         var spec = Model.Spec;
         int slots = probs.Length / count;
@@ -81,6 +98,13 @@ public sealed unsafe class Predictor : IDisposable
         for (int n = 0; n < count; n++)
         {
             float[] row = probs.Slice(n * slots, slots).ToArray();
+            // A damaged or overflowing weight gives NaN (or infinite) probabilities, from which no label can be predicted
+            // (every comparison with NaN is false, so the "top" label would be slot 0 whatever the image).
+            if (Array.FindIndex(row, v => !float.IsFinite(v)) is int bad and >= 0)
+            {
+                string image = paths is not null && n < paths.Count ? $"'{paths[n]}'" : $"image {n + 1} of the batch";
+                throw new TailorException($"The model '{ModelName}' gives {(float.IsNaN(row[bad]) ? "NaN" : "infinite")} probabilities for {image}: its weights are damaged or overflow. Retrain it, or reset its updatable layers.");
+            }
             int best = 0;
             for (int i = 1; i < slots; i++) if (row[i] > row[best]) best = i;
             predictions[n] = new Prediction(spec.Labels.Names[best], best, row[best], row);
@@ -97,7 +121,7 @@ public sealed unsafe class Predictor : IDisposable
         var (batch, results) = Images.ImageLoader.LoadBatch(paths, Model.Spec.Preprocessing);
         if (results.FirstOrDefault(r => r.Error is not null) is { } bad)
             throw new TailorException(bad.Error!);
-        return Predict(batch, paths.Count);
+        return Predict(batch, paths.Count, paths);
     }
 
     /// <summary>Decodes, preprocesses and predicts one image file.</summary>
