@@ -40,6 +40,34 @@ internal static class OptionParsing
         return AllowedValues.OneOf(values);
     }
 
+    /// <summary>
+    /// Checks, before any work, a file the command will write: <paramref name="path"/> is not empty, does not
+    /// name a folder, and its folder exists (files written beside it, such as OUT.history.json, go there too).
+    /// </summary>
+    public static string OutputFile(string option, string path, string example = "model.onnx")
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new TailorException($"{option}: the path is empty; give a file to write, e.g. {option} {example}.");
+        if (Directory.Exists(path) || Path.EndsInDirectorySeparator(path))
+            throw new TailorException($"{option} '{path}' names a folder; give a file to write, e.g. {option} {Path.Join(path, example)}.");
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(folder))
+            throw new TailorException($"{option} '{path}': the folder '{folder}' does not exist; create it first or write elsewhere.");
+        return path;
+    }
+
+    /// <summary>Checks, before any work, a file the command will read: not empty, and an existing file.</summary>
+    public static string InputFile(string option, string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new TailorException($"{option}: the path is empty; give the file to read.");
+        if (Directory.Exists(path))
+            throw new TailorException($"{option} '{path}' is a folder; give the file to read.");
+        if (!File.Exists(path))
+            throw new TailorException($"{option} '{path}': the file does not exist.");
+        return path;
+    }
+
     public static bool Bool(string option, string text) => text.Trim().ToLowerInvariant() switch
     {
         "true" or "yes" or "1" or "on" => true,

@@ -88,7 +88,7 @@ internal static class PrepareCommand
 
         command.SetAction(parse =>
         {
-            string output = parse.GetValue(outOption)!;
+            string output = OptionParsing.OutputFile("--out", parse.GetValue(outOption)!);
             string? preset = parse.GetValue(presetOption);
             bool reference = preset is not null && OptionParsing.Enum("--preset", preset, ("reference", true));
             var optimizer = parse.GetValue(optimizerOption) is { } opt

@@ -21,7 +21,7 @@ internal static class ResetCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(modelArg)!;
-            string output = parse.GetValue(outOption) ?? path;
+            string output = parse.GetValue(outOption) is { } o ? OptionParsing.OutputFile("--out", o) : path;
             var model = UpdatableModel.Load(path);
             ModelBuilder.Reset(model, new ResetOptions
             {

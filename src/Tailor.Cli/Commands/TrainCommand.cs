@@ -76,6 +76,7 @@ internal static partial class TrainCommand
             bool json = parse.GetValue(jsonOption);
             string head = parse.GetValue(headOption)!.ToLowerInvariant();
             CheckOptionsApply(parse, head);   // before any slow work
+            CheckPaths(parse.GetValue(outOption), parse.GetValue(checkpointOption), parse.GetValue(resumeOption));
             var model = UpdatableModel.Load(modelPath);
             var train = LabeledFolder.Scan(parse.GetValue(dataOption)!);
             var validation = parse.GetValue(validationOption) is { } v ? LabeledFolder.Scan(v) : null;
@@ -129,6 +130,14 @@ internal static partial class TrainCommand
             return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
         });
         return command;
+    }
+
+    /// <summary>Output and checkpoint paths are checked before features are computed, not when training ends.</summary>
+    private static void CheckPaths(string? output, string? checkpoint, string? resume)
+    {
+        if (output is not null) OptionParsing.OutputFile("--out", output);
+        if (checkpoint is not null) OptionParsing.OutputFile("--checkpoint", checkpoint, "model.ckpt");
+        if (resume is not null) OptionParsing.InputFile("--resume", resume);
     }
 
     /// <summary>The library checks these too; here the messages name the flags.</summary>
