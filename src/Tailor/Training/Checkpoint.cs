@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -25,11 +27,11 @@ public sealed record CheckpointParameter(string Name, IReadOnlyList<int> Shape, 
 /// one on the same machine and build.
 /// </para>
 /// <para>
-/// File format, version 1 (all integers and floats little-endian; strings as .NET <see cref="BinaryWriter"/>
+/// File format, version 2 (all integers and floats little-endian; strings as .NET <see cref="BinaryWriter"/>
 /// writes them, a 7-bit-encoded byte length then UTF-8):
 /// <code>
 /// "TAILORCK"                         8 ASCII bytes, the magic
-/// int32   format version             1
+/// int32   format version             2
 /// int32   epochs completed
 /// int64   shuffle seed
 /// string  hyperparameters            JSON object {"optimizer": {…}, "training": {…} or null}
@@ -37,15 +39,20 @@ public sealed record CheckpointParameter(string Name, IReadOnlyList<int> Shape, 
 ///   string name, int32 rank, int32 × rank dims, int32 value count, float32 × count
 /// int32   optimizer state length in bytes, then the bytes (<see cref="Optimizer.SaveState"/>)
 /// "TAILOREND"                        9 ASCII bytes, so a truncated file is always detected
+/// 32 bytes SHA-256 of everything above (magic to end marker)
 /// </code>
 /// Files are written only through <see cref="AtomicFile"/>: a crash while saving leaves the previous
-/// checkpoint intact. There is no checksum: truncation is detected, silent bit flips are not.
+/// checkpoint intact. <see cref="Read"/> verifies the checksum before it trusts any of the contents, so a flipped
+/// byte, a truncated file or appended bytes are refused as damaged instead of resumed from. Version 1 is the same
+/// without the checksum; it is still read (without that check).
 /// </para>
 /// </remarks>
 public sealed class Checkpoint
 {
     /// <summary>The format version this build writes and reads.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+
+    private const int ChecksumLength = 32; // SHA-256
 
     private static ReadOnlySpan<byte> Magic => "TAILORCK"u8;
     private static ReadOnlySpan<byte> EndMagic => "TAILOREND"u8;
@@ -128,31 +135,38 @@ public sealed class Checkpoint
 
         AtomicFile.Write(path, stream =>
         {
-            using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-            w.Write(Magic);
-            w.Write(FormatVersion);
-            w.Write(epochsCompleted);
-            w.Write(shuffleSeed);
-            w.Write(hyperparameters.ToJsonString());
-            w.Write(parameters.Count);
-            foreach (ITrainableParameter p in parameters)
+            using var sha = SHA256.Create();
+            using (var hashing = new CryptoStream(stream, sha, CryptoStreamMode.Write, leaveOpen: true))
+            using (var w = new BinaryWriter(hashing, Encoding.UTF8, leaveOpen: true))
             {
-                w.Write(p.Name);
-                w.Write(p.Shape.Count);
-                foreach (int d in p.Shape)
-                    w.Write(d);
-                w.Write(p.Value.Length);
-                BinaryFloats.Write(w, p.Value);
+                w.Write(Magic);
+                w.Write(FormatVersion);
+                w.Write(epochsCompleted);
+                w.Write(shuffleSeed);
+                w.Write(hyperparameters.ToJsonString());
+                w.Write(parameters.Count);
+                foreach (ITrainableParameter p in parameters)
+                {
+                    w.Write(p.Name);
+                    w.Write(p.Shape.Count);
+                    foreach (int d in p.Shape)
+                        w.Write(d);
+                    w.Write(p.Value.Length);
+                    BinaryFloats.Write(w, p.Value);
+                }
+                w.Write(optimizerState.Length);
+                w.Write(optimizerState);
+                w.Write(EndMagic);
+                w.Flush();
+                hashing.FlushFinalBlock();
             }
-            w.Write(optimizerState.Length);
-            w.Write(optimizerState);
-            w.Write(EndMagic);
+            stream.Write(sha.Hash!);
         });
     }
 
-    /// <summary>Reads a checkpoint written by <see cref="Write"/>.</summary>
-    /// <exception cref="TailorException">The file is missing, unreadable, truncated, not a Tailor checkpoint,
-    /// or of another format version; the message names the file and what was wrong.</exception>
+    /// <summary>Reads a checkpoint written by <see cref="Write"/> (format version 2, or an older version 1 file).</summary>
+    /// <exception cref="TailorException">The file is missing, unreadable, truncated, damaged (its checksum does not
+    /// match), not a Tailor checkpoint, or of another format version; the message names the file and what was wrong.</exception>
     public static Checkpoint Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -166,68 +180,30 @@ public sealed class Checkpoint
             if (stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(Magic))
                 throw Bad(path, "it is not a Tailor checkpoint (the file does not start with 'TAILORCK')");
             int version = r.ReadInt32();
-            if (version != FormatVersion)
-                throw Bad(path, $"it has format version {version}; this version of Tailor reads version {FormatVersion}");
-            int epochs = r.ReadInt32();
-            if (epochs < 0)
-                throw Bad(path, $"it records {epochs} epochs completed");
-            long seed = r.ReadInt64();
-            string json = r.ReadString();
-            JsonObject hyperparameters;
+            if (version is not (1 or FormatVersion))
+                throw Bad(path, $"it has format version {version}; this version of Tailor reads versions 1 and {FormatVersion}");
+            long headerEnd = stream.Position;
+            bool hasChecksum = version >= 2;
+            if (hasChecksum)
+            {
+                long minimum = headerEnd + EndMagic.Length + ChecksumLength;
+                if (length < minimum)
+                    throw Bad(path, $"it is truncated ({length} bytes; a checkpoint has at least {minimum})");
+                if (!ChecksumMatches(stream, length))
+                {
+                    stream.Position = headerEnd;
+                    throw Bad(path, DiagnoseMismatch(stream, r, length));
+                }
+                stream.Position = headerEnd;
+            }
             try
             {
-                hyperparameters = JsonNode.Parse(json) as JsonObject ?? throw Bad(path, "its hyperparameters are not a JSON object");
+                return Parse(path, stream, r, length, hasChecksum);
             }
-            catch (JsonException e)
+            catch (FormatError e)
             {
-                throw Bad(path, $"its hyperparameters are not valid JSON ({e.Message})", e);
+                throw Bad(path, e.Message, e.InnerException);
             }
-
-            int count = r.ReadInt32();
-            if (count < 0)
-                throw Bad(path, $"it lists {count} parameters");
-            var parameters = new List<CheckpointParameter>(Math.Min(count, 4096));
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            for (int i = 0; i < count; i++)
-            {
-                string name = r.ReadString();
-                if (!names.Add(name))
-                    throw Bad(path, $"it lists parameter '{name}' twice");
-                int rank = r.ReadInt32();
-                if (rank < 0 || rank > MaxRank)
-                    throw Bad(path, $"parameter '{name}' has rank {rank}; allowed 0 to {MaxRank}");
-                var shape = new int[rank];
-                for (int d = 0; d < rank; d++)
-                {
-                    shape[d] = r.ReadInt32();
-                    if (shape[d] < 0)
-                        throw Bad(path, $"parameter '{name}' has a negative dimension {shape[d]}");
-                }
-                int n = r.ReadInt32();
-                if (n != Product(shape))
-                    throw Bad(path, $"parameter '{name}' has shape [{string.Join(", ", shape)}] but {n} values");
-                // Check against the bytes left before allocating, so a damaged count cannot ask for gigabytes.
-                if ((long)n * sizeof(float) > length - stream.Position)
-                    throw Bad(path, $"it is truncated (parameter '{name}' needs {(long)n * sizeof(float)} bytes, {length - stream.Position} remain)");
-                var values = new float[n];
-                BinaryFloats.Read(r, values);
-                parameters.Add(new CheckpointParameter(name, shape, values));
-            }
-
-            int stateLength = r.ReadInt32();
-            if (stateLength < 0 || stateLength > length - stream.Position)
-                throw Bad(path, $"it is truncated (the optimizer state needs {stateLength} bytes, {length - stream.Position} remain)");
-            byte[] state = r.ReadBytes(stateLength);
-            Span<byte> end = stackalloc byte[EndMagic.Length];
-            if (stream.ReadAtLeast(end, end.Length, throwOnEndOfStream: false) != end.Length || !end.SequenceEqual(EndMagic))
-                throw Bad(path, "it is truncated or damaged (the end marker is missing)");
-            if (stream.Position != length)
-                throw Bad(path, $"it has {length - stream.Position} unexpected bytes after the end marker");
-
-            string kind;
-            using (var sr = new BinaryReader(new MemoryStream(state), Encoding.UTF8))
-                kind = sr.ReadString();
-            return new Checkpoint(path, epochs, seed, hyperparameters, parameters, state, kind);
         }
         catch (EndOfStreamException e)
         {
@@ -246,6 +222,131 @@ public sealed class Checkpoint
             throw Bad(path, e.Message, e);
         }
     }
+
+    /// <summary>Whether the SHA-256 in the last <see cref="ChecksumLength"/> bytes is that of everything before them.</summary>
+    private static bool ChecksumMatches(Stream stream, long length)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            stream.Position = 0;
+            long left = length - ChecksumLength;
+            while (left > 0)
+            {
+                int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                if (n == 0)
+                    throw new EndOfStreamException();
+                hash.AppendData(buffer, 0, n);
+                left -= n;
+            }
+            Span<byte> stored = stackalloc byte[ChecksumLength];
+            stream.ReadExactly(stored);
+            Span<byte> actual = stackalloc byte[ChecksumLength];
+            hash.GetHashAndReset(actual);
+            return actual.SequenceEqual(stored);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The message for a checksum mismatch: the structure is parsed (never trusted) only to say more, e.g. that
+    /// the file ends early or has bytes appended.
+    /// </summary>
+    private static string DiagnoseMismatch(Stream stream, BinaryReader r, long length)
+    {
+        const string mismatch = "it is damaged: checksum mismatch";
+        try
+        {
+            Parse("", stream, r, length, hasChecksum: true);
+            return $"{mismatch} (the SHA-256 stored in it does not match its contents: it was changed after it was written)";
+        }
+        catch (FormatError e)
+        {
+            return $"{mismatch}; {e.Message}";
+        }
+        catch (EndOfStreamException)
+        {
+            return $"{mismatch}; it is truncated (the data ends early)";
+        }
+        catch (Exception e) when (e is not (IOException or UnauthorizedAccessException))
+        {
+            return $"{mismatch} (the SHA-256 stored in it does not match its contents)";
+        }
+    }
+
+    private static Checkpoint Parse(string path, Stream stream, BinaryReader r, long length, bool hasChecksum)
+    {
+        int epochs = r.ReadInt32();
+        if (epochs < 0)
+            throw new FormatError($"it records {epochs} epochs completed");
+        long seed = r.ReadInt64();
+        string json = r.ReadString();
+        JsonObject hyperparameters;
+        try
+        {
+            hyperparameters = JsonNode.Parse(json) as JsonObject ?? throw new FormatError("its hyperparameters are not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatError($"its hyperparameters are not valid JSON ({e.Message})", e);
+        }
+
+        int count = r.ReadInt32();
+        if (count < 0)
+            throw new FormatError($"it lists {count} parameters");
+        var parameters = new List<CheckpointParameter>(Math.Min(count, 4096));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < count; i++)
+        {
+            string name = r.ReadString();
+            if (!names.Add(name))
+                throw new FormatError($"it lists parameter '{name}' twice");
+            int rank = r.ReadInt32();
+            if (rank < 0 || rank > MaxRank)
+                throw new FormatError($"parameter '{name}' has rank {rank}; allowed 0 to {MaxRank}");
+            var shape = new int[rank];
+            for (int d = 0; d < rank; d++)
+            {
+                shape[d] = r.ReadInt32();
+                if (shape[d] < 0)
+                    throw new FormatError($"parameter '{name}' has a negative dimension {shape[d]}");
+            }
+            int n = r.ReadInt32();
+            if (n != Product(shape))
+                throw new FormatError($"parameter '{name}' has shape [{string.Join(", ", shape)}] but {n} values");
+            // Check against the bytes left before allocating, so a damaged count cannot ask for gigabytes.
+            if ((long)n * sizeof(float) > length - stream.Position)
+                throw new FormatError($"it is truncated (parameter '{name}' needs {(long)n * sizeof(float)} bytes, {length - stream.Position} remain)");
+            var values = new float[n];
+            BinaryFloats.Read(r, values);
+            parameters.Add(new CheckpointParameter(name, shape, values));
+        }
+
+        int stateLength = r.ReadInt32();
+        if (stateLength < 0 || stateLength > length - stream.Position)
+            throw new FormatError($"it is truncated (the optimizer state needs {stateLength} bytes, {length - stream.Position} remain)");
+        byte[] state = r.ReadBytes(stateLength);
+        Span<byte> end = stackalloc byte[EndMagic.Length];
+        if (stream.ReadAtLeast(end, end.Length, throwOnEndOfStream: false) != end.Length || !end.SequenceEqual(EndMagic))
+            throw new FormatError("it is truncated or damaged (the end marker is missing)");
+        long trailing = length - stream.Position - (hasChecksum ? ChecksumLength : 0);
+        if (trailing < 0)
+            throw new FormatError($"it is truncated (the checksum after the end marker needs {ChecksumLength} bytes, {length - stream.Position} remain)");
+        if (trailing > 0)
+            throw new FormatError($"it has {trailing} unexpected bytes after the {(hasChecksum ? "checksum" : "end marker")}");
+
+        string kind;
+        using (var sr = new BinaryReader(new MemoryStream(state), Encoding.UTF8))
+            kind = sr.ReadString();
+        return new Checkpoint(path, epochs, seed, hyperparameters, parameters, state, kind);
+    }
+
+    /// <summary>What is wrong with a checkpoint's contents; <see cref="Read"/> turns it into a <see cref="TailorException"/> naming the file.</summary>
+    private sealed class FormatError(string message, Exception? inner = null) : Exception(message, inner);
 
     /// <summary>
     /// Copies the stored values into <paramref name="parameters"/> (matched by name) and loads the optimizer

@@ -102,10 +102,25 @@ public sealed class CheckpointTests : IDisposable
         string path = Path.Combine(_dir, "v.ckpt");
         Checkpoint.Write(path, 0, 0, [new TestParameter("w", 1f)], new Sgd());
         byte[] bytes = File.ReadAllBytes(path);
-        bytes[8] = 2; // the int32 after the 8-byte magic
+        bytes[8] = 3; // the int32 after the 8-byte magic
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<TailorException>(() => Checkpoint.Read(path));
-        Assert.Contains("format version 2; this version of Tailor reads version 1", e.Message);
+        Assert.Contains("format version 3; this version of Tailor reads versions 1 and 2", e.Message);
+    }
+
+    [Fact]
+    public void Version1_WithoutChecksum_IsStillRead()
+    {
+        var (path, w, _) = WriteAdamCheckpoint("v2.ckpt");
+        byte[] bytes = File.ReadAllBytes(path);
+        Assert.Equal(2, BitConverter.ToInt32(bytes, 8));
+        byte[] v1 = bytes[..^32]; // version 1 is version 2 without the SHA-256 at the end
+        v1[8] = 1;
+        string old = Path.Combine(_dir, "v1.ckpt");
+        File.WriteAllBytes(old, v1);
+        Checkpoint c = Checkpoint.Read(old);
+        Assert.Equal(5, c.EpochsCompleted);
+        Assert.Equal(BitsOf(w.Values), BitsOf(c.Parameters[0].Values));
     }
 
     [Fact]
@@ -114,7 +129,96 @@ public sealed class CheckpointTests : IDisposable
         string path = Path.Combine(_dir, "t.ckpt");
         Checkpoint.Write(path, 0, 0, [new TestParameter("w", 1f)], new Sgd());
         File.AppendAllText(path, "x");
-        Assert.Contains("1 unexpected bytes after the end marker", Assert.Throws<TailorException>(() => Checkpoint.Read(path)).Message);
+        Assert.Contains("it is damaged: checksum mismatch; it has 1 unexpected bytes after the checksum", Assert.Throws<TailorException>(() => Checkpoint.Read(path)).Message);
+    }
+
+    /// <summary>A real Adam checkpoint of two parameters, after two steps; also returns its parameters.</summary>
+    private (string Path, TestParameter W, TestParameter B) WriteAdamCheckpoint(string name)
+    {
+        var w = new TestParameter("fc.weight", [3, 4], Enumerable.Range(0, 12).Select(i => 0.1f * i - 0.5f).ToArray());
+        var b = new TestParameter("fc.bias", [3], [0.25f, -0.75f, 1f]);
+        var adam = new Adam(learningRate: 0.01);
+        for (int i = 0; i < w.Gradients.Length; i++)
+            w.Gradients[i] = 0.01f * i;
+        b.Gradients[2] = -1f;
+        adam.Step([w, b]);
+        adam.Step([w, b]);
+        string path = Path.Combine(_dir, name);
+        Checkpoint.Write(path, 5, 77, [w, b], adam, new JsonObject { ["batchSize"] = 4 });
+        return (path, w, b);
+    }
+
+    private static void AssertRefused(string path, string what)
+    {
+        Exception? e = Record.Exception(() => Checkpoint.Read(path));
+        if (e is not TailorException te)
+            throw new Xunit.Sdk.XunitException($"{what}: expected a TailorException, got {(e is null ? "the checkpoint accepted" : e.GetType().Name + ": " + e.Message)}");
+        Assert.Contains($"Cannot read checkpoint '{path}'", te.Message);
+        Assert.True(new[] { "damaged", "truncated", "not a Tailor checkpoint", "format version", "unexpected bytes" }.Any(te.Message.Contains), $"{what}: {te.Message}");
+    }
+
+    [Fact]
+    public void Damaged_FlippedTruncatedOrAppended_IsRefusedNamingTheFile_IntactStillResumes()
+    {
+        var (path, w, b) = WriteAdamCheckpoint("good.ckpt");
+        byte[] bytes = File.ReadAllBytes(path);
+        string bad = Path.Combine(_dir, "bad.ckpt");
+        var rng = new Random(9);
+
+        // A flipped byte anywhere: every position, each with a seeded non-zero XOR mask.
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            byte[] damaged = (byte[])bytes.Clone();
+            damaged[i] ^= (byte)rng.Next(1, 256);
+            File.WriteAllBytes(bad, damaged);
+            AssertRefused(bad, $"byte {i} of {bytes.Length} flipped");
+        }
+        // A single flipped bit in the values, the likeliest silent damage.
+        for (int bit = 0; bit < 8; bit++)
+        {
+            byte[] damaged = (byte[])bytes.Clone();
+            damaged[bytes.Length / 2] ^= (byte)(1 << bit);
+            File.WriteAllBytes(bad, damaged);
+            AssertRefused(bad, $"bit {bit} of byte {bytes.Length / 2} flipped");
+        }
+        // Truncated at several lengths, including just short of the end.
+        foreach (int n in new[] { 0, 5, 12, bytes.Length / 3, bytes.Length / 2, bytes.Length - 33, bytes.Length - 32, bytes.Length - 1 })
+        {
+            File.WriteAllBytes(bad, bytes.AsSpan(0, n).ToArray());
+            AssertRefused(bad, $"truncated to {n} of {bytes.Length} bytes");
+        }
+        // Bytes appended: a few random ones, the whole file again.
+        foreach (int n in new[] { 1, 7, 32, 100 })
+        {
+            byte[] extra = new byte[n];
+            rng.NextBytes(extra);
+            File.WriteAllBytes(bad, [.. bytes, .. extra]);
+            AssertRefused(bad, $"{n} bytes appended");
+        }
+        File.WriteAllBytes(bad, [.. bytes, .. bytes]);
+        AssertRefused(bad, "the file appended to itself");
+
+        // The intact file still resumes, bit for bit.
+        var w2 = new TestParameter("fc.weight", [3, 4], new float[12]);
+        var b2 = new TestParameter("fc.bias", [3], new float[3]);
+        var adam2 = new Adam();
+        Checkpoint c = Checkpoint.Read(path);
+        c.RestoreInto([w2, b2], adam2);
+        Assert.Equal(5, c.EpochsCompleted);
+        Assert.Equal(BitsOf(w.Values), BitsOf(w2.Values));
+        Assert.Equal(BitsOf(b.Values), BitsOf(b2.Values));
+        Assert.Equal(2, adam2.StepCount);
+    }
+
+    [Fact]
+    public void Damaged_MessageSaysChecksumMismatch()
+    {
+        var (path, _, _) = WriteAdamCheckpoint("flip.ckpt");
+        byte[] bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 1;
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<TailorException>(() => Checkpoint.Read(path));
+        Assert.StartsWith($"Cannot read checkpoint '{path}': it is damaged: checksum mismatch", e.Message);
     }
 
     [Fact]
