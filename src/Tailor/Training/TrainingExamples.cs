@@ -150,7 +150,11 @@ internal sealed class TrainingExamples
     }
 
     /// <summary>The error for unreadable examples without SkipBadExamples, the same for every head.</summary>
-    internal static string UnreadableMessage(IReadOnlyList<FeatureCache.Failure> failures) =>
-        $"The training example '{failures[0].Path}' could not be read: {failures[0].Reason} ({failures.Count} unreadable in all; " +
-        "set SkipBadExamples (tailor train --skip-bad) to train without them; they are then listed).";
+    internal static string UnreadableMessage(IReadOnlyList<FeatureCache.Failure> failures)
+    {
+        var (path, reason) = (failures[0].Path, failures[0].Reason);
+        // The image loader's reasons already name the file; say it once.
+        string first = reason.Contains(path, StringComparison.Ordinal) ? reason.TrimEnd('.') : $"The training example '{path}' could not be read: {reason.TrimEnd('.')}";
+        return $"{first} ({failures.Count} unreadable in all; set SkipBadExamples (tailor train --skip-bad) to train without them; they are then listed).";
+    }
 }
