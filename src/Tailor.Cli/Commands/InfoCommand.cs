@@ -34,8 +34,9 @@ internal static class InfoCommand
         var p = info.Preprocessing;
         AnsiConsole.MarkupLine($"Preprocessing: {p.Width}×{p.Height} {p.Channels.ToString().ToUpperInvariant()} {p.Layout.ToString().ToUpperInvariant()}, resize {p.Resize}, " +
             $"{p.Resampler}, pixel × {p.Scale}; normalization: {Markup.Escape(p.Normalization)}");
+        var free = info.Placeholders.ToHashSet();   // a lookup in the list made this quadratic in the capacity
         AnsiConsole.MarkupLine($"Labels ({Text.Count(info.Capacity, "slot")}, {info.Placeholders.Count} free): " +
-            string.Join(" ", info.Labels.Select((l, i) => info.Placeholders.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
+            string.Join(" ", info.Labels.Select((l, i) => free.Contains(l) ? $"[grey]{i}:{Markup.Escape(l)} (free)[/]" : $"{i}:{Markup.Escape(l)}")));
         AnsiConsole.MarkupLine(info.TrainedExamples is { } trained
             ? $"Trained on: {Markup.Escape(string.Join(", ", trained.Select(p => $"{p.Key} {p.Value}")))} photos (training data lacking one of them is refused unless replayed or --forget)."
             : "Trained on: nothing recorded yet.");

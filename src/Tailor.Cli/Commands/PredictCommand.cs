@@ -145,7 +145,7 @@ internal static class PredictCommand
     /// label in use with that label's probability (empty for an unreadable image, whose error says why).</summary>
     private static void WriteCsv(TextWriter writer, IReadOnlyList<Row> rows, Spec.ClassLabels labels)
     {
-        var slots = Enumerable.Range(0, labels.Capacity).Where(i => !labels.Placeholders.Contains(i)).ToArray();
+        var slots = Enumerable.Range(0, labels.Capacity).Where(i => !labels.IsPlaceholder(i)).ToArray();
         var line = new StringBuilder();
         void Write(IEnumerable<string> fields)
         {

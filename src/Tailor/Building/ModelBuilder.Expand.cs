@@ -129,11 +129,12 @@ public static partial class ModelBuilder
 
         var names = spec.Labels.Names.ToList();
         var placeholders = spec.Labels.Placeholders.ToList();
+        var taken = names.ToHashSet();
         int next = 0;
         while (names.Count < capacity)
         {
             string candidate = prefix + next++;
-            if (names.Contains(candidate)) continue;
+            if (!taken.Add(candidate)) continue;
             placeholders.Add(names.Count);
             names.Add(candidate);
         }

@@ -76,7 +76,7 @@ public static partial class ModelBuilder
     }
 
     private static IEnumerable<int> InUseSlots(ClassLabels labels) =>
-        Enumerable.Range(0, labels.Capacity).Where(i => !labels.Placeholders.Contains(i));
+        Enumerable.Range(0, labels.Capacity).Where(i => !labels.IsPlaceholder(i));
 
     private static float[] MaskValues(int capacity, IEnumerable<int> live)
     {

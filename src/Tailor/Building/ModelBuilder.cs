@@ -274,7 +274,7 @@ public static partial class ModelBuilder
         EnsureSlotMask(model);
         var before = model.Spec.Labels;
         var live = LiveSlots(model).ToHashSet();
-        live.UnionWith(Enumerable.Range(0, labels.Capacity).Where(i => before.Placeholders.Contains(i) && !labels.Placeholders.Contains(i)));
+        live.UnionWith(Enumerable.Range(0, labels.Capacity).Where(i => before.IsPlaceholder(i) && !labels.IsPlaceholder(i)));
         model.Proto.Graph.ReplaceInitializer(OnnxTensors.FromStrings(LabelsInitializer, labels.Names));
         model.SetSpec(model.Spec with { Labels = labels });
         SetLiveSlots(model, live);

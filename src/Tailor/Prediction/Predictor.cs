@@ -15,7 +15,7 @@ public sealed record Prediction(string Label, int Slot, float Probability, float
     /// placeholder slots (probability 0: the model cannot predict them) are left out, unless no label is in use at all.</summary>
     public IReadOnlyList<(string Label, float Probability)> Top(int k, ClassLabels labels) =>
         Probabilities.Select((p, i) => (labels.Names[i], p, i))
-            .Where(t => !labels.Placeholders.Contains(t.i) || labels.Placeholders.Count == labels.Capacity)
+            .Where(t => !labels.IsPlaceholder(t.i) || labels.Placeholders.Count == labels.Capacity)
             .OrderByDescending(t => t.p).ThenBy(t => t.i).Take(k).Select(t => (t.Item1, t.p)).ToList();
 }
 

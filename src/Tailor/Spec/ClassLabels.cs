@@ -22,7 +22,14 @@ public sealed record ClassLabels
     [JsonPropertyName("capacity")] public int Capacity => Names.Count;
 
     /// <summary>The labels that are in use (not placeholders), in slot order.</summary>
-    [JsonIgnore] public IEnumerable<string> InUse => Names.Where((_, i) => !Placeholders.Contains(i));
+    [JsonIgnore] public IEnumerable<string> InUse => Names.Where((_, i) => !IsPlaceholder(i));
+
+    // Placeholders as a set, built once per list (kept outside the record so that equality and with-expressions are
+    // unaffected): a lookup per slot in the list itself made every pass over the slots quadratic in the capacity.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReadOnlyList<int>, HashSet<int>> s_placeholderSets = [];
+
+    /// <summary>True when <paramref name="slot"/> is a free placeholder (constant time).</summary>
+    public bool IsPlaceholder(int slot) => s_placeholderSets.GetValue(Placeholders, p => [.. p]).Contains(slot);
 
     /// <summary>Normalizes a label for comparison (Unicode NFC, trimmed). ✌️ written with or without
     /// a composed form compares equal; the variation selector U+FE0F is kept, not stripped.</summary>
@@ -33,7 +40,7 @@ public sealed record ClassLabels
     {
         string n = Normalize(label);
         for (int i = 0; i < Names.Count; i++)
-            if (!Placeholders.Contains(i) && Normalize(Names[i]) == n) return i;
+            if (!IsPlaceholder(i) && Normalize(Names[i]) == n) return i;
         return -1;
     }
 
@@ -54,11 +61,12 @@ public sealed record ClassLabels
             throw new TailorException(
                 $"{names.Count} labels do not fit in {capacity} slots (capacity {capacity}); raise --capacity to at least {names.Count}.");
         var placeholders = new List<int>();
+        var taken = names.ToHashSet();
         int next = 0;
         while (names.Count < capacity)
         {
             string candidate = placeholderPrefix + next++;
-            if (names.Contains(candidate)) continue;
+            if (!taken.Add(candidate)) continue;
             placeholders.Add(names.Count);
             names.Add(candidate);
         }
