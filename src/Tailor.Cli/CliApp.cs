@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
@@ -41,6 +42,7 @@ public static class CliApp
             "tailor predict hands.onnx photo.jpg");
         var parse = root.Parse(args);
         if (parse.Action is System.CommandLine.Help.HelpAction help) return HelpText.Write(parse, help);
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction) return UsageErrors(parse);
         try
         {
             // No termination timeout: train handles Ctrl+C itself (it finishes the mini-batch and saves the last
@@ -48,6 +50,11 @@ public static class CliApp
             // file is written atomically, so nothing is left half-written.
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null },
                 cancellationToken);
+        }
+        catch (UsageException e)
+        {
+            WriteError(e.Message);
+            return UsageExitCode;
         }
         catch (TailorException e)
         {
@@ -61,6 +68,37 @@ public static class CliApp
             return 130;
         }
     }
+
+    /// <summary>The exit code of a usage error (how the command was invoked); bad data and models exit with 1.</summary>
+    internal const int UsageExitCode = 2;
+
+    /// <summary>
+    /// Reports parse errors (an unknown or missing option, a value of the wrong kind or out of its range) one per line,
+    /// then System.CommandLine's typo corrections and where the options are listed; the help itself only when a command
+    /// is missing. Exit code 2.
+    /// </summary>
+    private static int UsageErrors(ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        if (command.Subcommands.Count > 0 && parse.Errors.All(e => e.SymbolResult is null || e.SymbolResult is CommandResult))
+        {
+            // "tailor" or "tailor bench" alone: the errors and the list of commands.
+            parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return UsageExitCode;
+        }
+        foreach (var message in parse.Errors.Select(e => e.Message).Distinct()) WriteError(message);
+        var action = (System.CommandLine.Invocation.ParseErrorAction)parse.Action!;
+        action.ShowHelp = false;
+        var suggestions = new StringWriter();
+        parse.Invoke(new InvocationConfiguration { Output = suggestions, Error = TextWriter.Null });
+        if (suggestions.ToString().Trim() is { Length: > 0 } text) WriteNote(text);
+        string path = string.Join(" ", parse.CommandResult.Command is RootCommand ? ["tailor"] : new[] { "tailor" }.Concat(CommandPath(parse.CommandResult)));
+        WriteNote($"See '{path} --help' for the options.");
+        return UsageExitCode;
+    }
+
+    private static IEnumerable<string> CommandPath(CommandResult? result) =>
+        result is null || result.Command is RootCommand ? [] : CommandPath(result.Parent as CommandResult).Append(result.Command.Name);
 
     /// <summary>Commands added by other files (train, bench) without touching this one.</summary>
     internal static readonly List<Func<Command>> ExtraCommands = [];

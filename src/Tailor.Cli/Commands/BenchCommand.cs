@@ -50,15 +50,12 @@ internal static partial class BenchCommand
             "Feature extraction, epochs over cached features, the speedup over recomputing the frozen prefix every epoch (Core ML's way), " +
             "image → feature throughput against raw ONNX Runtime, peak memory and memory growth over consecutive tasks.")
         {
-            dataOption, epochsOption, tasksOption, repeatsOption, jsonOption,
+            dataOption, epochsOption.WholeIn(1, int.MaxValue), tasksOption.WholeIn(1, int.MaxValue), repeatsOption.WholeIn(1, int.MaxValue), jsonOption,
         };
         HelpText.Examples(command, "tailor bench train", "tailor bench train --data photos/train --json");
         command.SetAction((parse, ct) =>
         {
             int epochs = parse.GetValue(epochsOption), tasks = parse.GetValue(tasksOption), repeats = parse.GetValue(repeatsOption);
-            if (epochs < 1) throw new TailorException($"--epochs {epochs}: at least 1 is needed.");
-            if (tasks < 1) throw new TailorException($"--tasks {tasks}: at least 1 is needed.");
-            if (repeats < 1) throw new TailorException($"--repeats {repeats}: at least 1 is needed.");
             string data = parse.GetValue(dataOption) ?? DefaultHandsTrain();
             var report = TrainBenchmark.Run(LabeledFolder.Scan(data), epochs, tasks, repeats, Console.Error, ct);
             if (parse.GetValue(jsonOption)) CliApp.WriteJson(report);

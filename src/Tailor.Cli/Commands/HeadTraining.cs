@@ -27,14 +27,14 @@ internal static class HeadTraining
             KeepExamplesPath = data.Keep,
         };
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
-            throw new TailorException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
+            throw new UsageException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
         if (l2 is not null)
         {
             bool auto = l2.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
             var values = auto ? LogisticRegression.DefaultL2Candidates : OptionParsing.Doubles("--l2", l2);
             foreach (double candidate in values)
                 if (!(candidate >= 0) || double.IsInfinity(candidate))
-                    throw new TailorException($"--l2 {candidate}: an L2 strength must be a finite number ≥ 0.");
+                    throw new UsageException($"--l2 {candidate}: an L2 strength must be a finite number ≥ 0.");
             options = values.Count == 1 && !auto ? options with { L2 = values[0] } : options with { L2Candidates = values };
         }
         int images = train.Examples.Count * Features.FeatureCache.VariantsFor(options.Augmentation);

@@ -41,20 +41,20 @@ internal static class PredictCommand
         var formatOption = new Option<string>("--format") { Description = "table, csv (one row per image: path, label, probability, then one column per label) or json.", DefaultValueFactory = _ => "table" };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON array (the same as --format json)." };
         var command = HelpText.Examples(
-            new Command("predict", "Classify images: the top label and the most probable labels with their probabilities.") { modelArg, imagesArg, topOption, formatOption, jsonOption },
+            new Command("predict", "Classify images: the top label and the most probable labels with their probabilities.") { modelArg, imagesArg, topOption.WholeIn(1, int.MaxValue), formatOption, jsonOption },
             "tailor predict hands.onnx photo.jpg",
             "tailor predict hands.onnx photos/ --format csv > predictions.csv",
             "tailor predict hands.onnx photos/ --json --top 1");
         command.SetAction((parse, ct) =>
         {
             int top = parse.GetValue(topOption);
-            if (top < 1) throw new TailorException($"--top must be at least 1; got {top}.");
+            if (top < 1) throw new UsageException($"--top must be at least 1; got {top}.");
             string format = parse.GetValue(formatOption)!.Trim().ToLowerInvariant();
-            if (!Formats.Contains(format)) throw new TailorException($"--format: '{format}' is not one of {string.Join(", ", Formats)}.");
+            if (!Formats.Contains(format)) throw new UsageException($"--format: '{format}' is not one of {string.Join(", ", Formats)}.");
             if (parse.GetValue(jsonOption))
             {
                 if (parse.GetResult(formatOption) is { Implicit: false } && format != "json")
-                    throw new TailorException($"--json and --format {format} disagree; give one of them.");
+                    throw new UsageException($"--json and --format {format} disagree; give one of them.");
                 format = "json";
             }
             var images = ExpandImages(parse.GetValue(imagesArg)!);

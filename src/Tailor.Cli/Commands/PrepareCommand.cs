@@ -45,7 +45,10 @@ internal static class PrepareCommand
         var featureOption = new Option<string?>("--feature-output") { Description = "Tensor of --base to use as features (default: its only output)." };
         var fromOption = new Option<string?>("--from") { Description = "Expand an existing classifier (a Tailor model or a plain ONNX classifier) instead." };
         var classifierOption = new Option<string?>("--classifier-layer") { Description = "With --from: the classifier layer of a plain ONNX model (default: found automatically)." };
-        var capacityOption = new Option<int>("--capacity") { Description = "Output slots of the classifier.", DefaultValueFactory = _ => 10 };
+        var capacityOption = new Option<int>("--capacity")
+        {
+            Description = $"Output slots of the classifier, 1 to {ClassLabels.MaxCapacity:N0} ({ClassLabels.CapacityLimitReason}).", DefaultValueFactory = _ => 10,
+        }.WholeIn(1, ClassLabels.MaxCapacity, ClassLabels.CapacityLimitReason);
         var labelsOption = new Option<string?>("--labels") { Description = "Comma-separated labels for the first slots, e.g. \"✊,✋,✌️\"; the other slots are placeholders." };
         var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
         var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: with the embedded ResNet18, " +
@@ -65,11 +68,12 @@ internal static class PrepareCommand
         var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true or false (default: true)." };
         var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default: false)." };
         var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros (zeros with --preset reference).", DefaultValueFactory = _ => "kaiming" };
-        var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 };
+        var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 }.WholeIn(int.MinValue, int.MaxValue);
         var noNormOption = new Option<bool>("--no-normalize-features") { Description = "Do not L2-normalize the features before the classifier." };
         var sizeOption = new Option<string?>("--size") { Description = "With --base/--from when the model's input size is not fixed: WIDTHxHEIGHT." };
         var channelsOption = new Option<string?>("--channels") { Description = "With --base/--from: rgb, bgr or gray (default: rgb)." };
-        var scaleOption = new Option<double?>("--scale") { Description = "With --base/--from: multiply 0..255 pixel values by this (e.g. 0.00392156862745098 for 0..1)." };
+        var scaleOption = new Option<double?>("--scale") { Description = "With --base/--from: multiply 0..255 pixel values by this (e.g. 0.00392156862745098 for 0..1)." }
+            .NumberWhere(v => v > 0 && v <= float.MaxValue, "more than 0");
         var meanOption = new Option<string?>("--mean") { Description = "With --base: per-channel mean subtracted in the graph, e.g. 0.485,0.456,0.406." };
         var stdOption = new Option<string?>("--std") { Description = "With --base: per-channel std the graph divides by, e.g. 0.229,0.224,0.225." };
         var resizeOption = new Option<string?>("--resize") { Description = "With --base/--from: stretch, center-crop or pad (default: stretch)." };
@@ -101,31 +105,35 @@ internal static class PrepareCommand
                 string? value = parse.GetValue(valueOptions[i]), allowed = parse.GetValue(allowedOptions[i]);
                 if (value is null && allowed is null) continue;
                 if (!hyper.TryGetValue(name, out var h))
-                    throw new TailorException($"{valueName} does not apply to the {optimizer.ToString().ToLowerInvariant()} optimizer; it takes: {string.Join(", ", hyper.Keys)}.");
-                if (value is not null) h = h with { Default = OptionParsing.Number(valueName, value) };
-                if (allowed is not null) h = h with { Allowed = OptionParsing.Allowed(allowedName, allowed) };
+                    throw new UsageException($"{valueName} does not apply to the {optimizer.ToString().ToLowerInvariant()} optimizer; it takes: {string.Join(", ", hyper.Keys)}.");
+                if (value is not null) h = h with { Default = Domains[name].Check(valueName, OptionParsing.Number(valueName, value)) };
+                if (allowed is not null) h = h with { Allowed = Domains[name].Check(allowedName, OptionParsing.Allowed(allowedName, allowed)) };
+                if (!h.Allowed.Contains(h.Default))
+                    throw new UsageException(value is null
+                        ? $"{allowedName} {allowed}: the default {OptionParsing.Format(h.Default)} ({valueName}) is not among them; include it, or give {valueName} too."
+                        : $"{valueName} {value} is outside the allowed values, {h.Allowed}; give a value {h.Allowed}{(allowed is null ? $", or widen them with {allowedName}" : $", or change {allowedName}")}.");
                 hyper[name] = h;
             }
             if (parse.GetValue(shuffleOption) is { } shuffle) hyper[H.Shuffle] = Hyperparameter.Bool(OptionParsing.Bool("--shuffle", shuffle));
             if (parse.GetValue(nesterovOption) is { } nesterov)
             {
-                if (optimizer != OptimizerKind.Sgd) throw new TailorException("--nesterov applies to the sgd optimizer only.");
+                if (optimizer != OptimizerKind.Sgd) throw new UsageException("--nesterov applies to the sgd optimizer only.");
                 hyper[H.Nesterov] = Hyperparameter.Bool(OptionParsing.Bool("--nesterov", nesterov));
             }
             bool lossGiven = parse.GetResult(lossOption) is { Implicit: false };
             IReadOnlyList<LossSpec> lossTerms;
             try { lossTerms = LossSpec.ParseTerms(parse.GetValue(lossOption)!); }
-            catch (TailorException e) { throw new TailorException($"--loss: {e.Message}", e); }
+            catch (TailorException e) { throw new UsageException($"--loss: {e.Message}", e); }
             if (lossTerms[0].Input.Length > 0)
-                throw new TailorException($"--loss: the first term ('{parse.GetValue(lossOption)}') is the main loss and reads the probabilities output; " +
+                throw new UsageException($"--loss: the first term ('{parse.GetValue(lossOption)}') is the main loss and reads the probabilities output; " +
                     "put terms on other tensors after it, e.g. cross-entropy,mse@TENSOR:0.5.");
             // The reference trains its classifier alone, on the photos as they are, at a constant rate.
             var presetOptions = reference ? PrepareOptions.Reference : new PrepareOptions();
             var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : presetOptions.UpdatableLayers;
-            var augmentation = parse.GetValue(augmentOption) is { } a ? AugmentationOptions.Parse(a) : presetOptions.Augmentation;
+            var augmentation = parse.GetValue(augmentOption) is { } a ? OptionParsing.Augmentation("--augment", a) : presetOptions.Augmentation;
             string schedule = parse.GetValue(scheduleOption) ?? presetOptions.LearningRateSchedule;
             try { LearningRateSchedule.Parse(schedule, 1); }
-            catch (TailorException e) { throw new TailorException($"--schedule: {e.Message}", e); }
+            catch (TailorException e) { throw new UsageException($"--schedule: {e.Message}", e); }
             var preprocessing = Preprocessing(parse.GetValue(sizeOption), parse.GetValue(channelsOption), parse.GetValue(scaleOption), parse.GetValue(resizeOption));
 
             UpdatableModel model;
@@ -173,7 +181,7 @@ internal static class PrepareCommand
                     InitSeed = parse.GetValue(initSeedOption),
                     Preprocessing = preprocessing,
                     Mean = parse.GetValue(meanOption) is { } m ? OptionParsing.Floats("--mean", m) : null,
-                    Std = parse.GetValue(stdOption) is { } s ? OptionParsing.Floats("--std", s) : null,
+                    Std = parse.GetValue(stdOption) is { } s ? Positive("--std", OptionParsing.Floats("--std", s)) : null,
                 });
             }
             model.Save(output);
@@ -189,6 +197,43 @@ internal static class PrepareCommand
         return command;
     }
 
+    /// <summary>The largest --size side: an input of 4096×4096 RGB floats is 201 MB per image already.</summary>
+    internal const int MaxInputSide = 4096;
+
+    private static float[] Positive(string option, float[] values) => values.All(v => v > 0) ? values
+        : throw new UsageException($"{option}: {string.Join(",", values.Select(v => OptionParsing.Format(v)))}: every value must be more than 0 (the graph divides by it).");
+
+    /// <summary>What each hyperparameter can be at all, whatever a model allows: its value and every allowed value or
+    /// bound lie in it (a learning rate is never negative, a batch size is a whole number ≥ 1).</summary>
+    internal sealed record Domain(double Min, double Max, bool Whole, string Text)
+    {
+        public bool Holds(double v) => v >= Min && v <= Max && (!Whole || Math.Floor(v) == v);
+
+        public double Check(string option, double v) => Holds(v) ? v
+            : throw new UsageException($"{option} {OptionParsing.Format(v)}: give {Text}.");
+
+        public AllowedValues Check(string option, AllowedValues allowed)
+        {
+            foreach (double v in allowed.Set ?? allowed.Range!)
+                if (!(allowed.Set is null ? v >= Min && v <= Max : Holds(v)))
+                    throw new UsageException($"{option}: {OptionParsing.Format(v)} is not possible; every allowed value is {Text}.");
+            return allowed;
+        }
+    }
+
+    internal static readonly IReadOnlyDictionary<string, Domain> Domains = new Dictionary<string, Domain>
+    {
+        [H.LearningRate] = new(0, double.MaxValue, false, "a finite number ≥ 0"),
+        [H.Momentum] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
+        [H.Beta1] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
+        [H.Beta2] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
+        [H.Epsilon] = new(0, 1, false, "a number from 0 to 1"),
+        [H.BatchSize] = new(1, int.MaxValue, true, "a whole number ≥ 1"),
+        [H.Epochs] = new(1, int.MaxValue, true, "a whole number from 1 to 2,147,483,647"),
+        [H.WeightDecay] = new(0, double.MaxValue, false, "a finite number ≥ 0"),
+        [H.Seed] = new(0, int.MaxValue, true, "a whole number from 0 to 2,147,483,647"),
+    };
+
     private static ImagePreprocessing? Preprocessing(string? size, string? channels, double? scale, string? resize)
     {
         if (size is null && channels is null && scale is null && resize is null) return null;
@@ -196,8 +241,8 @@ internal static class PrepareCommand
         if (size is not null)
         {
             var parts = size.ToLowerInvariant().Split('x');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int w) || !int.TryParse(parts[1], out int h) || w < 1 || h < 1)
-                throw new TailorException($"--size: '{size}' is not WIDTHxHEIGHT such as 224x224.");
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int w) || !int.TryParse(parts[1], out int h) || w < 1 || h < 1 || w > MaxInputSide || h > MaxInputSide)
+                throw new UsageException($"--size: '{size}' is not WIDTHxHEIGHT such as 224x224, each from 1 to {MaxInputSide}.");
             p = p with { Width = w, Height = h };
         }
         if (channels is not null)

@@ -16,7 +16,7 @@ internal static class ResetCommand
         var baseOption = new Option<string?>("--base") { Description = "The ONNX file fine-tuned layers go back to (default: the embedded ResNet18 when the model came from it)." };
         var command = HelpText.Examples(new Command("reset", "Undo training: the classifier gets fresh weights, fine-tuned backbone layers their pretrained ones; labels are kept.")
         {
-            modelArg, outOption, initOption, seedOption, baseOption,
+            modelArg, outOption, initOption, seedOption.WholeIn(int.MinValue, int.MaxValue), baseOption,
         }, "tailor reset hands.onnx --out hands-fresh.onnx");
         command.SetAction(parse =>
         {

@@ -42,12 +42,12 @@ internal static partial class TrainCommand
     /// <exception cref="TailorException">The head is unknown, or an option does not apply to it.</exception>
     internal static void CheckOptionsApply(ParseResult parse, string head)
     {
-        if (!Heads.Contains(head)) throw new TailorException($"--head: '{head}' is not one of {string.Join(", ", Heads)}.");
+        if (!Heads.Contains(head)) throw new UsageException($"--head: '{head}' is not one of {string.Join(", ", Heads)}.");
         var wrong = parse.CommandResult.Children.OfType<OptionResult>()
             .Where(r => !r.Implicit && HeadsOf.TryGetValue(r.Option.Name, out var heads) && !heads.Contains(head))
             .Select(r => $"{r.Option.Name} applies to {string.Join(" and ", HeadsOf[r.Option.Name].Select(h => "--head " + h))} only")
             .ToList();
         if (wrong.Count > 0)
-            throw new TailorException($"{string.Join("; ", wrong)}, not to --head {head}: remove {(wrong.Count > 1 ? "them" : "it")} or change --head.");
+            throw new UsageException($"{string.Join("; ", wrong)}, not to --head {head}: remove {(wrong.Count > 1 ? "them" : "it")} or change --head.");
     }
 }

@@ -64,6 +64,12 @@ internal static partial class TrainCommand
             shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, keepExamplesOption, forgetOption, jsonOption,
             kOption, weightingOption, metricOption, l2Option,
         };
+        // Whole and finite numbers in their ranges, checked as the command line is parsed (usage errors, exit code 2); the
+        // model's own allowed values are checked against them later.
+        _ = (epochsOption.WholeIn(1, int.MaxValue), batchOption.WholeIn(1, int.MaxValue), seedOption.WholeIn(0, int.MaxValue), patienceOption.WholeIn(0, int.MaxValue),
+            checkpointEveryOption.WholeIn(0, int.MaxValue), kOption.WholeIn(Tailor.Heads.KNearestNeighbors.MinK, Tailor.Heads.KNearestNeighbors.MaxK),
+            lrOption.NumberWhere(v => v >= 0, "≥ 0"), momentumOption.NumberWhere(v => v is >= 0 and < 1, "from 0 up to (not including) 1"),
+            decayOption.NumberWhere(v => v >= 0, "≥ 0"));
         DescribeHeads(command);
         HelpText.Examples(command,
             "tailor train hands.onnx --data photos/train --validation photos/test",
@@ -78,10 +84,11 @@ internal static partial class TrainCommand
             CheckOptionsApply(parse, head);   // before any slow work
             CheckPaths(parse.GetValue(outOption), parse.GetValue(checkpointOption), parse.GetValue(resumeOption));
             var model = UpdatableModel.Load(modelPath);
+            CheckAllowedByModel(parse, model, modelPath);
             var train = LabeledFolder.Scan(parse.GetValue(dataOption)!);
             var validation = parse.GetValue(validationOption) is { } v ? LabeledFolder.Scan(v) : null;
             // Null: the model's own augmentation (--head nn) or the head's default (knn, logreg).
-            var augmentation = parse.GetValue(augmentOption) is { } augmentText ? AugmentationOptions.Parse(augmentText) : null;
+            var augmentation = parse.GetValue(augmentOption) is { } augmentText ? OptionParsing.Augmentation("--augment", augmentText) : null;
             // Examples kept beside the model are replayed automatically, and then kept up to date beside the output.
             string? replay = head != "knn" && File.Exists(Features.KeptExamples.PathFor(modelPath)) ? Features.KeptExamples.PathFor(modelPath) : null;
             string? keep = parse.GetValue(keepExamplesOption) || replay is not null ? Features.KeptExamples.PathFor(output) : null;
@@ -146,19 +153,19 @@ internal static partial class TrainCommand
         if (split is double f)
         {
             if (!(f > 0 && f <= UpdateTask.MaxValidationSplit))
-                throw new TailorException(string.Create(CultureInfo.InvariantCulture,
+                throw new UsageException(string.Create(CultureInfo.InvariantCulture,
                     $"--validation-split {f}: give the fraction of each label's photos to hold out, more than 0 and at most {UpdateTask.MaxValidationSplit} (e.g. 0.2)."));
             if (validation is not null)
-                throw new TailorException("--validation-split holds out part of --data for validation, and --validation gives a folder: use one or the other.");
+                throw new UsageException("--validation-split holds out part of --data for validation, and --validation gives a folder: use one or the other.");
             if (UpdateTask.TooFewToHoldOut(train, f) is var (label, count))
                 throw new TailorException(string.Create(CultureInfo.InvariantCulture,
                     $"--validation-split {f} holds out at least one photo of every label and keeps one to train on, but label '{label}' has {count} photo{(count == 1 ? "" : "s")} " +
                     $"in '{train.Root}'. Add photos of '{label}', or give a validation folder with --validation DIR."));
         }
         if (patience < 0)
-            throw new TailorException($"--patience {patience}: give a number of epochs without improvement, or 0 to never stop early.");
+            throw new UsageException($"--patience {patience}: give a number of epochs without improvement, or 0 to never stop early.");
         if (validation is null && split is null && (keepBest == true || patience > 0))
-            throw new TailorException($"{(keepBest == true ? "--keep-best" : "--patience")} compares epochs by their validation loss, and there is no validation data: " +
+            throw new UsageException($"{(keepBest == true ? "--keep-best" : "--patience")} compares epochs by their validation loss, and there is no validation data: " +
                 "add --validation DIR (a folder like --data) or --validation-split 0.2 (hold out a fifth of each label's photos).");
     }
 
@@ -171,7 +178,7 @@ internal static partial class TrainCommand
         }
         catch (TailorException e)
         {
-            throw new TailorException($"--schedule: {e.Message}", e);
+            throw new UsageException($"--schedule: {e.Message}", e);
         }
     }
 

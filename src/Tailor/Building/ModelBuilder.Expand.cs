@@ -63,6 +63,7 @@ public static partial class ModelBuilder
     /// labels that do not match the existing classes.</exception>
     public static UpdatableModel Expand(string path, ExpandOptions options)
     {
+        ClassLabels.CheckCapacity(options.Capacity);
         var proto = OnnxModelFile.Read(path);
         EnsureNodeNames(proto.Graph);
         string? json = proto.GetMetadata(UpdateSpec.MetadataKey);

@@ -49,7 +49,7 @@ public sealed class OutputPathTests(PreparedModelFixture fixture) : IClassFixtur
         string stdout = await stdoutTask;
         await p.WaitForExitAsync();
 
-        Assert.True(p.ExitCode == 1, $"exit {p.ExitCode}\n{stdout}\n{stderr}");
+        Assert.True(p.ExitCode == 2, $"exit {p.ExitCode}\n{stdout}\n{stderr}");   // a usage error
         Assert.Contains("error: " + flag, stderr);
         Assert.DoesNotContain("   at ", stderr);   // no stack trace
         Assert.DoesNotContain("Epoch", stdout);   // no training began

@@ -78,7 +78,7 @@ public sealed class PredictCommandTests(PreparedModelFixture fixture) : IClassFi
         Assert.Contains("nowhere.jpg' does not exist", r.Stderr);
 
         r = CliRunner.Run("predict", fixture.Path, _dir.File("empty"), "--format", "xml");
-        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(2, r.ExitCode);   // a usage error
         Assert.Contains("--format: 'xml' is not one of table, csv, json", r.Stderr);
     }
 

@@ -119,7 +119,7 @@ public sealed class TrainCommandTests(PreparedModelFixture fixture) : IClassFixt
     {
         string output = _dir.File($"other-head-{head}{option}.onnx");
         var r = CliRunner.Run("train", fixture.Path, "--head", head, option, value, "--data", TestData.HandsTrain, "--out", output);
-        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(2, r.ExitCode);   // a usage error
         Assert.Contains($"{option} applies to {appliesTo} only, not to --head {head}", r.Stderr);
         Assert.DoesNotContain("Features", r.Stderr);   // refused before any work
         Assert.False(File.Exists(output));

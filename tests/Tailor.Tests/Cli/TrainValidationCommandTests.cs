@@ -57,7 +57,7 @@ public sealed class TrainValidationCommandTests(PreparedModelFixture fixture) : 
     {
         string output = _dir.File("never.onnx");
         var r = CliRunner.Run(["train", fixture.Path, "--data", TestData.HandsTrain, "--out", output, .. flags.Split(' ')]);
-        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(2, r.ExitCode);   // usage errors
         Assert.Contains(expected, r.Stderr.ReplaceLineEndings(" "));
         Assert.False(File.Exists(output));
     }

@@ -156,8 +156,8 @@ public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixtu
         Assert.Contains("✊", predict.Stdout);
 
         var badK = CliRunner.Run("train", model, "--head", "knn", "--data", first, "--k", "0");
-        Assert.NotEqual(0, badK.ExitCode);
-        Assert.Contains("--k 0 is outside the allowed range 1..100", badK.Stderr);
+        Assert.Equal(2, badK.ExitCode);
+        Assert.Contains("--k: '0' is not allowed; give a whole number from 1 to 100", badK.Stderr);
     }
 
     /// <summary>Copies photos [skip, skip + take) of each label into a temporary labelled folder.</summary>

@@ -156,8 +156,8 @@ public class HandsEndToEndTests(PreparedModelFixture fixture) : IClassFixture<Pr
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("no layer named 'nope'", r.Stderr);
         r = CliRunner.Run("prepare", "--lr", "5", "--out", outPath);
-        Assert.Equal(1, r.ExitCode);
-        Assert.Contains("learning_rate = 5", r.Stderr);
+        Assert.Equal(2, r.ExitCode);   // a usage error: the flag's value is outside the allowed values
+        Assert.Contains("--lr 5 is outside the allowed values, in [0, 1]", r.Stderr);
         Assert.False(File.Exists(outPath));
         Assert.Empty(Directory.GetFiles(fixture.Directory, "*.tmp"));
     }

@@ -51,7 +51,9 @@ public abstract class LearningRateSchedule
         }
         catch (Exception e) when (e is ArgumentException or OverflowException)
         {
-            throw new TailorException($"Learning-rate schedule '{text}': {e.Message}", e);
+            // Without ArgumentException's " (Parameter 'stepSize')": the message speaks of the schedule, not of a parameter.
+            string reason = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+            throw new TailorException($"Learning-rate schedule '{text}': {reason}", e);
         }
     }
 
