@@ -32,8 +32,9 @@ public sealed record ClassLabels
     public bool IsPlaceholder(int slot) => s_placeholderSets.GetValue(Placeholders, p => [.. p]).Contains(slot);
 
     /// <summary>The most output slots a classifier may have. Building a model takes time and memory linear in the
-    /// capacity (100,000 slots: about 2 s and 0.8 GB to prepare on the embedded ResNet18); the bound keeps a typo such
-    /// as 100000000 from filling the memory (<see cref="CapacityLimitReason"/>).</summary>
+    /// capacity; measured on the embedded ResNet18 (512 features) at 100,000 slots: prepare 2.3 s and 0.77 GB peak, a
+    /// 273 MB model, and 2 epochs of tailor train on the hands photos 24 s and 2.5 GB peak (1,000 slots: 13 s, 0.5 GB).
+    /// The bound keeps a typo such as 100000000 from filling the memory (<see cref="CapacityLimitReason"/>).</summary>
     public const int MaxCapacity = 100_000;
 
     /// <summary>Why <see cref="MaxCapacity"/> exists, as messages and help state it.</summary>
