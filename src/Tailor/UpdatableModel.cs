@@ -34,7 +34,9 @@ public sealed class UpdatableModel
     public string? Path { get; private set; }
 
     /// <summary>Reads an updatable model.</summary>
-    /// <exception cref="TailorException">Missing, truncated or non-ONNX file, or an ONNX model without an update spec.</exception>
+    /// <exception cref="TailorException">Missing, truncated or non-ONNX file, an ONNX model without an update spec, or an
+    /// update spec that is malformed, inconsistent or does not describe the graph (the message names the file and the
+    /// spec's field).</exception>
     public static UpdatableModel Load(string path)
     {
         var proto = OnnxModelFile.Read(path);
@@ -43,11 +45,22 @@ public sealed class UpdatableModel
             throw new TailorException(
                 $"'{path}' is an ONNX model but not an updatable one: it has no update spec ({UpdateSpec.MetadataKey} in metadata_props). " +
                 $"Make one with: tailor prepare --base \"{path}\" --feature-output NAME, or --from \"{path}\" for a classifier.");
-        var spec = UpdateSpec.FromJson(json, path);
-        var model = new UpdatableModel(proto, spec, path);
+        var model = FromStoredSpec(proto, json, path);
         // A model written before free slots were masked gets its mask now, so it never predicts a placeholder.
         Building.ModelBuilder.EnsureSlotMask(model);
         return model;
+    }
+
+    /// <summary>
+    /// The one step every read of a model file goes through: the spec stored in it is parsed and validated
+    /// (<see cref="UpdateSpec.FromJson"/>), then checked against the graph it describes, so a model that loads is one
+    /// every command can use.
+    /// </summary>
+    internal static UpdatableModel FromStoredSpec(ModelProto proto, string json, string path)
+    {
+        var spec = UpdateSpec.FromJson(json, path);
+        SpecGraphCheck.Check(spec, proto.Graph, path);
+        return new UpdatableModel(proto, spec, path);
     }
 
     /// <summary>Replaces the spec (validated) and stores it in the ONNX metadata.</summary>

@@ -68,7 +68,7 @@ public static partial class ModelBuilder
         EnsureNodeNames(proto.Graph);
         string? json = proto.GetMetadata(UpdateSpec.MetadataKey);
         UpdatableModel model = json is not null
-            ? new UpdatableModel(proto, UpdateSpec.FromJson(json, path), path)
+            ? UpdatableModel.FromStoredSpec(proto, json, path)
             : AdoptClassifier(proto, options, path);
         EnsureSlotMask(model, required: json is null);
         ExpandClassifier(model, options.Capacity, options.PlaceholderPrefix);
@@ -150,7 +150,7 @@ public static partial class ModelBuilder
     }
 
     /// <summary>The weight and bias of a classifier layer, and whether the weight's rows are classes.</summary>
-    private static (TensorProto Weight, TensorProto? Bias, bool RowsAreClasses) ClassifierParameters(GraphProto graph, NodeProto node)
+    internal static (TensorProto Weight, TensorProto? Bias, bool RowsAreClasses) ClassifierParameters(GraphProto graph, NodeProto node)
     {
         TensorProto W() => graph.FindInitializer(node.Input[1])
             ?? throw new TailorException($"The classifier layer '{node.Name}' has no weight initializer (its weights are computed, not stored).");

@@ -51,10 +51,11 @@ public static partial class ModelBuilder
             var baseGraph = OnnxModelFile.Read(basePath).Graph;
             // Check every parameter before changing any, so a bad base leaves the model as it was.
             var restored = new List<(string Name, float[] Values)>();
-            foreach (var name in backboneLayers.SelectMany(l => l.Parameters))
+            foreach (var (layer, name) in backboneLayers.SelectMany(l => l.Parameters.Select(p => (l.Name, p))))
             {
                 var original = baseGraph.FindInitializer(name)
-                    ?? throw new TailorException($"'{basePath}' has no initializer '{name}' to restore; is it the model this one was prepared from?");
+                    ?? throw new TailorException($"'{basePath}' has no initializer '{name}' to restore the updatable layer '{layer}' from; " +
+                        "is it the model this one was prepared from?");
                 long[] want = model.GetParameterShape(name), have = original.Dims.ToArray();
                 if (!want.SequenceEqual(have))
                     throw new TailorException($"'{basePath}' has '{name}' with shape [{string.Join(", ", have)}]; the model's is [{string.Join(", ", want)}].");

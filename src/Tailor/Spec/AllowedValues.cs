@@ -29,7 +29,8 @@ public sealed record AllowedValues
     /// <summary>Values in the closed interval [min, max].</summary>
     public static AllowedValues Between(double min, double max)
     {
-        if (!(min <= max)) throw new ArgumentException($"An allowed range needs min ≤ max; got [{min}, {max}].");
+        if (!(min <= max) || !double.IsFinite(min) || !double.IsFinite(max))
+            throw new ArgumentException($"An allowed range needs finite bounds with min ≤ max; got [{Format(min)}, {Format(max)}].");
         return new AllowedValues { Range = [min, max] };
     }
 
@@ -49,13 +50,22 @@ public sealed record AllowedValues
 
     internal static string Format(double v) => v.ToString("G", CultureInfo.InvariantCulture);
 
-    internal void Validate(string name)
+    /// <summary>The values that bound what is allowed: the set's values, or the range's two ends.</summary>
+    internal IReadOnlyList<double> Values => Set ?? Range ?? [];
+
+    /// <summary>What is wrong with these allowed values (for "the update spec's '…allowed' {problem}"), or null.</summary>
+    internal string? Problem()
     {
         if ((Set is null) == (Range is null))
-            throw new TailorException($"Hyperparameter '{name}': allowed values must be either a set or a range.");
-        if (Range is not null && (Range.Count != 2 || !(Range[0] <= Range[1])))
-            throw new TailorException($"Hyperparameter '{name}': an allowed range is [min, max] with min ≤ max.");
+            return Set is null ? "has neither a set nor a range; it must have one of them" : "has both a set and a range; it must have one of them";
+        if (Range is not null && Range.Count != 2)
+            return $"has a range of {Range.Count} numbers; a range is [min, max]";
+        if (Range is not null && !(double.IsFinite(Range[0]) && double.IsFinite(Range[1]) && Range[0] <= Range[1]))
+            return $"is the range [{Format(Range[0])}, {Format(Range[1])}]; a range is [min, max] with finite min ≤ max";
         if (Set is { Count: 0 })
-            throw new TailorException($"Hyperparameter '{name}': the allowed set is empty.");
+            return "is an empty set; it must allow at least one value";
+        if (Set is not null && Set.FirstOrDefault(v => !double.IsFinite(v)) is var odd && !double.IsFinite(odd))
+            return $"allows {Format(odd)}; allowed values are finite numbers";
+        return null;
     }
 }

@@ -14,6 +14,10 @@ namespace Tailor.Spec;
 /// </remarks>
 public sealed record ImagePreprocessing
 {
+    /// <summary>The largest width or height a model's input may have: 4096 pixels (one 4096×4096 RGB image is 192 MiB
+    /// of floats; image classifiers take 224 to 600). A spec outside 1 to this is refused when the model loads.</summary>
+    public const int MaxSide = 4096;
+
     /// <summary>Input width in pixels. Default 224.</summary>
     [JsonPropertyName("width")] public int Width { get; init; } = 224;
 

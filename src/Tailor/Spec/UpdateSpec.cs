@@ -213,26 +213,56 @@ public sealed record UpdateSpec
     /// <summary>The JSON stored in the model.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>Reads and validates the JSON stored in a model.</summary>
-    /// <exception cref="TailorException">Malformed JSON, an unknown version or an inconsistent spec.</exception>
+    /// <summary>Reads and validates the JSON stored in a model: its shape (every field of the JSON type it needs, null only
+    /// where a field may be absent), then its consistency (<see cref="Validate"/>). The errors name
+    /// <paramref name="source"/> and the field by its JSON path, e.g. <c>hyperparameters.learning_rate.allowed</c>.</summary>
+    /// <exception cref="TailorException">Malformed JSON, an unknown version, a field of the wrong type, or an inconsistent spec.</exception>
     public static UpdateSpec FromJson(string json, string source)
     {
+        string where = Where(source);
         UpdateSpec? spec;
+        int? capacity = null;
         try
         {
             using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.TryGetProperty("version", out var v) && v.TryGetInt32(out int version) && version > CurrentVersion)
+            var root = doc.RootElement;
+            // The version first: a newer spec may have fields of other shapes.
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("version", out var v)
+                && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int version) && version > CurrentVersion)
                 throw new TailorException($"'{source}' has update spec version {version}; this Tailor reads up to version {CurrentVersion}. Update Tailor.");
-            spec = JsonSerializer.Deserialize<UpdateSpec>(json, JsonOptions);
+            SpecJsonShape.Check(root, where);
+            // 'capacity' is written for people and scripts (it is the number of names) and not read back.
+            if (root.GetProperty("labels") is { ValueKind: JsonValueKind.Object } labels && labels.TryGetProperty("capacity", out var c))
+                capacity = c.GetInt32();
+            spec = root.Deserialize<UpdateSpec>(JsonOptions);
         }
         catch (JsonException e)
         {
             throw new TailorException($"'{source}' has a malformed update spec ({MetadataKey}): {e.Message}", e);
         }
         if (spec is null) throw new TailorException($"'{source}' has an empty update spec ({MetadataKey}).");
+        if (spec.Version < 1)
+            throw new TailorException($"{where}the update spec's 'version' is {spec.Version}; versions start at 1.");
+        if (capacity is { } cap && cap != spec.Labels.Names.Count)
+            throw new TailorException($"{where}the update spec's 'labels.capacity' is {cap}, but 'labels.names' has {spec.Labels.Names.Count} names; " +
+                "the capacity is the number of slots, one name each.");
         spec.Validate(source);
         return spec;
     }
+
+    private static string Where(string source) => source.Length > 0 ? $"'{source}': " : "";
+
+    /// <summary>The range of an integer field of the spec by its JSON path, when it has one narrower than int's.</summary>
+    internal static (long Min, long Max)? IntegerRange(string field) => field switch
+    {
+        "preprocessing.width" or "preprocessing.height" => (1, ImagePreprocessing.MaxSide),
+        "version" => (1, CurrentVersion),
+        _ => null,
+    };
+
+    /// <summary>A string from the spec for a message: quoted, and cut to 60 characters (a label can be megabytes).</summary>
+    internal static string Quote(string? text) =>
+        text is null ? "null" : text.Length <= 60 ? $"'{text}'" : $"'{text[..57]}…' ({text.Length:N0} characters)";
 
     /// <summary>Returns the hyperparameter or throws naming the known ones.</summary>
     public Hyperparameter GetHyperparameter(string name) =>
@@ -242,21 +272,32 @@ public sealed record UpdateSpec
     /// <summary>The default of a hyperparameter, or <paramref name="fallback"/> when the model does not define it.</summary>
     public double DefaultOr(string name, double fallback) => Hyperparameters.TryGetValue(name, out var h) ? h.Default : fallback;
 
-    /// <summary>Checks internal consistency: every default within its own allowed values, labels, layers.</summary>
-    /// <exception cref="TailorException">What is inconsistent, naming the value and what is allowed.</exception>
+    /// <summary>
+    /// Checks internal consistency: names that are not empty, the image size (1 to <see cref="ImagePreprocessing.MaxSide"/>)
+    /// and a finite positive scale, at least one label and no two slots of the same name, placeholders among the slots,
+    /// allowed values that are a non-empty set or a finite range [min, max] within what the hyperparameter can take
+    /// (a learning rate finite and ≥ 0, epochs 1 to <see cref="HyperparameterDomain.MaxEpochs"/>…; see
+    /// <see cref="HyperparameterDomain"/>), every default within its own allowed values, and the loss terms. Whether
+    /// the names exist in the ONNX graph is checked when a model loads.
+    /// </summary>
+    /// <exception cref="TailorException">What is inconsistent, naming <paramref name="source"/>, the field and what is allowed.</exception>
     public void Validate(string source)
     {
-        string where = source.Length > 0 ? $"'{source}': " : "";
-        foreach (var (name, h) in Hyperparameters)
-        {
-            h.Allowed.Validate(name);
-            try { h.Check(name, h.Default); }
-            catch (TailorException e)
-            {
-                string what = e.Message.Replace(" is not allowed by this model", " is outside its own allowed values");
-                throw new TailorException(source.Length > 0 ? $"'{source}': the default {what}" : $"The default {what}");
-            }
-        }
+        string where = Where(source);
+        TailorException Bad(string field, string problem) => new($"{where}the update spec's '{field}' {problem}.");
+
+        foreach (var (field, value) in new[] { ("input", Input), ("probabilities", ProbabilitiesOutput), ("label_output", LabelOutput),
+                     ("features", Features), ("classifier", Classifier) })
+            if (string.IsNullOrEmpty(value)) throw Bad(field, "is empty; it must name a tensor or node of the graph");
+        if (Preprocessing is null) throw Bad("preprocessing", "is missing");
+        foreach (var (field, value) in new[] { ("preprocessing.width", Preprocessing.Width), ("preprocessing.height", Preprocessing.Height) })
+            if (value is < 1 or > ImagePreprocessing.MaxSide)
+                throw Bad(field, $"is {value}; allowed: 1 to {ImagePreprocessing.MaxSide} pixels");
+        if (!float.IsFinite(Preprocessing.Scale) || Preprocessing.Scale <= 0)
+            throw Bad("preprocessing.scale", $"is {Preprocessing.Scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}; it must be a finite number > 0");
+
+        ValidateLabels(Bad);
+        ValidateHyperparameters(Bad, source);
         try
         {
             if (Augmentation is not null) Images.AugmentationOptions.Parse(Augmentation);
@@ -266,18 +307,82 @@ public sealed record UpdateSpec
         {
             throw new TailorException(source.Length > 0 ? $"'{source}': the update spec's training defaults are invalid: {e.Message}" : e.Message, e);
         }
-        foreach (var term in LossTerms)
+        if (Loss is null) throw Bad("loss", "is missing");
+        var terms = LossTerms;
+        for (int i = 0; i < terms.Count; i++)
         {
+            var term = terms[i];
+            if (term is null) throw Bad($"additional_losses[{i - 1}]", "is null");
             if (!double.IsFinite(term.Weight) || term.Weight < 0)
                 throw new TailorException($"{where}The loss term {term} has weight {term.Weight}; weights must be finite and ≥ 0.");
             if (string.IsNullOrEmpty(term.Input))
                 throw new TailorException($"{where}A {term.Kind} loss term names no input tensor.");
         }
-        if (LossTerms.All(t => t.Weight == 0))
-            throw new TailorException($"{where}Every loss term has weight 0 ({string.Join(", ", LossTerms)}); at least one must be positive.");
-        if (Labels.Names.Count == 0 && Head != HeadKind.KNearestNeighbors)
-            throw new TailorException($"{where}The update spec has no class labels.");
-        if (Labels.Placeholders.Any(i => i < 0 || i >= Labels.Capacity))
-            throw new TailorException($"{where}A placeholder slot is outside 0..{Labels.Capacity - 1}.");
+        if (terms.All(t => t.Weight == 0))
+            throw new TailorException($"{where}Every loss term has weight 0 ({string.Join(", ", terms)}); at least one must be positive.");
+        if (UpdatableLayers is null) throw Bad("updatable_layers", "is missing");
+        for (int i = 0; i < UpdatableLayers.Count; i++)
+        {
+            var layer = UpdatableLayers[i];
+            if (layer is null) throw Bad($"updatable_layers[{i}]", "is null");
+            if (string.IsNullOrEmpty(layer.Name)) throw Bad($"updatable_layers[{i}].name", "is empty");
+            if (layer.Parameters is null || layer.Parameters.Any(string.IsNullOrEmpty))
+                throw Bad($"updatable_layers[{i}].parameters", "lists an empty name");
+        }
+        if (TrainedExamples is not null)
+            foreach (var (label, count) in TrainedExamples)
+                if (count < 0) throw Bad($"trained_examples.{label}", $"is {count}; a number of photos is ≥ 0");
+    }
+
+    private void ValidateLabels(Func<string, string, TailorException> bad)
+    {
+        if (Labels?.Names is null) throw bad("labels.names", "is missing");
+        var names = Labels.Names;
+        if (names.Count == 0) throw bad("labels.names", "is empty; a model has at least one slot (capacity ≥ 1)");
+        var slotOf = new Dictionary<string, int>(names.Count);
+        for (int i = 0; i < names.Count; i++)
+        {
+            string name = ClassLabels.Normalize(names[i] ?? "");
+            if (name.Length == 0) throw bad($"labels.names[{i}]", "is empty; every slot has a name");
+            if (!slotOf.TryAdd(name, i))
+                throw bad($"labels.names[{i}]", $"is {Quote(name)}, the name of slots {slotOf[name]} and {i}; every slot's name is different");
+        }
+        if (Labels.Placeholders is null) throw bad("labels.placeholders", "is missing");
+        var free = new HashSet<int>();
+        for (int i = 0; i < Labels.Placeholders.Count; i++)
+        {
+            int slot = Labels.Placeholders[i];
+            if (slot < 0 || slot >= names.Count)
+                throw bad($"labels.placeholders[{i}]", $"is {slot}; the slots are 0 to {names.Count - 1}");
+            if (!free.Add(slot)) throw bad($"labels.placeholders[{i}]", $"lists slot {slot} twice");
+        }
+    }
+
+    private void ValidateHyperparameters(Func<string, string, TailorException> bad, string source)
+    {
+        if (Hyperparameters is null) throw bad("hyperparameters", "is missing");
+        foreach (var (name, h) in Hyperparameters)
+        {
+            string field = "hyperparameters." + name;
+            if (h is null) throw bad(field, "is null");
+            if (h.Allowed is null) throw bad(field + ".allowed", "is missing");
+            if (h.Allowed.Problem() is { } problem) throw bad(field + ".allowed", problem);
+            var domain = HyperparameterDomain.Of(name);
+            if (domain is not null && h.Kind != domain.Kind)
+                throw bad(field + ".kind", $"is {h.Kind}; {name} is {(domain.Kind == HyperparameterKind.Int ? "an Int" : "a " + domain.Kind)}");
+            foreach (double v in h.Allowed.Values)
+            {
+                if (domain is not null && !domain.Contains(v))
+                    throw bad(field + ".allowed", $"is {h.Allowed}, which allows {AllowedValues.Format(v)}; {name} must be {domain}");
+                if (h.Kind == HyperparameterKind.Int && v is < int.MinValue or > int.MaxValue)
+                    throw bad(field + ".allowed", $"is {h.Allowed}, which allows {AllowedValues.Format(v)}; an Int hyperparameter is from {int.MinValue} to {int.MaxValue}");
+            }
+            try { h.Check(name, h.Default); }
+            catch (TailorException e)
+            {
+                string what = e.Message.Replace(" is not allowed by this model", " is outside its own allowed values");
+                throw new TailorException(source.Length > 0 ? $"'{source}': the update spec's '{field}.default' is invalid: {what}" : $"The default {what}");
+            }
+        }
     }
 }
