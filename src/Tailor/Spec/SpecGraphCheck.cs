@@ -15,8 +15,8 @@ internal static class SpecGraphCheck
     /// what the graph has.</exception>
     public static void Check(UpdateSpec spec, GraphProto graph, string source)
     {
-        string where = source.Length > 0 ? $"'{source}': " : "";
-        TailorException Bad(string field, string problem) => new($"{where}the update spec's '{field}' {problem}.");
+        string where = source.Length > 0 ? $"'{source}': the" : "The";
+        TailorException Bad(string field, string problem) => new($"{where} update spec's '{field}' {problem}.");
         static string List(IEnumerable<string> names)
         {
             var all = names.ToList();
@@ -47,7 +47,7 @@ internal static class SpecGraphCheck
                     List(Building.ModelBuilder.CandidateLayers(graph)));
             (TensorProto Weight, TensorProto? Bias, bool RowsAreClasses) parameters;
             try { parameters = Building.ModelBuilder.ClassifierParameters(graph, classifier); }
-            catch (TailorException e) { throw new TailorException($"{where}the update spec's 'classifier': {e.Message}", e); }
+            catch (TailorException e) { throw new TailorException($"{where} update spec's 'classifier': {e.Message}", e); }
             var dims = parameters.Weight.Dims;
             long rows = dims.Count == 0 ? 0 : parameters.RowsAreClasses ? dims[0] : dims[^1];
             if (rows != spec.Labels.Names.Count)

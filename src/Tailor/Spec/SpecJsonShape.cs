@@ -79,7 +79,7 @@ internal static class SpecJsonShape
         {
             if (e.ValueKind != JsonValueKind.Object) throw Wrong(e, field, "a JSON object", where);
             foreach (var member in e.EnumerateObject())
-                CheckValue(member.Value, valueType, nullability.GenericTypeArguments[^1], field + "." + member.Name, where);
+                CheckValue(member.Value, valueType, nullability.GenericTypeArguments[^1], field + "." + UpdateSpec.PathSegment(member.Name), where);
         }
         else if (ListElementType(type) is { } elementType)
         {

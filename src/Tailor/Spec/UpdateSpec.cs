@@ -232,7 +232,7 @@ public sealed record UpdateSpec
                 throw new TailorException($"'{source}' has update spec version {version}; this Tailor reads up to version {CurrentVersion}. Update Tailor.");
             SpecJsonShape.Check(root, where);
             // 'capacity' is written for people and scripts (it is the number of names) and not read back.
-            if (root.GetProperty("labels") is { ValueKind: JsonValueKind.Object } labels && labels.TryGetProperty("capacity", out var c))
+            if (root.TryGetProperty("labels", out var labels) && labels.ValueKind == JsonValueKind.Object && labels.TryGetProperty("capacity", out var c))
                 capacity = c.GetInt32();
             spec = root.Deserialize<UpdateSpec>(JsonOptions);
         }
@@ -260,6 +260,9 @@ public sealed record UpdateSpec
         _ => null,
     };
 
+    /// <summary>A key of the spec's JSON as part of a field's path in a message, cut to 60 characters.</summary>
+    internal static string PathSegment(string key) => key.Length <= 60 ? key : key[..57] + "…";
+
     /// <summary>A string from the spec for a message: quoted, and cut to 60 characters (a label can be megabytes).</summary>
     internal static string Quote(string? text) =>
         text is null ? "null" : text.Length <= 60 ? $"'{text}'" : $"'{text[..57]}…' ({text.Length:N0} characters)";
@@ -284,7 +287,7 @@ public sealed record UpdateSpec
     public void Validate(string source)
     {
         string where = Where(source);
-        TailorException Bad(string field, string problem) => new($"{where}the update spec's '{field}' {problem}.");
+        TailorException Bad(string field, string problem) => new($"{(where.Length > 0 ? where + "the" : "The")} update spec's '{field}' {problem}.");
 
         foreach (var (field, value) in new[] { ("input", Input), ("probabilities", ProbabilitiesOutput), ("label_output", LabelOutput),
                      ("features", Features), ("classifier", Classifier) })
@@ -331,7 +334,7 @@ public sealed record UpdateSpec
         }
         if (TrainedExamples is not null)
             foreach (var (label, count) in TrainedExamples)
-                if (count < 0) throw Bad($"trained_examples.{label}", $"is {count}; a number of photos is ≥ 0");
+                if (count < 0) throw Bad($"trained_examples.{PathSegment(label)}", $"is {count}; a number of photos is ≥ 0");
     }
 
     private void ValidateLabels(Func<string, string, TailorException> bad)
