@@ -106,8 +106,8 @@ internal static class PrepareCommand
                 if (value is null && allowed is null) continue;
                 if (!hyper.TryGetValue(name, out var h))
                     throw new UsageException($"{valueName} does not apply to the {optimizer.ToString().ToLowerInvariant()} optimizer; it takes: {string.Join(", ", hyper.Keys)}.");
-                if (value is not null) h = h with { Default = Domains[name].Check(valueName, OptionParsing.Number(valueName, value)) };
-                if (allowed is not null) h = h with { Allowed = Domains[name].Check(allowedName, OptionParsing.Allowed(allowedName, allowed)) };
+                if (value is not null) h = h with { Default = Domains(name).Check(valueName, OptionParsing.Number(valueName, value)) };
+                if (allowed is not null) h = h with { Allowed = Domains(name).Check(allowedName, OptionParsing.Allowed(allowedName, allowed)) };
                 if (!h.Allowed.Contains(h.Default))
                     throw new UsageException(value is null
                         ? $"{allowedName} {allowed}: the default {OptionParsing.Format(h.Default)} ({valueName}) is not among them; include it, or give {valueName} too."
@@ -203,36 +203,27 @@ internal static class PrepareCommand
     private static float[] Positive(string option, float[] values) => values.All(v => v > 0) ? values
         : throw new UsageException($"{option}: {string.Join(",", values.Select(v => OptionParsing.Format(v)))}: every value must be more than 0 (the graph divides by it).");
 
-    /// <summary>What each hyperparameter can be at all, whatever a model allows: its value and every allowed value or
-    /// bound lie in it (a learning rate is never negative, a batch size is a whole number ≥ 1).</summary>
-    internal sealed record Domain(double Min, double Max, bool Whole, string Text)
+    /// <summary>What each hyperparameter can be at all, whatever a model allows (the library's
+    /// <see cref="HyperparameterDomain"/>, checked again when a model loads): its value and every allowed value or bound lie
+    /// in it (a learning rate is never negative, a batch size is a whole number ≥ 1).</summary>
+    internal sealed record Domain(HyperparameterDomain Of)
     {
-        public bool Holds(double v) => v >= Min && v <= Max && (!Whole || Math.Floor(v) == v);
-
-        public double Check(string option, double v) => Holds(v) ? v
+        public double Check(string option, double v) => Of.Contains(v) ? v
             : throw new UsageException($"{option} {OptionParsing.Format(v)}: give {Text}.");
 
         public AllowedValues Check(string option, AllowedValues allowed)
         {
             foreach (double v in allowed.Set ?? allowed.Range!)
-                if (!(allowed.Set is null ? v >= Min && v <= Max : Holds(v)))
+                if (!(allowed.Set is null ? Of with { Kind = HyperparameterKind.Real, MinExclusive = false } : Of).Contains(v))
                     throw new UsageException($"{option}: {OptionParsing.Format(v)} is not possible; every allowed value is {Text}.");
             return allowed;
         }
+
+        private string Text => Of.ToString();
     }
 
-    internal static readonly IReadOnlyDictionary<string, Domain> Domains = new Dictionary<string, Domain>
-    {
-        [H.LearningRate] = new(0, double.MaxValue, false, "a finite number ≥ 0"),
-        [H.Momentum] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
-        [H.Beta1] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
-        [H.Beta2] = new(0, 0.999999, false, "a number from 0 up to (not including) 1"),
-        [H.Epsilon] = new(0, 1, false, "a number from 0 to 1"),
-        [H.BatchSize] = new(1, int.MaxValue, true, "a whole number ≥ 1"),
-        [H.Epochs] = new(1, int.MaxValue, true, "a whole number from 1 to 2,147,483,647"),
-        [H.WeightDecay] = new(0, double.MaxValue, false, "a finite number ≥ 0"),
-        [H.Seed] = new(0, int.MaxValue, true, "a whole number from 0 to 2,147,483,647"),
-    };
+    internal static Domain Domains(string name) =>
+        new(HyperparameterDomain.Of(name) ?? throw new InvalidOperationException($"No domain for hyperparameter '{name}'."));
 
     private static ImagePreprocessing? Preprocessing(string? size, string? channels, double? scale, string? resize)
     {

@@ -69,7 +69,7 @@ public static class HyperparameterNames
 /// values must lie inside it (checked when the model loads), so a spec cannot allow a negative or infinite learning
 /// rate, a β of 1, or three billion epochs. Hyperparameters Tailor does not know are not restricted.
 /// </summary>
-public sealed record HyperparameterDomain(HyperparameterKind Kind, double Min, double Max, bool MaxExclusive = false)
+public sealed record HyperparameterDomain(HyperparameterKind Kind, double Min, double Max, bool MaxExclusive = false, bool MinExclusive = false)
 {
     /// <summary>The most epochs a model may allow: 1,000,000.</summary>
     public const int MaxEpochs = 1_000_000;
@@ -77,24 +77,30 @@ public sealed record HyperparameterDomain(HyperparameterKind Kind, double Min, d
     /// <summary>The domain of a hyperparameter Tailor knows, or null.</summary>
     public static HyperparameterDomain? Of(string name) => name switch
     {
-        HyperparameterNames.LearningRate or HyperparameterNames.WeightDecay or HyperparameterNames.L2 or HyperparameterNames.Epsilon
+        HyperparameterNames.LearningRate or HyperparameterNames.WeightDecay or HyperparameterNames.L2
             => new(HyperparameterKind.Real, 0, double.MaxValue),
+        // Adam divides by √v + ε: ε = 0 divides by zero where a gradient is zero.
+        HyperparameterNames.Epsilon => new(HyperparameterKind.Real, 0, 1, MinExclusive: true),
         HyperparameterNames.Momentum or HyperparameterNames.Beta1 or HyperparameterNames.Beta2 => new(HyperparameterKind.Real, 0, 1, MaxExclusive: true),
         HyperparameterNames.Epochs => new(HyperparameterKind.Int, 1, MaxEpochs),
         HyperparameterNames.BatchSize => new(HyperparameterKind.Int, 1, int.MaxValue),
-        HyperparameterNames.Seed => new(HyperparameterKind.Int, int.MinValue, int.MaxValue),
+        HyperparameterNames.Seed => new(HyperparameterKind.Int, 0, int.MaxValue),
         HyperparameterNames.K => new(HyperparameterKind.Int, Heads.KNearestNeighbors.MinK, Heads.KNearestNeighbors.MaxK),
         HyperparameterNames.Shuffle or HyperparameterNames.Nesterov => new(HyperparameterKind.Bool, 0, 1),
         _ => null,
     };
 
     /// <summary>True when <paramref name="value"/> lies in the domain.</summary>
-    public bool Contains(double value) => value >= Min && (MaxExclusive ? value < Max : value <= Max);
+    public bool Contains(double value) => (MinExclusive ? value > Min : value >= Min) && (MaxExclusive ? value < Max : value <= Max)
+        && (Kind != HyperparameterKind.Int || Math.Floor(value) == value);
 
-    /// <summary>"finite and ≥ 0", "in [0, 1)", "from 1 to 1000000".</summary>
+    /// <summary>"a finite number ≥ 0", "a number in [0, 1)", "a whole number from 1 to 1,000,000", "a whole number ≥ 1", "0 or 1".</summary>
     public override string ToString() =>
         Kind == HyperparameterKind.Bool ? "0 or 1"
-        : Max == double.MaxValue ? $"finite and ≥ {AllowedValues.Format(Min)}"
-        : Kind == HyperparameterKind.Int ? $"a whole number from {AllowedValues.Format(Min)} to {AllowedValues.Format(Max)}"
-        : $"in [{AllowedValues.Format(Min)}, {AllowedValues.Format(Max)}{(MaxExclusive ? ")" : "]")}";
+        : Kind == HyperparameterKind.Int && Max == int.MaxValue && Min >= 1 ? $"a whole number ≥ {Whole(Min)}"
+        : Kind == HyperparameterKind.Int ? $"a whole number from {Whole(Min)} to {Whole(Max)}"
+        : Max == double.MaxValue ? $"a finite number ≥ {AllowedValues.Format(Min)}"
+        : $"a number in {(MinExclusive ? "(" : "[")}{AllowedValues.Format(Min)}, {AllowedValues.Format(Max)}{(MaxExclusive ? ")" : "]")}";
+
+    private static string Whole(double value) => value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -373,9 +373,14 @@ public sealed record UpdateSpec
             var domain = HyperparameterDomain.Of(name);
             if (domain is not null && h.Kind != domain.Kind)
                 throw bad(field + ".kind", $"is {h.Kind}; {name} is {(domain.Kind == HyperparameterKind.Int ? "an Int" : "a " + domain.Kind)}");
+            // A range may start at an excluded bound (ε in [0, 1]: models prepared before ε had to be positive say so);
+            // its values and the default may not be that bound.
+            var bounds = h.Allowed.Set is null && domain is not null ? domain with { MinExclusive = false, Kind = HyperparameterKind.Real } : domain;
+            if (domain is not null && !domain.Contains(h.Default))
+                throw bad(field + ".default", $"is {AllowedValues.Format(h.Default)}; {name} must be {domain}");
             foreach (double v in h.Allowed.Values)
             {
-                if (domain is not null && !domain.Contains(v))
+                if (bounds is not null && !bounds.Contains(v))
                     throw bad(field + ".allowed", $"is {h.Allowed}, which allows {AllowedValues.Format(v)}; {name} must be {domain}");
                 if (h.Kind == HyperparameterKind.Int && v is < int.MinValue or > int.MaxValue)
                     throw bad(field + ".allowed", $"is {h.Allowed}, which allows {AllowedValues.Format(v)}; an Int hyperparameter is from {int.MinValue} to {int.MaxValue}");

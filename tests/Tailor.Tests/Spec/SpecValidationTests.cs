@@ -133,7 +133,7 @@ public sealed class SpecValidationTests(Xunit.Abstractions.ITestOutputHelper out
         }
         Assert.Contains("1 to 4096", Message("preprocessing.width", "100000"));
         Assert.Contains("1 to 4096", Message("preprocessing.height", "3000000000"));
-        Assert.Contains("1000000", Message("hyperparameters.epochs", """{"kind": "Int", "default": 3000000000, "allowed": {"range": [1, 3000000000]}}"""));
+        Assert.Contains("1,000,000", Message("hyperparameters.epochs", """{"kind": "Int", "default": 3000000000, "allowed": {"range": [1, 3000000000]}}"""));
         Assert.Contains("data", Message("input", "\"pixels\""));              // the graph's inputs
         Assert.Contains("fc", Message("classifier", "\"nope\""));             // the graph's candidate layers
         Assert.Contains("5 rows", Message("labels", "{\"names\": [\"a\", \"b\"], \"placeholders\": []}"));
