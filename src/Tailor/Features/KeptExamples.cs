@@ -93,6 +93,7 @@ internal sealed class KeptExamples
     {
         if (!File.Exists(path))
             throw new TailorException($"The kept examples '{path}' do not exist; a training with KeepExamplesPath set (tailor train --keep-examples) writes them.");
+        RegularFile.Check(path, "a file of kept examples");
         try
         {
             using var stream = File.OpenRead(path);

@@ -119,6 +119,11 @@ public static class ImageLoader
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
             throw new TailorException($"'{path}' is a folder, not an image file.");
+        // Before opening: opening a named pipe waits for a writer, for ever.
+        RegularFile.Check(path, "an image file");
+        // Also before opening, for systems where the kind is not told: pipes and devices report 0 bytes.
+        if (File.Exists(path) && new FileInfo(path).Length == 0)
+            throw new TailorException($"'{path}' is empty (0 bytes), not an image.");
 
         FileStream stream;
         try

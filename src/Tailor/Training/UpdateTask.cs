@@ -227,10 +227,11 @@ public sealed partial class UpdateTask
                 throw new TailorException($"The checkpoint '{resume}' has {checkpoint.EpochsCompleted} epochs done; this run asks for {settings.Epochs} in all.");
             checkpoint.RestoreInto(Parameters, Optimizer);
             firstEpoch = checkpoint.EpochsCompleted;
-            if (_options.HistoryPath is { } hp && File.Exists(hp))
+            var earlier = _options.ResumeHistory ?? (_options.HistoryPath is { } hp && File.Exists(hp) ? TrainingHistory.Load(hp) : null);
+            if (earlier is not null)
             {
-                history = TrainingHistory.Load(hp);
-                history.TruncateAfter(firstEpoch);
+                history = new TrainingHistory();
+                foreach (var e in earlier.Epochs.Where(e => e.Epoch <= firstEpoch)) history.Add(e);
             }
         }
 
