@@ -107,6 +107,7 @@ public static class CliApp
     internal static void WriteError(string message)
     {
         StatusLine.Error.End();
+        message = Text.Message(message);   // it may quote labels and file names holding escape sequences
         // Plain text, never wrapped: error messages name files and values that people copy and grep.
         Console.Error.WriteLine(Console.IsErrorRedirected ? "error: " + message : "\u001b[31merror:\u001b[0m " + message);
     }
@@ -115,7 +116,7 @@ public static class CliApp
     internal static void WriteNote(string message)
     {
         StatusLine.Error.End();
-        Console.Error.WriteLine(message);
+        Console.Error.WriteLine(Text.Message(message));
     }
 
     internal static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));

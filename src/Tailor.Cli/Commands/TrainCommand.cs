@@ -280,17 +280,17 @@ internal static partial class TrainCommand
         }
         // Slots are taken in the written model only: nothing written, nothing to announce.
         if (saved)
-            foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
-        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+            foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Text.MarkupLabel(label)}[/] took slot {slot}.");
+        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Text.MarkupPath(path)}: {Markup.Escape(Text.Message(reason))}");
         data.Report(result.Replayed, result.KeptExamples, result.Forgotten, result.LabelsWithoutExamples, result.StartedOver);
-        if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(result.Reason!));
+        if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(Text.Message(result.Reason!)));
         string kept = saved ? $"{output} holds the weights of epoch {result.KeptEpoch}{(result.KeptEpoch != result.EpochsCompleted ? " (the lowest validation loss)" : "")}." : "Nothing was written.";
         string resume = checkpoint is null ? "" : $" To continue from there, run the same command with --resume {checkpoint}.";
         switch (result.State)
         {
             case TrainingState.Completed:
-                AnsiConsole.MarkupLine(Markup.Escape($"Done: {Text.Count(result.EpochsCompleted, "epoch")}{KeptText(result)}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
-                    (removed.Count > 0 ? Markup.Escape($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : ""));
+                AnsiConsole.MarkupLine(Markup.Escape(Text.Message($"Done: {Text.Count(result.EpochsCompleted, "epoch")}{KeptText(result)}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
+                    (removed.Count > 0 ? Text.Message($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : "")));
                 break;
             case TrainingState.Cancelled:
                 // Stopping at the user's request is not an error: say what is kept and how to go on.
@@ -313,13 +313,13 @@ internal sealed record DataOptions(bool SkipBad, bool Forget, string? Replay, st
     public void Report(int replayed, int kept, IReadOnlyList<string> forgotten, IReadOnlyList<string> withoutExamples, bool startedOver = false)
     {
         foreach (var label in withoutExamples)
-            AnsiConsole.MarkupLine($"[yellow]Label {Markup.Escape(label)}[/]: none of its photos could be read; it took no slot.");
+            AnsiConsole.MarkupLine($"[yellow]Label {Text.MarkupLabel(label)}[/]: none of its photos could be read; it took no slot.");
         if (forgotten.Count > 0)
-            AnsiConsole.MarkupLine($"[yellow]Forgot[/] {Markup.Escape(string.Join(", ", forgotten))} (--forget): they keep their slots but are no longer learned.");
+            AnsiConsole.MarkupLine($"[yellow]Forgot[/] {Markup.Escape(string.Join(", ", forgotten.Select(Text.Label)))} (--forget): they keep their slots but are no longer learned.");
         if (replayed > 0 && Replay is not null)
-            AnsiConsole.MarkupLine($"Replayed {Text.Count(replayed, "kept example")} from {Markup.Escape(Replay)}" +
+            AnsiConsole.MarkupLine($"Replayed {Text.Count(replayed, "kept example")} from {Text.MarkupPath(Replay)}" +
                 (startedOver ? ", training from the initial weights on them and the new photos." : "."));
         if (kept > 0 && Keep is not null)
-            AnsiConsole.MarkupLine($"Kept {Text.Count(kept, "example")} in {Markup.Escape(Keep)}; the next tailor train on this model replays them.");
+            AnsiConsole.MarkupLine($"Kept {Text.Count(kept, "example")} in {Text.MarkupPath(Keep)}; the next tailor train on this model replays them.");
     }
 }

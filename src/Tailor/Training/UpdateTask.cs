@@ -406,8 +406,8 @@ public sealed partial class UpdateTask
         {
             var unknown = _validation.Labels.Where(l => labels.IndexOf(l) < 0).ToList();
             if (unknown.Count > 0)
-                throw new TailorException($"The validation folder has label{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
-                    $"that neither the model nor the training data has ({string.Join(", ", labels.InUse)}).");
+                throw new TailorException($"The validation folder has label{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{Shown.Label(u)}'"))} " +
+                    $"that neither the model nor the training data has ({string.Join(", ", labels.InUse.Select(Shown.Label))}).");
         }
         if (added.Count > 0) ModelBuilder.WriteLabels(_model, labels);
         return added;
