@@ -87,7 +87,8 @@ public sealed class SignalTests(PreparedModelFixture fixture) : IClassFixture<Pr
         var r = RunAndTerminate(line => IsEpochRow(line, 2), line => line.StartsWith("Stopping after", StringComparison.Ordinal), Train(output));
 
         Assert.True(r.ExitCode == 143, $"exit {r.ExitCode}\n{r.Stdout}\n{r.Stderr}");
-        Assert.Contains("Stopped by SIGTERM.", r.Stderr);
+        // Ended at once by the second signal, or (on a busy machine the second can come late) after the stop completed.
+        Assert.True(r.Stderr.Contains("Stopped by SIGTERM.", StringComparison.Ordinal) || r.Stderr.Contains("holds the weights of epoch", StringComparison.Ordinal), r.Stderr);
         Assert.DoesNotContain("   at ", r.Stderr);
         Assert.DoesNotContain("Unhandled", r.Stderr);
         // Whatever was being written when the process ended: no temporary file is left, what exists is whole, and a
