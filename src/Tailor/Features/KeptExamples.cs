@@ -76,6 +76,7 @@ internal sealed class KeptExamples
     /// <summary>SHA-256 of a file's bytes (hex), or null when it cannot be read.</summary>
     public static string? HashFile(string path)
     {
+        if (RegularFile.SpecialKind(path) is not null) return null;   // a pipe would block; the loader reports it
         try
         {
             using var stream = File.OpenRead(path);
