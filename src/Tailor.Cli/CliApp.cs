@@ -43,11 +43,12 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Action is System.CommandLine.Help.HelpAction help) return HelpText.Write(parse, help);
         if (parse.Action is System.CommandLine.Invocation.ParseErrorAction) return UsageErrors(parse);
+        using var interrupts = Interrupts.Install();   // SIGINT and SIGTERM: a note and exit code, never a stack trace
         try
         {
-            // No termination timeout: train handles Ctrl+C itself (it finishes the mini-batch and saves the last
-            // epoch, which can take longer than a timeout); elsewhere Ctrl+C ends the process at once, and every
-            // file is written atomically, so nothing is left half-written.
+            // No termination timeout: Interrupts handles SIGINT and SIGTERM (train finishes the mini-batch and saves the
+            // last epoch, which can take longer than a timeout; elsewhere the process ends at once, and every file is
+            // written atomically, so nothing is left half-written).
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null },
                 cancellationToken);
         }
@@ -65,7 +66,7 @@ public static class CliApp
         {
             // Stopping at the user's request is not an error.
             WriteNote("Cancelled.");
-            return 130;
+            return Interrupts.StoppedExitCode;
         }
     }
 
@@ -106,6 +107,7 @@ public static class CliApp
     internal static void WriteError(string message)
     {
         StatusLine.Error.End();
+        message = Text.Message(message);   // it may quote labels and file names holding escape sequences
         // Plain text, never wrapped: error messages name files and values that people copy and grep.
         Console.Error.WriteLine(Console.IsErrorRedirected ? "error: " + message : "\u001b[31merror:\u001b[0m " + message);
     }
@@ -114,7 +116,7 @@ public static class CliApp
     internal static void WriteNote(string message)
     {
         StatusLine.Error.End();
-        Console.Error.WriteLine(message);
+        Console.Error.WriteLine(Text.Message(message));
     }
 
     internal static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));

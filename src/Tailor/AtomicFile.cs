@@ -5,10 +5,22 @@ namespace Tailor;
 /// a half-written file: the content goes to a temporary file in the same folder (same file system, so the
 /// move is atomic), is flushed to disk, and is then moved over the destination.
 /// A write also removes the temporary files earlier writes of the same destination left when their process was
-/// killed (those whose process no longer runs), so they never pile up.
+/// killed (those whose process no longer runs), so they never pile up; a process that ends while writing (SIGTERM,
+/// Ctrl+C, Environment.Exit) removes its own temporary files as it exits.
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Temporary files being written now, removed if the process exits before they are moved into place.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> s_inFlight = new();
+
+    static AtomicFile()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (string temp in s_inFlight.Keys) TryDelete(temp);
+        };
+    }
+
     /// <summary>Writes <paramref name="write"/>'s output to <paramref name="path"/> atomically.</summary>
     /// <exception cref="TailorException">The folder does not exist or cannot be written.</exception>
     public static void Write(string path, Action<Stream> write)
@@ -19,6 +31,7 @@ public static class AtomicFile
             throw new TailorException($"Cannot write '{path}': the folder '{dir}' does not exist.");
         RemoveStaleTempFiles(dir, Path.GetFileName(full));
         string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        s_inFlight[temp] = 0;
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -28,8 +41,9 @@ public static class AtomicFile
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
+            // Permission, a full disk, the destination replaced by a folder meanwhile: the previous version stays.
             TryDelete(temp);
             throw new TailorException($"Cannot write '{path}': {e.Message}", e);
         }
@@ -37,6 +51,10 @@ public static class AtomicFile
         {
             TryDelete(temp);
             throw;
+        }
+        finally
+        {
+            s_inFlight.TryRemove(temp, out _);
         }
     }
 

@@ -43,20 +43,20 @@ internal static class EvaluateCommand
         foreach (var e in report.Examples)
         {
             bool ok = LabelComparer.Instance.Equals(e.Label, e.Predicted);
-            table.AddRow(Markup.Escape(Path.GetFileName(e.Path)), Markup.Escape(e.Label),
-                ok ? Markup.Escape(e.Predicted) : $"[red]{Markup.Escape(e.Predicted)}[/]", $"{e.Probability:P1}", $"{e.TrueProbability:P1}");
+            table.AddRow(Text.MarkupPath(Path.GetFileName(e.Path)), Text.MarkupLabel(e.Label),
+                ok ? Text.MarkupLabel(e.Predicted) : $"[red]{Text.MarkupLabel(e.Predicted)}[/]", $"{e.Probability:P1}", $"{e.TrueProbability:P1}");
         }
         Tables.Write(table);
         var perLabel = new Table().AddColumn(new TableColumn("label").NoWrap()).AddColumns("images", "accuracy");
-        foreach (var (label, acc) in report.PerLabel) perLabel.AddRow(Markup.Escape(label), acc.Count.ToString(), $"{acc.Accuracy:P1}");
+        foreach (var (label, acc) in report.PerLabel) perLabel.AddRow(Text.MarkupLabel(label), acc.Count.ToString(), $"{acc.Accuracy:P1}");
         Tables.Write(perLabel);
         var confusion = new Table().AddColumn("true \\ predicted");
-        foreach (var l in report.Confusion.Labels) confusion.AddColumn(Markup.Escape(l));
+        foreach (var l in report.Confusion.Labels) confusion.AddColumn(Text.MarkupLabel(l));
         for (int r = 0; r < report.Confusion.Labels.Count; r++)
-            confusion.AddRow([Markup.Escape(report.Confusion.Labels[r]), .. report.Confusion.Matrix[r].Select(v => v.ToString())]);
+            confusion.AddRow([Text.MarkupLabel(report.Confusion.Labels[r]), .. report.Confusion.Matrix[r].Select(v => v.ToString())]);
         Tables.Write(confusion);
         AnsiConsole.MarkupLine($"[bold]Accuracy {report.Accuracy:P1}[/] ({report.Correct}/{report.Count}), loss {report.Loss:F4}" +
             (report.Skipped.Count > 0 ? $", [yellow]{report.Skipped.Count} skipped[/]" : ""));
-        foreach (var s in report.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s.Path)}: {Markup.Escape(s.Reason)}");
+        foreach (var s in report.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Text.MarkupPath(s.Path)}: {Markup.Escape(Text.Message(s.Reason))}");
     }
 }

@@ -68,8 +68,8 @@ internal static class HeadTraining
             }, CliApp.JsonLine));
             return Task.FromResult(0);
         }
-        foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] (slot {slot}).");
-        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+        foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Text.MarkupLabel(label)}[/] (slot {slot}).");
+        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Text.MarkupPath(path)}: {Markup.Escape(Text.Message(reason))}");
         data.Report(result.Replayed, result.KeptExamples, result.Forgotten, result.LabelsWithoutExamples);
         string detail = head == "knn"
             ? Text.Count(result.StoredExamples, "stored example")
@@ -86,7 +86,7 @@ internal static class HeadTraining
             AnsiConsole.MarkupLine($"L2 strength chosen by cross-validation: {cv.Chosen.ToString("G", System.Globalization.CultureInfo.InvariantCulture)}.");
         }
         if (val is { } v) AnsiConsole.MarkupLine($"Validation: accuracy {v.Accuracy:P1}, loss {v.Loss:F4}.");
-        AnsiConsole.MarkupLine($"Wrote {Markup.Escape(output)}.");
+        AnsiConsole.MarkupLine($"Wrote {Text.MarkupPath(output)}.");
         return Task.FromResult(0);
     }
 

@@ -89,11 +89,11 @@ internal static class PredictCommand
                 default:
                     // Names never wrap; the top labels go one per line, each whole.
                     var ok = rows.Where(r => r.Error is null).ToList();
-                    var topTexts = ok.Select(r => string.Join("\n", r.Top!.Select(t => $"{t.Label} {t.Probability:P1}"))).ToList();
+                    var topTexts = ok.Select(r => string.Join("\n", r.Top!.Select(t => $"{Text.Label(t.Label)} {t.Probability:P1}"))).ToList();
                     var table = new Table().AddColumn(new TableColumn("image").NoWrap()).AddColumn(new TableColumn("label").NoWrap())
                         .AddColumn(new TableColumn("probability").NoWrap()).AddColumn(Tables.Whole($"top {top}", topTexts));
                     for (int i = 0; i < ok.Count; i++)
-                        table.AddRow(Markup.Escape(ok[i].Shown), Markup.Escape(ok[i].Label!), $"{ok[i].Probability:P1}", Markup.Escape(topTexts[i]));
+                        table.AddRow(Text.MarkupPath(ok[i].Shown), Text.MarkupLabel(ok[i].Label!), $"{ok[i].Probability:P1}", Markup.Escape(topTexts[i]));
                     Tables.Write(table);
                     break;
             }

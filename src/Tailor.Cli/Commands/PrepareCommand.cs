@@ -186,11 +186,12 @@ internal static class PrepareCommand
             }
             model.Save(output);
             var spec = model.Spec;
-            string slots = spec.Labels.Placeholders.Count == 0 ? string.Join(" ", spec.Labels.InUse)
+            var inUse = spec.Labels.InUse.Select(Text.Label);
+            string slots = spec.Labels.Placeholders.Count == 0 ? string.Join(" ", inUse)
                 : !spec.Labels.InUse.Any() ? Text.Count(spec.Labels.Placeholders.Count, "placeholder")
-                : $"{string.Join(" ", spec.Labels.InUse)} + {Text.Count(spec.Labels.Placeholders.Count, "placeholder")}";
-            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(output)}[/]: {Text.Count(spec.Labels.Capacity, "slot")} ({Markup.Escape(slots)}), " +
-                $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => l.Name)))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}, " +
+                : $"{string.Join(" ", inUse)} + {Text.Count(spec.Labels.Placeholders.Count, "placeholder")}";
+            AnsiConsole.MarkupLine($"Wrote [bold]{Text.MarkupPath(output)}[/]: {Text.Count(spec.Labels.Capacity, "slot")} ({Markup.Escape(slots)}), " +
+                $"updatable: {Markup.Escape(string.Join(", ", spec.UpdatableLayers.Select(l => Text.Path(l.Name))))}, optimizer {spec.Optimizer.ToString().ToLowerInvariant()}, " +
                 $"augmentation {Markup.Escape(spec.Augmentation ?? AugmentationOptions.FewShot.ToString())}, schedule {Markup.Escape(spec.LearningRateSchedule ?? "constant")}.");
             return 0;
         });

@@ -30,7 +30,7 @@ internal static class ResetCommand
                 BaseModelPath = parse.GetValue(baseOption),
             });
             model.Save(output);
-            AnsiConsole.MarkupLine($"Reset {Markup.Escape(string.Join(", ", model.Spec.UpdatableLayers.Select(l => l.Name)))}; wrote [bold]{Markup.Escape(output)}[/].");
+            AnsiConsole.MarkupLine($"Reset {Markup.Escape(string.Join(", ", model.Spec.UpdatableLayers.Select(l => Text.Path(l.Name))))}; wrote [bold]{Text.MarkupPath(output)}[/].");
             return 0;
         });
         return command;

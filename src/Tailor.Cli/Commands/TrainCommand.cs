@@ -116,7 +116,9 @@ internal static partial class TrainCommand
                 CheckpointEvery = every,
                 CheckpointPath = checkpoint,
                 ResumeFrom = parse.GetValue(resumeOption),
-                HistoryPath = output + ".history.json",
+                // Not saved by the task after every epoch: written after the model (below), the history and the loss curve
+                // never describe a model that was not written. A resumed run continues the history beside the model.
+                ResumeHistory = parse.GetValue(resumeOption) is not null && File.Exists(output + HistorySuffix) ? TrainingHistory.Load(output + HistorySuffix) : null,
                 SkipBadExamples = data.SkipBad,
                 Forget = data.Forget,
                 ReplayExamplesPath = data.Replay,
@@ -128,15 +130,29 @@ internal static partial class TrainCommand
             var task = new UpdateTask(model, train, validation, options);
             var result = await RunWithDisplay(task, model.Spec.LossTerms, json, ct);
             StatusLine.Error.End();
-            if (result.History.Epochs.Count > 0)
-                LossCurve.Save(result.History, output + ".loss.png", title: $"Training {Path.GetFileName(output)}");
-            if (result.EpochsCompleted > 0) model.Save(output);   // nothing trained, nothing written
+            if (result.EpochsCompleted > 0)   // nothing trained, nothing written
+            {
+                model.Save(output);
+                // After the model: a kill or a failure while it is written leaves no history of a model that was never written.
+                SaveHistory(result.History, output);
+            }
             // A completed run's model is its result: the checkpoints it wrote or resumed from are stale.
             var removed = result.State == TrainingState.Completed ? RemoveCheckpoints(checkpoint, options.ResumeFrom) : [];
             Report(result, output, model, json, File.Exists(checkpoint) ? checkpoint : null, removed, data);
-            return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? 130 : 1;
+            return result.State == TrainingState.Completed ? 0 : result.State == TrainingState.Cancelled ? Interrupts.StoppedExitCode : 1;
         });
         return command;
+    }
+
+    /// <summary>The history JSON beside a model: OUT.history.json (and OUT.history.csv, OUT.loss.png).</summary>
+    internal const string HistorySuffix = ".history.json";
+
+    /// <summary>Writes the history (JSON and CSV) and the loss curve of the model just written to <paramref name="output"/>.</summary>
+    private static void SaveHistory(TrainingHistory history, string output)
+    {
+        if (history.Epochs.Count == 0) return;
+        history.Save(output + HistorySuffix, output + ".history.csv");
+        LossCurve.Save(history, output + ".loss.png", title: $"Training {Path.GetFileName(output)}");
     }
 
     /// <summary>Output and checkpoint paths are checked before features are computed, not when training ends.</summary>
@@ -184,48 +200,35 @@ internal static partial class TrainCommand
 
     private static async Task<TrainingResult> RunWithDisplay(UpdateTask task, IReadOnlyList<Spec.LossSpec> lossTerms, bool json, CancellationToken ct)
     {
-        // Ctrl+C cancels the task, which still reports completion and keeps the last epoch's weights.
+        // Ctrl+C or SIGTERM cancels the task, which still reports completion and keeps the last epoch's weights.
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        // A second Ctrl+C ends the process at once (files are written atomically, so nothing is left half-written).
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        // A second one ends the process at once (files are written atomically, so nothing is left half-written).
+        using var stop = Interrupts.StopGracefully(cts, signal =>
+            $"Stopping after this mini-batch and keeping the last completed epoch ({Interrupts.Name(signal)} again to quit at once)…");
+        if (json)
         {
-            if (cts.IsCancellationRequested) return;
-            e.Cancel = true;
-            CliApp.WriteNote("Stopping after this mini-batch and keeping the last completed epoch (Ctrl+C again to quit at once)…");
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            if (json)
+            task.EpochEnded += (_, e) => Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
-                task.EpochEnded += (_, e) => Console.Out.WriteLine(JsonSerializer.Serialize(new
-                {
-                    epoch = e.Epoch, epochs = e.Epochs, train_loss_mean = e.TrainLossMean, train_loss_last_batch = e.TrainLossLastBatch,
-                    train_accuracy = e.TrainAccuracy, validation_loss = e.ValidationLoss, validation_accuracy = e.ValidationAccuracy,
-                    learning_rate = e.LearningRate, seconds = e.Seconds,
-                }));
-                return await task.RunAsync(cts.Token);
-            }
-            task.FeaturesProgress += (_, p) => StatusLine.Error.Report("Features", p.Done, p.Total, "images");
-            task.TrainingBegan += (_, e) =>
-            {
-                StatusLine.Error.End();
-                AnsiConsole.MarkupLine($"Training on {Text.Count(e.Examples, "example")} × {Text.Count(e.Variants, "variant")}, batch {e.BatchSize}, " +
-                    (e.FirstEpoch == e.Epochs ? $"epoch {e.Epochs}." : $"epochs {e.FirstEpoch}–{e.Epochs}."));
-                // With several loss terms, the loss columns are their weighted sum: say so.
-                if (lossTerms.Count > 1)
-                    AnsiConsole.MarkupLine(Markup.Escape($"Loss = {string.Join(" + ", lossTerms.Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {(t.Kind == Spec.LossKind.MeanSquaredError ? "mse" : "cross-entropy")} on {t.Input}"))} (train and validation loss below)."));
-                Console.Out.WriteLine(EpochHeader);
-            };
-            // Plain lines (not Spectre markup): a table that grows row by row, never wraps and fits 80 columns.
-            task.EpochEnded += (_, e) => Console.Out.WriteLine(EpochRow(e));
+                epoch = e.Epoch, epochs = e.Epochs, train_loss_mean = e.TrainLossMean, train_loss_last_batch = e.TrainLossLastBatch,
+                train_accuracy = e.TrainAccuracy, validation_loss = e.ValidationLoss, validation_accuracy = e.ValidationAccuracy,
+                learning_rate = e.LearningRate, seconds = e.Seconds,
+            }));
             return await task.RunAsync(cts.Token);
         }
-        finally
+        task.FeaturesProgress += (_, p) => StatusLine.Error.Report("Features", p.Done, p.Total, "images");
+        task.TrainingBegan += (_, e) =>
         {
-            Console.CancelKeyPress -= onCancel;
-        }
+            StatusLine.Error.End();
+            AnsiConsole.MarkupLine($"Training on {Text.Count(e.Examples, "example")} × {Text.Count(e.Variants, "variant")}, batch {e.BatchSize}, " +
+                (e.FirstEpoch == e.Epochs ? $"epoch {e.Epochs}." : $"epochs {e.FirstEpoch}–{e.Epochs}."));
+            // With several loss terms, the loss columns are their weighted sum: say so.
+            if (lossTerms.Count > 1)
+                AnsiConsole.MarkupLine(Markup.Escape($"Loss = {string.Join(" + ", lossTerms.Select(t => $"{t.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} × {(t.Kind == Spec.LossKind.MeanSquaredError ? "mse" : "cross-entropy")} on {t.Input}"))} (train and validation loss below)."));
+            Console.Out.WriteLine(EpochHeader);
+        };
+        // Plain lines (not Spectre markup): a table that grows row by row, never wraps and fits 80 columns.
+        task.EpochEnded += (_, e) => Console.Out.WriteLine(EpochRow(e));
+        return await task.RunAsync(cts.Token);
     }
 
     /// <summary>The epoch table's header: training loss is the epoch's mean, "last batch" the last mini-batch's.</summary>
@@ -277,17 +280,17 @@ internal static partial class TrainCommand
         }
         // Slots are taken in the written model only: nothing written, nothing to announce.
         if (saved)
-            foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Markup.Escape(label)}[/] took slot {slot}.");
-        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Markup.Escape(path)}: {Markup.Escape(reason)}");
+            foreach (var (label, slot) in result.NewLabels) AnsiConsole.MarkupLine($"New label [bold]{Text.MarkupLabel(label)}[/] took slot {slot}.");
+        foreach (var (path, reason) in result.Skipped) AnsiConsole.MarkupLine($"[yellow]skipped[/] {Text.MarkupPath(path)}: {Markup.Escape(Text.Message(reason))}");
         data.Report(result.Replayed, result.KeptExamples, result.Forgotten, result.LabelsWithoutExamples, result.StartedOver);
-        if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(result.Reason!));
+        if (result.StoppedEarly) AnsiConsole.MarkupLine(Markup.Escape(Text.Message(result.Reason!)));
         string kept = saved ? $"{output} holds the weights of epoch {result.KeptEpoch}{(result.KeptEpoch != result.EpochsCompleted ? " (the lowest validation loss)" : "")}." : "Nothing was written.";
         string resume = checkpoint is null ? "" : $" To continue from there, run the same command with --resume {checkpoint}.";
         switch (result.State)
         {
             case TrainingState.Completed:
-                AnsiConsole.MarkupLine(Markup.Escape($"Done: {Text.Count(result.EpochsCompleted, "epoch")}{KeptText(result)}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
-                    (removed.Count > 0 ? Markup.Escape($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : ""));
+                AnsiConsole.MarkupLine(Markup.Escape(Text.Message($"Done: {Text.Count(result.EpochsCompleted, "epoch")}{KeptText(result)}; wrote {output}, its loss curve {output}.loss.png and history {output}.history.json.") +
+                    (removed.Count > 0 ? Text.Message($" Removed the checkpoint{(removed.Count > 1 ? "s" : "")} {string.Join(" and ", removed)}: the model is the result.") : "")));
                 break;
             case TrainingState.Cancelled:
                 // Stopping at the user's request is not an error: say what is kept and how to go on.
@@ -310,13 +313,13 @@ internal sealed record DataOptions(bool SkipBad, bool Forget, string? Replay, st
     public void Report(int replayed, int kept, IReadOnlyList<string> forgotten, IReadOnlyList<string> withoutExamples, bool startedOver = false)
     {
         foreach (var label in withoutExamples)
-            AnsiConsole.MarkupLine($"[yellow]Label {Markup.Escape(label)}[/]: none of its photos could be read; it took no slot.");
+            AnsiConsole.MarkupLine($"[yellow]Label {Text.MarkupLabel(label)}[/]: none of its photos could be read; it took no slot.");
         if (forgotten.Count > 0)
-            AnsiConsole.MarkupLine($"[yellow]Forgot[/] {Markup.Escape(string.Join(", ", forgotten))} (--forget): they keep their slots but are no longer learned.");
+            AnsiConsole.MarkupLine($"[yellow]Forgot[/] {Markup.Escape(string.Join(", ", forgotten.Select(Text.Label)))} (--forget): they keep their slots but are no longer learned.");
         if (replayed > 0 && Replay is not null)
-            AnsiConsole.MarkupLine($"Replayed {Text.Count(replayed, "kept example")} from {Markup.Escape(Replay)}" +
+            AnsiConsole.MarkupLine($"Replayed {Text.Count(replayed, "kept example")} from {Text.MarkupPath(Replay)}" +
                 (startedOver ? ", training from the initial weights on them and the new photos." : "."));
         if (kept > 0 && Keep is not null)
-            AnsiConsole.MarkupLine($"Kept {Text.Count(kept, "example")} in {Markup.Escape(Keep)}; the next tailor train on this model replays them.");
+            AnsiConsole.MarkupLine($"Kept {Text.Count(kept, "example")} in {Text.MarkupPath(Keep)}; the next tailor train on this model replays them.");
     }
 }

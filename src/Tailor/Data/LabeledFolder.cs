@@ -60,9 +60,9 @@ public sealed class LabeledFolder
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (File.Exists(directory))
-            throw new TailorException($"'{directory}' is a file, not a folder; a dataset is a folder with one sub-folder per label.");
+            throw new TailorException($"'{Shown.Path(directory)}' is a file, not a folder; a dataset is a folder with one sub-folder per label.");
         if (!Directory.Exists(directory))
-            throw new TailorException($"'{directory}' does not exist.");
+            throw new TailorException($"'{Shown.Path(directory)}' does not exist.");
 
         var root = new DirectoryInfo(directory);
         DirectoryInfo[] labelFolders;
@@ -74,7 +74,7 @@ public sealed class LabeledFolder
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new TailorException($"'{directory}' cannot be read: {e.Message}", e);
+            throw new TailorException($"'{Shown.Path(directory)}' cannot be read: {e.Message}", e);
         }
         if (loose.Length > 0)
         {
@@ -84,13 +84,13 @@ public sealed class LabeledFolder
                 ? p : root.Parent?.FullName ?? directory;
             var names = loose.Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
             throw new TailorException(
-                $"'{directory}' holds {loose.Length} image{(loose.Length == 1 ? "" : "s")} directly ({string.Join(", ", names.Take(3))}{(names.Count > 3 ? ", …" : "")}): " +
-                $"it looks like the folder of one label. A dataset is a folder with one sub-folder per label; give its parent '{parent}' " +
-                $"(whose sub-folder '{root.Name}' becomes the label), or move the images into a label sub-folder such as '{Path.Combine(directory, "cat")}'.");
+                $"'{Shown.Path(directory)}' holds {loose.Length} image{(loose.Length == 1 ? "" : "s")} directly ({string.Join(", ", names.Take(3).Select(Shown.Path))}{(names.Count > 3 ? ", …" : "")}): " +
+                $"it looks like the folder of one label. A dataset is a folder with one sub-folder per label; give its parent '{Shown.Path(parent)}' " +
+                $"(whose sub-folder '{Shown.Path(root.Name)}' becomes the label), or move the images into a label sub-folder such as '{Shown.Path(Path.Combine(directory, "cat"))}'.");
         }
         if (labelFolders.Length == 0)
             throw new TailorException(
-                $"'{directory}' has no label sub-folders; a dataset is a folder with one sub-folder per label, e.g. '{Path.Combine(directory, "cat")}'.");
+                $"'{Shown.Path(directory)}' has no label sub-folders; a dataset is a folder with one sub-folder per label, e.g. '{Shown.Path(Path.Combine(directory, "cat"))}'.");
 
         // Normalized label → files (normalized file name for sorting, full path). Folders that differ only in
         // normalization merge into one label.
@@ -102,7 +102,7 @@ public sealed class LabeledFolder
             CollectFiles(folder, Path.Combine(directory, folder.Name), "", files, depth: 0);
             if (files.Count == 0)
                 throw new TailorException(
-                    $"The label folder '{Path.Combine(directory, folder.Name)}' (label '{label}') has no files; put at least one image in it or remove it.");
+                    $"The label folder '{Shown.Path(Path.Combine(directory, folder.Name))}' (label '{Shown.Label(label)}') has no files; put at least one image in it or remove it.");
             if (!byLabel.TryGetValue(label, out var list))
                 byLabel[label] = list = [];
             list.AddRange(files);
@@ -119,7 +119,7 @@ public sealed class LabeledFolder
             examples.AddRange(files.Select(f => new LabeledExample(f.Path, label)));
         }
         if (examples.Count == 0)
-            throw new TailorException($"'{directory}' holds no examples.");
+            throw new TailorException($"'{Shown.Path(directory)}' holds no examples.");
 
         return new LabeledFolder(directory, byLabel.Keys.ToArray(), examples);
     }
@@ -139,7 +139,7 @@ public sealed class LabeledFolder
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new TailorException($"The label folder '{path}' cannot be read: {e.Message}", e);
+            throw new TailorException($"The label folder '{Shown.Path(path)}' cannot be read: {e.Message}", e);
         }
         files.AddRange(here.Select(f => (LabelComparer.Normalize(relative + f.Name), Path.Combine(path, f.Name))));
         foreach (var sub in below)

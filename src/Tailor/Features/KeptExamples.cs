@@ -76,6 +76,7 @@ internal sealed class KeptExamples
     /// <summary>SHA-256 of a file's bytes (hex), or null when it cannot be read.</summary>
     public static string? HashFile(string path)
     {
+        if (RegularFile.SpecialKind(path) is not null) return null;   // a pipe would block; the loader reports it
         try
         {
             using var stream = File.OpenRead(path);
@@ -93,6 +94,7 @@ internal sealed class KeptExamples
     {
         if (!File.Exists(path))
             throw new TailorException($"The kept examples '{path}' do not exist; a training with KeepExamplesPath set (tailor train --keep-examples) writes them.");
+        RegularFile.Check(path, "a file of kept examples");
         try
         {
             using var stream = File.OpenRead(path);

@@ -118,7 +118,12 @@ public static class ImageLoader
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
-            throw new TailorException($"'{path}' is a folder, not an image file.");
+            throw new TailorException($"'{Shown.Path(path)}' is a folder, not an image file.");
+        // Before opening: opening a named pipe waits for a writer, for ever.
+        RegularFile.Check(path, "an image file");
+        // Also before opening, for systems where the kind is not told: pipes and devices report 0 bytes.
+        if (File.Exists(path) && new FileInfo(path).Length == 0)
+            throw new TailorException($"'{Shown.Path(path)}' is empty (0 bytes), not an image.");
 
         FileStream stream;
         try
@@ -127,15 +132,15 @@ public static class ImageLoader
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new TailorException($"'{path}' does not exist.", e);
+            throw new TailorException($"'{Shown.Path(path)}' does not exist.", e);
         }
         catch (UnauthorizedAccessException e)
         {
-            throw new TailorException($"'{path}' cannot be read: access denied.", e);
+            throw new TailorException($"'{Shown.Path(path)}' cannot be read: access denied.", e);
         }
         catch (IOException e)
         {
-            throw new TailorException($"'{path}' cannot be read: {e.Message}", e);
+            throw new TailorException($"'{Shown.Path(path)}' cannot be read: {e.Message}", e);
         }
 
         using (stream)
@@ -143,13 +148,13 @@ public static class ImageLoader
             try
             {
                 if (stream.Length == 0)
-                    throw new TailorException($"'{path}' is empty (0 bytes), not an image.");
+                    throw new TailorException($"'{Shown.Path(path)}' is empty (0 bytes), not an image.");
                 Span<byte> head = stackalloc byte[16];
                 int headLength = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
                 head = head[..headLength];
                 if (UnsupportedFormat(head) is { } format)
                     throw new TailorException(
-                        $"'{path}' is a {format} image, which Tailor cannot read; supported formats: {SupportedFormats}. Convert it to PNG or JPEG.");
+                        $"'{Shown.Path(path)}' is a {format} image, which Tailor cannot read; supported formats: {SupportedFormats}. Convert it to PNG or JPEG.");
                 stream.Position = 0;
 
                 // The codec reads the FileStream through a managed wrapper; disposing the codec releases the wrapper.
@@ -157,22 +162,22 @@ public static class ImageLoader
                 if (codec is null)
                     throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
                         ? Damaged(path, Describe(created))
-                        : new TailorException($"'{path}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
+                        : new TailorException($"'{Shown.Path(path)}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
                 if (!s_formats.Contains(codec.EncodedFormat))
                     throw new TailorException(
-                        $"'{path}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
+                        $"'{Shown.Path(path)}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
                 return DecodePixels(path, codec, spec, factor);
             }
             catch (IOException e)
             {
-                throw new TailorException($"'{path}' cannot be read: {e.Message}", e);
+                throw new TailorException($"'{Shown.Path(path)}' cannot be read: {e.Message}", e);
             }
         }
     }
 
     private static TailorException Damaged(string path, string detail, Exception? inner = null)
     {
-        string message = $"'{path}' is not an image Tailor can read ({SupportedFormats}): it looks damaged or truncated ({detail}).";
+        string message = $"'{Shown.Path(path)}' is not an image Tailor can read ({SupportedFormats}): it looks damaged or truncated ({detail}).";
         return inner is null ? new TailorException(message) : new TailorException(message, inner);
     }
 
@@ -204,7 +209,7 @@ public static class ImageLoader
         int width = size.Width, height = size.Height;
         if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
             throw new TailorException(
-                $"'{path}' is {width}×{height} pixels ({(long)width * height / 1e6:0.#} megapixels); Tailor reads images up to " +
+                $"'{Shown.Path(path)}' is {width}×{height} pixels ({(long)width * height / 1e6:0.#} megapixels); Tailor reads images up to " +
                 $"{MaxSide} pixels a side and {MaxPixels / 1_000_000} megapixels.");
 
         var origin = codec.EncodedOrigin;

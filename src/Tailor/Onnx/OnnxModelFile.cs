@@ -14,6 +14,7 @@ public static class OnnxModelFile
             throw new TailorException($"'{path}' is a folder, not an ONNX model file.");
         if (!File.Exists(path))
             throw new TailorException($"The model file '{path}' does not exist.");
+        RegularFile.Check(path, "an ONNX model file");
         long length = new FileInfo(path).Length;
         if (length == 0)
             throw new TailorException($"'{path}' is empty; an ONNX model was expected.");

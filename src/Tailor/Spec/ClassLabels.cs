@@ -65,7 +65,7 @@ public sealed record ClassLabels
             throw new TailorException("A label is empty; labels are non-empty strings such as \"✊,✋,✌️\".");
         var duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new TailorException($"The label '{duplicate.Key}' is given twice.");
+            throw new TailorException($"The label '{Shown.Label(duplicate.Key)}' is given twice.");
         if (names.Count > capacity)
             throw new TailorException(
                 $"{names.Count} labels do not fit in {capacity} slots (capacity {capacity}); raise --capacity to at least {names.Count}.");
@@ -97,7 +97,7 @@ public sealed record ClassLabels
     {
         if (Placeholders.Count == 0)
             throw new TailorException(
-                $"Cannot add the label '{Normalize(label)}': all {Capacity} slots are in use (capacity {Capacity}: {string.Join(", ", Names)}). " +
+                $"Cannot add the label '{Shown.Label(Normalize(label))}': all {Capacity} slots are in use (capacity {Capacity}: {string.Join(", ", Names.Select(Shown.Label))}). " +
                 "Prepare the model again with a larger --capacity.");
         string name = Normalize(label);
         slot = Placeholders.FirstOrDefault(i => Normalize(Names[i]) == name, Placeholders[0]);

@@ -170,6 +170,7 @@ public sealed class Checkpoint
     public static Checkpoint Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        RegularFile.Check(path, "a checkpoint");
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);

@@ -66,9 +66,9 @@ internal sealed class TrainingExamples
 
     internal static string ForgettingMessage(IReadOnlyList<KeyValuePair<string, int>> missing, string data, bool replayed)
     {
-        string list = List(missing.Select(p => $"'{p.Key}' ({p.Value} photo{(p.Value == 1 ? "" : "s")})").ToList());
+        string list = List(missing.Select(p => $"'{Shown.Label(p.Key)}' ({p.Value} photo{(p.Value == 1 ? "" : "s")})").ToList());
         bool one = missing.Count == 1;
-        return $"The training data '{data}'{(replayed ? " and the replayed kept examples" : "")} lack{(replayed ? "" : "s")} {(one ? "the label" : "labels")} {list} " +
+        return $"The training data '{Shown.Path(data)}'{(replayed ? " and the replayed kept examples" : "")} lack{(replayed ? "" : "s")} {(one ? "the label" : "labels")} {list} " +
             $"that the model was trained on: training without {(one ? "it" : "them")} would make the model forget {(one ? "it" : "them")} " +
             "(it would answer only the labels it is trained on now). Ways forward: include the old photos in the training data; " +
             "replay the examples kept with the model (ReplayExamplesPath, the file a training with KeepExamplesPath wrote; tailor train --keep-examples " +
@@ -154,7 +154,7 @@ internal sealed class TrainingExamples
     {
         var (path, reason) = (failures[0].Path, failures[0].Reason);
         // The image loader's reasons already name the file; say it once.
-        string first = reason.Contains(path, StringComparison.Ordinal) ? reason.TrimEnd('.') : $"The training example '{path}' could not be read: {reason.TrimEnd('.')}";
+        string first = reason.Contains(Shown.Path(path), StringComparison.Ordinal) ? reason.TrimEnd('.') : $"The training example '{Shown.Path(path)}' could not be read: {reason.TrimEnd('.')}";
         return $"{first} ({failures.Count} unreadable in all; set SkipBadExamples (tailor train --skip-bad) to train without them; they are then listed).";
     }
 }

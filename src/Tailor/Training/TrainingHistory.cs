@@ -143,6 +143,7 @@ public sealed class TrainingHistory
     public static TrainingHistory Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        RegularFile.Check(path, "a training history");
         Document? doc;
         try
         {

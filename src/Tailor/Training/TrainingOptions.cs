@@ -65,7 +65,15 @@ public sealed record TrainingOptions
     public string? ResumeFrom { get; init; }
 
     /// <summary>Where the history (JSON, and CSV next to it) is saved after every epoch. Default: none.</summary>
+    /// <remarks>A history saved here describes epochs whose model is not written yet (the task updates the model in
+    /// memory; the caller saves it). A caller that wants the history beside a model to describe that model leaves this
+    /// null and saves <see cref="TrainingResult.History"/> after the model, as <c>tailor train</c> does.</remarks>
     public string? HistoryPath { get; init; }
+
+    /// <summary>With <see cref="ResumeFrom"/>: the history of the run the checkpoint continues. Its epochs up to the
+    /// checkpoint's are kept (the instance is not changed) and the resumed epochs follow. Default: the history saved at
+    /// <see cref="HistoryPath"/> when that file exists; else the result's history starts at the resumed epoch.</summary>
+    public TrainingHistory? ResumeHistory { get; init; }
 
     /// <summary>With validation data, hand back the weights of the epoch with the lowest validation loss instead of
     /// the last epoch's (<see cref="TrainingResult.KeptEpoch"/> says which). The task keeps them in the same in-memory

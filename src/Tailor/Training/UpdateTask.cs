@@ -227,10 +227,11 @@ public sealed partial class UpdateTask
                 throw new TailorException($"The checkpoint '{resume}' has {checkpoint.EpochsCompleted} epochs done; this run asks for {settings.Epochs} in all.");
             checkpoint.RestoreInto(Parameters, Optimizer);
             firstEpoch = checkpoint.EpochsCompleted;
-            if (_options.HistoryPath is { } hp && File.Exists(hp))
+            var earlier = _options.ResumeHistory ?? (_options.HistoryPath is { } hp && File.Exists(hp) ? TrainingHistory.Load(hp) : null);
+            if (earlier is not null)
             {
-                history = TrainingHistory.Load(hp);
-                history.TruncateAfter(firstEpoch);
+                history = new TrainingHistory();
+                foreach (var e in earlier.Epochs.Where(e => e.Epoch <= firstEpoch)) history.Add(e);
             }
         }
 
@@ -405,8 +406,8 @@ public sealed partial class UpdateTask
         {
             var unknown = _validation.Labels.Where(l => labels.IndexOf(l) < 0).ToList();
             if (unknown.Count > 0)
-                throw new TailorException($"The validation folder has label{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
-                    $"that neither the model nor the training data has ({string.Join(", ", labels.InUse)}).");
+                throw new TailorException($"The validation folder has label{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{Shown.Label(u)}'"))} " +
+                    $"that neither the model nor the training data has ({string.Join(", ", labels.InUse.Select(Shown.Label))}).");
         }
         if (added.Count > 0) ModelBuilder.WriteLabels(_model, labels);
         return added;
