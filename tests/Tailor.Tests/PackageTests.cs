@@ -86,14 +86,24 @@ public sealed partial class PackageTests(ITestOutputHelper log) : IDisposable
         Assert.True(File.Exists(Path.Combine(bin, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx")),
             "the ResNet18 package's build props copied the model next to the app");
 
+        // The sample trains on the first 5 training photos of each label (links to them; a third of the time of all 30:
+        // what this test checks is the package, ReadmeTests checks the sample's accuracy on all of them).
+        string train = Path.Combine(_dir, "train");
+        foreach (var label in Directory.GetDirectories(TestData.HandsTrain))
+        {
+            string into = Directory.CreateDirectory(Path.Combine(train, Path.GetFileName(label))).FullName;
+            foreach (var photo in Directory.GetFiles(label).Order(StringComparer.Ordinal).Take(5))
+                File.CreateSymbolicLink(Path.Combine(into, Path.GetFileName(photo)), photo);
+        }
         string model = Path.Combine(_dir, "hands.onnx");
-        string output = Dotnet(app, Path.Combine(bin, "App.dll"), TestData.HandsTrain, TestData.HandsTest, model);
+        string output = Dotnet(app, Path.Combine(bin, "App.dll"), train, TestData.HandsTest, model);
+        log.WriteLine(output);
         Assert.Matches(@"(?m)^epoch 1: loss \d", output);
         Assert.Matches(@"(?m)^Completed after \d+ epochs$", output);
         var accuracy = TestAccuracy().Match(output);
         Assert.True(accuracy.Success, output);
         Assert.Equal("15", accuracy.Groups[2].Value);
-        Assert.True(int.Parse(accuracy.Groups[1].Value) >= 10, output);
+        Assert.True(int.Parse(accuracy.Groups[1].Value) >= 8, output);   // chance is 5/15
 
         // The tool, installed from the feed into a folder of its own, describes the model the sample wrote.
         string tools = Path.Combine(_dir, "tools");
@@ -102,7 +112,7 @@ public sealed partial class PackageTests(ITestOutputHelper log) : IDisposable
         using var info = JsonDocument.Parse(json);
         Assert.Equal(["✊", "✋", "✌️"], info.RootElement.GetProperty("labels").EnumerateArray().Select(l => l.GetString()!).Take(3));
         Assert.Equal(10, info.RootElement.GetProperty("capacity").GetInt32());
-        Assert.Equal(30, info.RootElement.GetProperty("trained_examples").EnumerateObject().Sum(p => p.Value.GetInt32()));
+        Assert.Equal(15, info.RootElement.GetProperty("trained_examples").EnumerateObject().Sum(p => p.Value.GetInt32()));
     }
 
     /// <summary>The local feed first, then the sources this machine is configured with (inherited from the user's
