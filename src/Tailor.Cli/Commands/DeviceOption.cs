@@ -16,13 +16,22 @@ internal static class DeviceOption
     };
 
     /// <summary>The provider given, checked before any slow work; the library's message gets the flag in front.</summary>
-    /// <exception cref="TailorException">An unknown name, or one the installed ONNX Runtime lacks.</exception>
+    /// <exception cref="UsageException">Not a provider name (exit 2).</exception>
+    /// <exception cref="TailorException">A provider the installed ONNX Runtime lacks (exit 1).</exception>
     public static string Get(ParseResult parse, Option<string> option)
     {
         string device = parse.GetValue(option)!;
         try
         {
-            ExecutionProviders.Check(device);
+            ExecutionProviders.CheckName(device);
+        }
+        catch (TailorException e)
+        {
+            throw new UsageException($"--device {device}: {e.Message}", e);   // not a provider at all: exit 2
+        }
+        try
+        {
+            ExecutionProviders.Check(device);   // a provider this ONNX Runtime lacks: exit 1
         }
         catch (TailorException e)
         {

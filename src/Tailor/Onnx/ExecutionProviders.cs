@@ -71,7 +71,21 @@ public static class ExecutionProviders
     /// <exception cref="TailorException">As <see cref="AppendTo"/>, but for a provider that fails to start.</exception>
     public static void Check(string? name) => Resolve(name);
 
+    /// <summary>Checks only that <paramref name="name"/> is a provider this class knows, with a valid device index.</summary>
+    /// <exception cref="TailorException">It is not.</exception>
+    internal static void CheckName(string? name) => Parse(name);
+
     private static (Provider Provider, int Device) Resolve(string? name)
+    {
+        var (provider, device) = Parse(name);
+        var installed = InstalledOrtNames();
+        if (!installed.Contains(provider.OrtName))
+            throw new TailorException($"The execution provider '{provider.Name}' ({provider.OrtName}) is not in the installed ONNX Runtime, " +
+                $"which has {Describe(installed)}. {provider.Name} comes with {provider.Packages}.");
+        return (provider, device);
+    }
+
+    private static (Provider Provider, int Device) Parse(string? name)
     {
         string text = string.IsNullOrWhiteSpace(name) ? Cpu : name.Trim();
         int colon = text.IndexOf(':');
@@ -88,10 +102,6 @@ public static class ExecutionProviders
             if (!int.TryParse(text[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out device))
                 throw new TailorException($"'{text}': the device index after '{provider.Name}:' must be a whole number ≥ 0.");
         }
-        var installed = InstalledOrtNames();
-        if (!installed.Contains(provider.OrtName))
-            throw new TailorException($"The execution provider '{provider.Name}' ({provider.OrtName}) is not in the installed ONNX Runtime, " +
-                $"which has {Describe(installed)}. {provider.Name} comes with {provider.Packages}.");
         return (provider, device);
     }
 

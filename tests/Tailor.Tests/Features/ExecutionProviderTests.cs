@@ -110,6 +110,14 @@ public class ExecutionProviderTests(PreparedModelFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public void Cli_DeviceNotAProvider_IsAUsageError()
+    {
+        var r = CliRunner.Run("predict", fixture.Path, Photo, "--device", "gpu");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--device gpu: 'gpu' is not an execution provider; use one of cpu, cuda,", r.Stderr);
+    }
+
+    [Fact]
     public void Cli_DeviceCpu_Predicts()
     {
         var r = CliRunner.Run("predict", fixture.Path, Photo, "--device", "cpu", "--json");
