@@ -14,16 +14,18 @@ internal static class EvaluateCommand
         var dataOption = new Option<string>("--data") { Description = "A folder with one sub-folder of images per label.", Required = true };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
         var strictOption = new Option<bool>("--strict") { Description = "Fail on the first unreadable file instead of skipping it." };
+        var deviceOption = DeviceOption.Create();
         var command = HelpText.Examples(
             new Command("evaluate", "Evaluate a model on a labelled folder: accuracy, loss, per-label accuracy, confusion matrix and a per-image table.")
-                { modelArg, dataOption, jsonOption, strictOption },
+                { modelArg, dataOption, jsonOption, strictOption, deviceOption },
             "tailor evaluate hands.onnx --data photos/test", "tailor evaluate hands.onnx --data photos/test --json");
         command.SetAction((parse, ct) =>
         {
+            string device = DeviceOption.Get(parse, deviceOption);
             var model = UpdatableModel.Load(parse.GetValue(modelArg)!);
             var data = LabeledFolder.Scan(parse.GetValue(dataOption)!);
             bool json = parse.GetValue(jsonOption);
-            using var predictor = new Predictor(model);
+            using var predictor = new Predictor(model, new PredictorOptions { ExecutionProvider = device });
             var options = new EvaluationOptions { Strict = parse.GetValue(strictOption) };
             EvaluationReport report = json
                 ? Evaluator.Evaluate(predictor, data, options, ct)

@@ -11,7 +11,7 @@ internal static class HeadTraining
 {
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
         AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct,
-        DataOptions data)
+        DataOptions data, string device)
     {
         var defaults = new HeadTrainingOptions();
         var options = defaults with
@@ -25,6 +25,7 @@ internal static class HeadTraining
             Forget = data.Forget,
             ReplayExamplesPath = data.Replay,
             KeepExamplesPath = data.Keep,
+            ExecutionProvider = device,
         };
         if (k is int kk && (kk < KNearestNeighbors.MinK || kk > KNearestNeighbors.MaxK))
             throw new UsageException($"--k {kk} is outside the allowed range {KNearestNeighbors.MinK}..{KNearestNeighbors.MaxK}.");
@@ -47,7 +48,7 @@ internal static class HeadTraining
         (double Loss, double Accuracy)? val = null;
         if (validation is not null)
         {
-            using var predictor = new Prediction.Predictor(model);
+            using var predictor = new Prediction.Predictor(model, new Prediction.PredictorOptions { ExecutionProvider = device });
             var report = Prediction.Evaluator.Evaluate(predictor, validation, cancellationToken: ct);
             val = (report.Loss, report.Accuracy);
         }

@@ -40,8 +40,9 @@ internal static class PredictCommand
         var topOption = new Option<int>("--top") { Description = "How many labels the table and JSON show per image.", DefaultValueFactory = _ => 3 };
         var formatOption = new Option<string>("--format") { Description = "table, csv (one row per image: path, label, probability, then one column per label) or json.", DefaultValueFactory = _ => "table" };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON array (the same as --format json)." };
+        var deviceOption = DeviceOption.Create();
         var command = HelpText.Examples(
-            new Command("predict", "Classify images: the top label and the most probable labels with their probabilities.") { modelArg, imagesArg, topOption.WholeIn(1, int.MaxValue), formatOption, jsonOption },
+            new Command("predict", "Classify images: the top label and the most probable labels with their probabilities.") { modelArg, imagesArg, topOption.WholeIn(1, int.MaxValue), formatOption, jsonOption, deviceOption },
             "tailor predict hands.onnx photo.jpg",
             "tailor predict hands.onnx photos/ --format csv > predictions.csv",
             "tailor predict hands.onnx photos/ --json --top 1");
@@ -57,10 +58,11 @@ internal static class PredictCommand
                     throw new UsageException($"--json and --format {format} disagree; give one of them.");
                 format = "json";
             }
+            string device = DeviceOption.Get(parse, deviceOption);
             var images = ExpandImages(parse.GetValue(imagesArg)!);
             var paths = images.Select(i => i.Path).ToList();
             var model = UpdatableModel.Load(parse.GetValue(modelArg)!);
-            using var predictor = new Predictor(model);
+            using var predictor = new Predictor(model, new PredictorOptions { ExecutionProvider = device });
             var rows = new List<Row>();
             const int chunkSize = 16;
             for (int start = 0; start < paths.Count; start += chunkSize)

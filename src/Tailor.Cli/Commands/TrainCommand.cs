@@ -58,11 +58,12 @@ internal static partial class TrainCommand
             Description = "Logistic regression: L2 strength, 'auto' to choose it by 5-fold cross-validation among " +
                 "0.0001…0.1, or a comma-separated list of candidates (default: 0.0003).",
         };
+        var deviceOption = DeviceOption.Create();
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
         {
             modelArg, dataOption, validationOption, splitOption, keepBestOption, patienceOption, outOption, headOption, epochsOption, lrOption, batchOption, momentumOption, decayOption, seedOption,
             shuffleOption, scheduleOption, augmentOption, checkpointEveryOption, checkpointOption, resumeOption, skipBadOption, keepExamplesOption, forgetOption, jsonOption,
-            kOption, weightingOption, metricOption, l2Option,
+            kOption, weightingOption, metricOption, l2Option, deviceOption,
         };
         // Whole and finite numbers in their ranges, checked as the command line is parsed (usage errors, exit code 2); the
         // model's own allowed values are checked against them later.
@@ -82,6 +83,7 @@ internal static partial class TrainCommand
             bool json = parse.GetValue(jsonOption);
             string head = parse.GetValue(headOption)!.ToLowerInvariant();
             CheckOptionsApply(parse, head);   // before any slow work
+            string device = DeviceOption.Get(parse, deviceOption);
             CheckPaths(parse.GetValue(outOption), parse.GetValue(checkpointOption), parse.GetValue(resumeOption));
             var model = UpdatableModel.Load(modelPath);
             CheckAllowedByModel(parse, model, modelPath);
@@ -95,7 +97,7 @@ internal static partial class TrainCommand
             var data = new DataOptions(parse.GetValue(skipBadOption), parse.GetValue(forgetOption), replay, keep);
             if (head is "knn" or "logreg")
                 return await HeadTraining.RunAsync(head, model, train, validation, output, augmentation, parse.GetValue(seedOption),
-                    parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct, data);
+                    parse.GetValue(kOption), parse.GetValue(weightingOption), parse.GetValue(metricOption), parse.GetValue(l2Option), json, ct, data, device);
             var (split, keepBest, patience) = (parse.GetValue(splitOption), parse.GetValue(keepBestOption), parse.GetValue(patienceOption));
             CheckValidationOptions(train, validation, split, keepBest, patience);
 
@@ -126,6 +128,7 @@ internal static partial class TrainCommand
                 ValidationSplit = split ?? Building.DefaultHyperparameters.ValidationSplit,
                 KeepBest = keepBest,
                 Patience = patience ?? Building.DefaultHyperparameters.Patience,
+                ExecutionProvider = device,
             };
             var task = new UpdateTask(model, train, validation, options);
             var result = await RunWithDisplay(task, model.Spec.LossTerms, json, ct);

@@ -22,15 +22,18 @@ public sealed unsafe class FeatureExtractor : IDisposable
     private readonly long _nativeBytes;
     private bool _disposed;
 
-    /// <summary>Builds the prefix model for <paramref name="model"/>'s cut.</summary>
-    public FeatureExtractor(UpdatableModel model, GraphCut cut)
+    /// <summary>Builds the prefix model for <paramref name="model"/>'s cut and an ONNX Runtime session for it on the
+    /// execution provider <paramref name="executionProvider"/> (see <see cref="ExecutionProviders"/>; null: CPU).</summary>
+    /// <exception cref="TailorException">ONNX Runtime cannot load the prefix, or the installed ONNX Runtime lacks the
+    /// execution provider (the message names those it has) or cannot start it.</exception>
+    public FeatureExtractor(UpdatableModel model, GraphCut cut, string? executionProvider = null)
     {
         Model = model;
         Cut = cut;
         var prefix = ModelBuilder.PrefixModel(model.Proto, cut.CutTensors);
         try
         {
-            _session = OnnxSessions.Create(prefix.ToByteArray(), out _nativeBytes);
+            _session = OnnxSessions.Create(prefix.ToByteArray(), executionProvider, out _nativeBytes);
         }
         catch (OnnxRuntimeException e)
         {

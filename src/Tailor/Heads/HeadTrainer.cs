@@ -46,6 +46,10 @@ public sealed record HeadTrainingOptions
 
     public FeatureCacheOptions Cache { get; init; } = new();
 
+    /// <summary>The ONNX Runtime execution provider feature extraction runs on: <c>cpu</c> (default), <c>cuda</c>,
+    /// <c>directml</c>… (see <see cref="Onnx.ExecutionProviders"/>). The head itself is fitted by Tailor's managed code.</summary>
+    public string ExecutionProvider { get; init; } = Onnx.ExecutionProviders.Cpu;
+
     /// <summary>Train even when the data lacks labels the model was trained on (<see cref="UpdateSpec.TrainedExamples"/>);
     /// as <see cref="Training.TrainingOptions.Forget"/>. A k-NN that already stores examples keeps them, so adding to it
     /// forgets nothing and is never refused; a k-NN replacing a trained classifier is checked. Default false.</summary>
@@ -284,7 +288,7 @@ public static class HeadTrainer
             });
         if (cut.CutTensors.Count != 1)
             throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
-        using var extractor = new FeatureExtractor(model, cut);
+        using var extractor = new FeatureExtractor(model, cut, options.ExecutionProvider);
         examples.Bind(extractor);
         var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, options.Progress, cancellationToken);
         try

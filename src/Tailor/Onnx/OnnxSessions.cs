@@ -5,13 +5,28 @@ namespace Tailor.Onnx;
 /// <summary>The ONNX Runtime session settings Tailor runs every model with (and that benchmarks compare against).</summary>
 public static class OnnxSessions
 {
-    /// <summary>Errors only in the log, every graph optimization, all cores for one run. The caller disposes it.</summary>
-    public static SessionOptions CreateOptions() => new()
+    /// <summary>Errors only in the log, every graph optimization, all cores for one run, and the execution provider
+    /// <paramref name="executionProvider"/> (see <see cref="ExecutionProviders"/>; null: CPU). The caller disposes it.</summary>
+    /// <exception cref="TailorException">The installed ONNX Runtime lacks the provider, or cannot start it.</exception>
+    public static SessionOptions CreateOptions(string? executionProvider = null)
     {
-        LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        IntraOpNumThreads = Environment.ProcessorCount,
-    };
+        var options = new SessionOptions
+        {
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = Environment.ProcessorCount,
+        };
+        try
+        {
+            ExecutionProviders.AppendTo(options, executionProvider);
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+        return options;
+    }
 
     /// <summary>
     /// A session for a serialized model. ONNX Runtime's copy of the weights (and their prepacked forms) is native
@@ -19,9 +34,9 @@ public static class OnnxSessions
     /// otherwise the large arrays that training and serialization leave behind (the bytes given here among them) wait
     /// for a full collection that nothing triggers while ONNX Runtime allocates. Release with <see cref="Release"/>.
     /// </summary>
-    internal static InferenceSession Create(byte[] model, out long nativeBytes)
+    internal static InferenceSession Create(byte[] model, string? executionProvider, out long nativeBytes)
     {
-        using var options = CreateOptions();
+        using var options = CreateOptions(executionProvider);
         var session = new InferenceSession(model, options);
         // Weights, prepacked weights: about twice the model's bytes, measured on ResNet18 (61 MB file).
         nativeBytes = 2L * model.Length;

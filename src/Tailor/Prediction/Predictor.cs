@@ -19,6 +19,14 @@ public sealed record Prediction(string Label, int Slot, float Probability, float
             .OrderByDescending(t => t.p).ThenBy(t => t.i).Take(k).Select(t => (t.Item1, t.p)).ToList();
 }
 
+/// <summary>Options of a <see cref="Predictor"/>.</summary>
+public sealed record PredictorOptions
+{
+    /// <summary>The ONNX Runtime execution provider the model runs on: <c>cpu</c> (default), <c>cuda</c>,
+    /// <c>directml</c>… (see <see cref="Tailor.Onnx.ExecutionProviders"/>, which also says which package brings each).</summary>
+    public string ExecutionProvider { get; init; } = Tailor.Onnx.ExecutionProviders.Cpu;
+}
+
 /// <summary>
 /// Runs an updatable model on ONNX Runtime: the whole graph (backbone, normalization and head), exactly
 /// as plain ONNX Runtime would, on batches of input tensors.
@@ -32,12 +40,14 @@ public sealed unsafe class Predictor : IDisposable
     private bool _disposed;
 
     /// <summary>Creates a predictor for <paramref name="model"/> with its current weights.</summary>
-    public Predictor(UpdatableModel model)
+    /// <exception cref="TailorException">ONNX Runtime cannot load the model, or the installed ONNX Runtime lacks
+    /// <see cref="PredictorOptions.ExecutionProvider"/> (the message names those it has) or cannot start it.</exception>
+    public Predictor(UpdatableModel model, PredictorOptions? options = null)
     {
         Model = model;
         try
         {
-            _session = Tailor.Onnx.OnnxSessions.Create(model.ToBytes(), out _nativeBytes);
+            _session = Tailor.Onnx.OnnxSessions.Create(model.ToBytes(), options?.ExecutionProvider, out _nativeBytes);
         }
         catch (OnnxRuntimeException e)
         {

@@ -53,6 +53,12 @@ public sealed record TrainingOptions
     /// names none; <see cref="AugmentationOptions.None"/> switches it off.</summary>
     public AugmentationOptions? Augmentation { get; init; }
 
+    /// <summary>The ONNX Runtime execution provider the frozen part (feature extraction) runs on: <c>cpu</c> (default),
+    /// <c>cuda</c>, <c>directml</c>… (see <see cref="Onnx.ExecutionProviders"/>, which also says which package brings
+    /// each). The trainable layers always train on Tailor's managed engine. A provider the installed ONNX Runtime lacks
+    /// is a <see cref="TailorException"/> naming those it has, before any feature is computed.</summary>
+    public string ExecutionProvider { get; init; } = Onnx.ExecutionProviders.Cpu;
+
     /// <summary>Write a checkpoint every N epochs (0: never; a cancelled task still writes one when a
     /// checkpoint path is set). Default 0.</summary>
     public int CheckpointEvery { get; init; }

@@ -106,7 +106,7 @@ public sealed partial class UpdateTask
         var history = new TrainingHistory();
         var skipped = new List<(string, string)>();
         double featureSeconds;
-        using (var extractor = new FeatureExtractor(_model, cut))
+        using (var extractor = new FeatureExtractor(_model, cut, _options.ExecutionProvider))
         {
             examples.Bind(extractor);
             // After the kept examples are checked (a refused file leaves the weights as they were); the reset layers
