@@ -68,6 +68,16 @@ public static class CliApp
             WriteNote("Cancelled.");
             return Interrupts.StoppedExitCode;
         }
+        catch (Exception e)
+        {
+            // Anything else is a bug in Tailor, not bad input: say so in one line instead of a .NET stack trace
+            // (exit 134), with an exit code of its own (EX_SOFTWARE) that scripts and the fuzz test can tell apart.
+            WriteError($"internal error: {e.GetType().FullName}: {e.Message}");
+            bool debug = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DebugVariable));
+            WriteNote("This is a bug in Tailor; please report it with the command that caused it" +
+                (debug ? " and this stack trace:\n" + e : $" (set {DebugVariable}=1 to print the stack trace)."));
+            return InternalErrorExitCode;
+        }
     }
 
     /// <summary>The exit code of a usage error (how the command was invoked); bad data and models exit with 1.</summary>
@@ -100,6 +110,12 @@ public static class CliApp
 
     private static IEnumerable<string> CommandPath(CommandResult? result) =>
         result is null || result.Command is RootCommand ? [] : CommandPath(result.Parent as CommandResult).Append(result.Command.Name);
+
+    /// <summary>Exit code of an unexpected exception, a bug in Tailor (EX_SOFTWARE in sysexits.h).</summary>
+    internal const int InternalErrorExitCode = 70;
+
+    /// <summary>Environment variable that makes an internal error print its stack trace.</summary>
+    internal const string DebugVariable = "TAILOR_DEBUG";
 
     /// <summary>Commands added by other files (train, bench) without touching this one.</summary>
     internal static readonly List<Func<Command>> ExtraCommands = [];

@@ -103,7 +103,7 @@ internal static class TestImages
         png.Write(four);
     }
 
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    internal static uint Crc32(ReadOnlySpan<byte> bytes)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in bytes)
