@@ -114,7 +114,7 @@ public static class ImageLoader
         return width >= image.Width && height >= image.Height ? image : ImageResizer.Resize(image, width, height, Resampler.Bilinear);
     }
 
-    private static RgbImage Decode(string path, ImagePreprocessing? spec, double factor)
+    private static unsafe RgbImage Decode(string path, ImagePreprocessing? spec, double factor)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
@@ -155,10 +155,19 @@ public static class ImageLoader
                 if (UnsupportedFormat(head) is { } format)
                     throw new TailorException(
                         $"'{Shown.Path(path)}' is a {format} image, which Tailor cannot read; supported formats: {SupportedFormats}. Convert it to PNG or JPEG.");
-                stream.Position = 0;
+                if (stream.Length > int.MaxValue)
+                    throw new TailorException(
+                        $"'{Shown.Path(path)}' is {stream.Length / (1 << 20)} MiB; Tailor reads image files up to 2 GiB (and {MaxPixels / 1_000_000} megapixels).");
 
-                // The codec reads the FileStream through a managed wrapper; disposing the codec releases the wrapper.
-                using var codec = SKCodec.Create(stream, out var created);
+                // The codec reads from native memory holding the whole file, never through a managed stream: a damaged
+                // file can make a decoder ask that stream for an absurd number of bytes, and the ArgumentOutOfRangeException
+                // SkiaSharp's stream wrapper then throws inside a native callback ends the process (found by fuzzing).
+                using var data = SKData.Create(stream.Length)
+                    ?? throw new TailorException($"'{Shown.Path(path)}' cannot be read: no memory for its {stream.Length} bytes.");
+                stream.Position = 0;
+                stream.ReadExactly(new Span<byte>((void*)data.Data, (int)stream.Length));
+                // The codec owns the memory stream (SkiaSharp hands it over), and the stream holds a reference to the data.
+                using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
                 if (codec is null)
                     throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
                         ? Damaged(path, Describe(created))

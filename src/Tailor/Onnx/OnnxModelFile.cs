@@ -15,7 +15,11 @@ public static class OnnxModelFile
         if (!File.Exists(path))
             throw new TailorException($"The model file '{path}' does not exist.");
         RegularFile.Check(path, "an ONNX model file");
-        long length = new FileInfo(path).Length;
+        // Through a symbolic link, FileInfo measures the link itself (a few bytes), and the model read that long was
+        // refused as truncated: the length is the final target's.
+        var file = new FileInfo(path);
+        long length = (file.LinkTarget is null ? file : File.ResolveLinkTarget(path, returnFinalTarget: true) ?? file) is FileInfo target
+            ? target.Length : file.Length;
         if (length == 0)
             throw new TailorException($"'{path}' is empty; an ONNX model was expected.");
         if (length > int.MaxValue)

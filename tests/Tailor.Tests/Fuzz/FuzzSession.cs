@@ -13,7 +13,8 @@ namespace Tailor.Tests.Fuzz;
 /// time), <c>TAILOR_FUZZ_ITERATIONS</c> (cases per test, instead of the test's small default), <c>TAILOR_FUZZ_SECONDS</c>
 /// (instead: as many cases as fit in that many seconds per test) and <c>TAILOR_FUZZ_CASE</c> (replay one case). Case
 /// <c>i</c> of seed <c>S</c> is the same input on every machine, whatever else runs, so a failure printed as
-/// "seed S case i" is replayed with <c>TAILOR_FUZZ_SEED=S TAILOR_FUZZ_CASE=i</c>.</para>
+/// "seed S case i" is replayed with <c>TAILOR_FUZZ_SEED=S TAILOR_FUZZ_CASE=i</c>. <c>TAILOR_FUZZ_TRACE=FILE</c> appends
+/// each case to FILE before it runs, which names the culprit when a case ends the test process.</para>
 /// <para>A case fails when it throws anything but what the caller allows (see <see cref="CheckAsync"/>), when its own
 /// check returns a complaint, when it runs longer than its timeout (a hang: it is cancelled and the run stops, since a
 /// case still running would disturb the next), or when it allocates more than <see cref="AllocationBound"/>.</para>
@@ -63,9 +64,12 @@ internal sealed class FuzzSession(string test, int defaultIterations, ITestOutpu
     /// escaping it fails the case, unless <paramref name="allowed"/> is given and returns null for it (it returns what is
     /// wrong otherwise: <see cref="Unexpected"/> for a type that must not escape, a complaint about the message).</summary>
     public async Task CheckAsync(int index, string description, TimeSpan timeout, Func<CancellationToken, Task<string?>> body,
-                                 Func<Exception, string?>? allowed = null)
+                                 Func<Exception, string?>? allowed = null, long allocationBound = AllocationBound)
     {
         CasesRun++;
+        // A native crash ends the test process before any report: the trace names the case that was running.
+        if (Environment.GetEnvironmentVariable("TAILOR_FUZZ_TRACE") is { Length: > 0 } trace)
+            File.AppendAllText(trace, $"{test}: seed {Seed} case {index}: {description}\n");
         using var cancel = new CancellationTokenSource();
         long before = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
@@ -93,8 +97,8 @@ internal sealed class FuzzSession(string test, int defaultIterations, ITestOutpu
         if (clock.Elapsed.TotalSeconds > 5)
             output.WriteLine($"slow: case {index} took {clock.Elapsed.TotalSeconds:0.0} s, allocated {allocated / 1e6:0} MB: {description}");
         if (complaint is not null) Fail(index, description, complaint);
-        if (allocated > AllocationBound)
-            Fail(index, description, $"allocated {allocated / 1e6:0} MB, more than the bound of {AllocationBound / 1e6:0} MB");
+        if (allocated > allocationBound)
+            Fail(index, description, $"allocated {allocated / 1e6:0} MB, more than the bound of {allocationBound / 1e6:0} MB");
     }
 
     public static string Unexpected(Exception e) => $"unexpected {e.GetType().FullName}: {e}";
