@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using Tailor.Images;
+using Tailor.Tests.Images;
+
 namespace Tailor.Tests.Fuzz;
 
 /// <summary>Inputs the fuzz tests found mishandled, each kept as a plain regression test.</summary>
@@ -16,5 +20,21 @@ public sealed class FoundByFuzzingTests(PreparedModelFixture model) : IClassFixt
             Assert.Equal(model.Load().Spec.Labels.Names, loaded.Spec.Labels.Names);
         }
         finally { File.Delete(link); }
+    }
+
+    [Fact]
+    public void BmpWhosePixelDataOffsetIsFourGigabytes_IsRefusedNamingTheFile()
+    {
+        // Seed 20261129 case 11566: the BMP decoder skipped to the pixel data through SkiaSharp's managed stream wrapper,
+        // which threw ArgumentOutOfRangeException ('size') inside a native callback and ended the process.
+        using var image = ImageLoaderTests.PhotoLike(24, 16);
+        byte[] bmp = TestImages.Bmp(image);
+        BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(10), 4_114_939_366);
+        using var folder = new TempFolder();
+        string path = folder.File("offset.bmp");
+        File.WriteAllBytes(path, bmp);
+
+        var e = Assert.Throws<TailorException>(() => ImageLoader.Load(path).Dispose());
+        Assert.Contains("offset.bmp", e.Message);
     }
 }
