@@ -11,7 +11,8 @@ namespace Tailor.Tests.Fuzz;
 /// <remarks>
 /// <para>Environment variables: <c>TAILOR_FUZZ_SEED</c> (default <see cref="DefaultSeed"/>, so CI runs the same cases every
 /// time), <c>TAILOR_FUZZ_ITERATIONS</c> (cases per test, instead of the test's small default), <c>TAILOR_FUZZ_SECONDS</c>
-/// (instead: as many cases as fit in that many seconds per test) and <c>TAILOR_FUZZ_CASE</c> (replay one case). Case
+/// (instead: as many cases as fit in that many seconds per test), <c>TAILOR_FUZZ_FIRST</c> (start at that case, to continue
+/// a run) and <c>TAILOR_FUZZ_CASE</c> (replay one case). Case
 /// <c>i</c> of seed <c>S</c> is the same input on every machine, whatever else runs, so a failure printed as
 /// "seed S case i" is replayed with <c>TAILOR_FUZZ_SEED=S TAILOR_FUZZ_CASE=i</c>. <c>TAILOR_FUZZ_TRACE=FILE</c> appends
 /// each case to FILE before it runs, which names the culprit when a case ends the test process.</para>
@@ -50,7 +51,8 @@ internal sealed class FuzzSession(string test, int defaultIterations, ITestOutpu
         double? seconds = Environment.GetEnvironmentVariable("TAILOR_FUZZ_SECONDS") is { Length: > 0 } s
             ? double.Parse(s, CultureInfo.InvariantCulture) : null;
         int iterations = Integer("TAILOR_FUZZ_ITERATIONS") ?? (seconds is null ? defaultIterations : int.MaxValue);
-        for (int i = 0; i < iterations && !_stopped && (seconds is null || clock.Elapsed.TotalSeconds < seconds); i++)
+        int first = Integer("TAILOR_FUZZ_FIRST") ?? 0;
+        for (int i = first; i - first < iterations && !_stopped && (seconds is null || clock.Elapsed.TotalSeconds < seconds); i++)
             yield return i;
     }
 
