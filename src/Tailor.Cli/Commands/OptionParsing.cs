@@ -116,8 +116,17 @@ internal static class OptionParsing
         string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(folder))
             throw new UsageException($"{option} '{path}': the folder '{folder}' does not exist; create it first or write elsewhere.");
+        int nameBytes = System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(path));
+        if (nameBytes > MaxOutputNameBytes)
+            throw new UsageException($"{option}: the file name is {nameBytes} bytes long; Tailor writes names of up to {MaxOutputNameBytes} " +
+                "bytes (it writes through temporary files with longer names, and file systems allow 255 bytes). Give a shorter name.");
         return path;
     }
+
+    /// <summary>The longest output file name (UTF-8 bytes) that works: file systems allow 255 bytes, and the longest file
+    /// Tailor writes is the temporary file of NAME.history.json, <c>.NAME.history.json.PID.GUID.tmp</c>, 59 bytes more
+    /// (PID up to 7 digits). Before, a longer name failed after training, when the model was written.</summary>
+    internal const int MaxOutputNameBytes = 255 - 59;
 
     /// <summary>Checks, before any work, a file the command will read: not empty, and an existing file.</summary>
     public static string InputFile(string option, string path)

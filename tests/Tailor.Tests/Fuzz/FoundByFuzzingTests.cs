@@ -37,4 +37,21 @@ public sealed class FoundByFuzzingTests(PreparedModelFixture model) : IClassFixt
         var e = Assert.Throws<TailorException>(() => ImageLoader.Load(path).Dispose());
         Assert.Contains("offset.bmp", e.Message);
     }
+
+    [Theory]
+    [InlineData("prepare", "--labels", "a,b")]
+    [InlineData("train", "{model}", "--data", "{data}")]
+    public void OutputNameLongerThanTheFileSystemAllows_IsAUsageError_BeforeAnyWork(params string[] command)
+    {
+        // Seed 20261129 cases 967, 1079, 1360 (--out of 100,000 characters): PathTooLongException, an internal error, after
+        // training in the case of train.
+        using var folder = new TempFolder();
+        string output = Path.Combine(folder.Path, new string('x', 200) + ".onnx");
+        var args = command.Select(a => a.Replace("{model}", model.Path).Replace("{data}", TestData.HandsTest)).ToList();
+        var result = Cli.CliRunner.Run([.. args, "--out", output]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--out: the file name is 205 bytes long; Tailor writes names of up to 196 bytes", result.Stderr);
+        Assert.DoesNotContain("Features", result.Stderr);
+        Assert.False(File.Exists(output));
+    }
 }

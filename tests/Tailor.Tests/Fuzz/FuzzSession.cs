@@ -12,7 +12,7 @@ namespace Tailor.Tests.Fuzz;
 /// <para>Environment variables: <c>TAILOR_FUZZ_SEED</c> (default <see cref="DefaultSeed"/>, so CI runs the same cases every
 /// time), <c>TAILOR_FUZZ_ITERATIONS</c> (cases per test, instead of the test's small default), <c>TAILOR_FUZZ_SECONDS</c>
 /// (instead: as many cases as fit in that many seconds per test), <c>TAILOR_FUZZ_FIRST</c> (start at that case, to continue
-/// a run) and <c>TAILOR_FUZZ_CASE</c> (replay one case). Case
+/// a run) and <c>TAILOR_FUZZ_CASE</c> (replay one case, or several: 3,17). Case
 /// <c>i</c> of seed <c>S</c> is the same input on every machine, whatever else runs, so a failure printed as
 /// "seed S case i" is replayed with <c>TAILOR_FUZZ_SEED=S TAILOR_FUZZ_CASE=i</c>. <c>TAILOR_FUZZ_TRACE=FILE</c> appends
 /// each case to FILE before it runs, which names the culprit when a case ends the test process.</para>
@@ -42,9 +42,9 @@ internal sealed class FuzzSession(string test, int defaultIterations, ITestOutpu
     /// or the test's default. Stops early after a hang.</summary>
     public IEnumerable<int> Cases()
     {
-        if (Integer("TAILOR_FUZZ_CASE") is int only)
+        if (Environment.GetEnvironmentVariable("TAILOR_FUZZ_CASE") is { Length: > 0 } only)
         {
-            yield return only;
+            foreach (var item in only.Split(',')) yield return int.Parse(item, CultureInfo.InvariantCulture);
             yield break;
         }
         var clock = Stopwatch.StartNew();
