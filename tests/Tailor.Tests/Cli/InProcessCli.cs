@@ -10,7 +10,7 @@ internal static class InProcessCli
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
     /// <summary>Runs <c>tailor ARGS</c>; <paramref name="onLine"/> sees each line of stdout as it is written.</summary>
-    public static async Task<Result> RunAsync(string[] args, Action<string>? onLine = null)
+    public static async Task<Result> RunAsync(string[] args, Action<string>? onLine = null, CancellationToken cancellationToken = default)
     {
         lock (CliApp.ExtraCommands)   // what Program.cs does: train and bench are added by their own files
             if (CliApp.ExtraCommands.Count == 0) CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
@@ -22,7 +22,7 @@ internal static class InProcessCli
         StatusLine.Error = new StatusLine(stderr, terminal: false);
         try
         {
-            int code = await CliApp.RunAsync(args);
+            int code = await CliApp.RunAsync(args, cancellationToken);
             return new Result(code, stdout.ToString(), stderr.ToString());
         }
         finally

@@ -7,7 +7,7 @@ namespace Tailor.Tests.Fuzz;
 /// usage errors had their own code). An internal error (<see cref="CliApp.InternalErrorExitCode"/>) is a bug.</summary>
 internal static class CliJudge
 {
-    public static string? Complaint(CliRunner.Result result)
+    public static string? Complaint(InProcessCli.Result result)
     {
         if (result.ExitCode == CliApp.InternalErrorExitCode)
             return $"internal error (exit {result.ExitCode}): {Shorten(result.Stderr)}";

@@ -107,7 +107,7 @@ public sealed class ImageFuzzTests(PreparedModelFixture model, ITestOutputHelper
                 await fuzz.CheckAsync(i, $"tailor {string.Join(' ', args)}\n    with {string.Join("\n         ", described)}", CliTimeout,
                     async ct =>
                     {
-                        var result = await InProcessCli.RunAsync(args, ct);
+                        var result = await Cli.InProcessCli.RunAsync(args, cancellationToken: ct);
                         fuzz.Count($"{args[0]} exit {result.ExitCode}");
                         return CliJudge.Complaint(result);
                     });

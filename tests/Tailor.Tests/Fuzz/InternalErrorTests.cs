@@ -8,7 +8,7 @@ namespace Tailor.Tests.Fuzz;
 [Collection("Serial")]
 public sealed class InternalErrorTests
 {
-    private static async Task<Tests.Cli.CliRunner.Result> RunCrashingCommand()
+    private static async Task<Tests.Cli.InProcessCli.Result> RunCrashingCommand()
     {
         Func<Command> crash = () =>
         {
@@ -17,9 +17,11 @@ public sealed class InternalErrorTests
             command.SetAction(action);
             return command;
         };
-        InProcessCli.EnsureCommands();
+        // InProcessCli adds train and bench only to an empty list: add them first, as it would.
+        lock (CliApp.ExtraCommands)
+            if (CliApp.ExtraCommands.Count == 0) CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
         CliApp.ExtraCommands.Add(crash);
-        try { return await InProcessCli.RunAsync(["crash-for-test"], CancellationToken.None); }
+        try { return await Tests.Cli.InProcessCli.RunAsync(["crash-for-test"]); }
         finally { CliApp.ExtraCommands.Remove(crash); }
     }
 

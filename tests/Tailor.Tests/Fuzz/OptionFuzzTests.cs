@@ -69,7 +69,7 @@ public sealed class OptionFuzzTests(PreparedModelFixture model, ITestOutputHelpe
                 Environment.CurrentDirectory = work;   // relative values ("a,,b", "1") land here
                 await fuzz.CheckAsync(i, $"{target} = {Show(value)}: tailor {Show(string.Join(' ', args))}", Timeout, async ct =>
                 {
-                    var result = await InProcessCli.RunAsync(args, ct);
+                    var result = await Cli.InProcessCli.RunAsync(args, cancellationToken: ct);
                     fuzz.Count($"exit {result.ExitCode}");
                     return CliJudge.Complaint(result);
                 }, allocationBound: target.Command.StartsWith("bench", StringComparison.Ordinal)
