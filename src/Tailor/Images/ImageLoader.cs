@@ -22,7 +22,8 @@ namespace Tailor.Images;
 /// a 224×224 model: 504×378 for a tensor, 1008×756 to augment), WebP at any scale; other formats at full size. The
 /// final resize to the input is a filter over all covered pixels (see <see cref="Resampler"/>), so the
 /// decoder's reduction saves time and changes the tensor by a fraction of a level. Images whose header declares
-/// more than <see cref="MaxPixels"/> pixels or a side above <see cref="MaxSide"/> are refused before decoding.</para>
+/// more than <see cref="MaxPixels"/> pixels, a side above <see cref="MaxSide"/> or a shape beyond <see cref="MaxAspectRatio"/>:1
+/// are refused before decoding.</para>
 /// <para>Conversions: grayscale becomes R = G = B; 16-bit channels are rounded to 8 bits; CMYK and YCCK JPEGs
 /// are converted as Adobe writes them (inverted ink, RGB = C·K/255, …), without ICC colour management (no image
 /// is colour-managed: the tensor holds the file's own RGB values, as the training photos' did); transparent
@@ -47,6 +48,11 @@ public static class ImageLoader
 
     /// <summary>Images whose header declares a side longer than this are refused before decoding.</summary>
     public const int MaxSide = 30_000;
+
+    /// <summary>Images whose header declares a longer side more than this many times the shorter (100:1) are refused
+    /// before decoding: no photo is that shape, and scaling such a sliver to cover a model's input would make an
+    /// intermediate image of gigabytes (a 24,000×16 image center-cropped to 3×401 is first scaled to 600,000×401).</summary>
+    public const int MaxAspectRatio = 100;
 
     private static readonly HashSet<SKEncodedImageFormat> s_formats =
         [SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Png, SKEncodedImageFormat.Bmp, SKEncodedImageFormat.Gif, SKEncodedImageFormat.Webp];
@@ -220,6 +226,10 @@ public static class ImageLoader
             throw new TailorException(
                 $"'{Shown.Path(path)}' is {width}×{height} pixels ({(long)width * height / 1e6:0.#} megapixels); Tailor reads images up to " +
                 $"{MaxSide} pixels a side and {MaxPixels / 1_000_000} megapixels.");
+        if (Math.Max(width, height) > (long)MaxAspectRatio * Math.Min(width, height))
+            throw new TailorException(
+                $"'{Shown.Path(path)}' is {width}×{height} pixels, more than {MaxAspectRatio}:1; Tailor reads images up to {MaxAspectRatio} times " +
+                "as long as they are wide (or wide as they are long).");
 
         var origin = codec.EncodedOrigin;
         bool transposed = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;

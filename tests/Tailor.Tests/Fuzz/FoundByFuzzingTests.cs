@@ -54,4 +54,26 @@ public sealed class FoundByFuzzingTests(PreparedModelFixture model) : IClassFixt
         Assert.DoesNotContain("Features", result.Stderr);
         Assert.False(File.Exists(output));
     }
+
+    [Fact]
+    public void ImageOfAbsurdAspectRatio_IsRefusedFromItsHeader_NamingTheFile()
+    {
+        // Seed 20261129 case 25197: a 383-byte JPEG edited to claim 24,000 pixels across, center-cropped to 3×401, was
+        // scaled to 600,000×401 before the crop (1.09 GB allocated). A 2,000×10 PNG is the same shape, honestly encoded.
+        using var folder = new TempFolder();
+        string path = folder.File("sliver.png");
+        File.WriteAllBytes(path, TestImages.Png(2000, 10, colorType: 2, bitDepth: 8, new byte[2000 * 10 * 3]));
+        var spec = new Tailor.Spec.ImagePreprocessing { Width = 3, Height = 401, Resize = Tailor.Spec.ResizeMode.CenterCrop };
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<TailorException>(() => ImageLoader.LoadInto(path, spec, new float[3 * 3 * 401]));
+        Assert.Contains("sliver.png", e.Message);
+        Assert.Contains("2000×10", e.Message);
+        Assert.Contains($"{ImageLoader.MaxAspectRatio}:1", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20);
+
+        // A wide panorama within the limit still loads.
+        File.WriteAllBytes(path, TestImages.Png(900, 10, colorType: 2, bitDepth: 8, new byte[900 * 10 * 3]));
+        ImageLoader.LoadInto(path, spec, new float[3 * 3 * 401]);
+    }
 }
