@@ -42,24 +42,32 @@ public static class CliRunner
     /// Runs the CLI and sends it SIGINT (what Ctrl+C sends) as soon as a line of its stdout or stderr satisfies
     /// <paramref name="interruptWhen"/>; returns what it printed in all. Waits on output, never on time.
     /// </summary>
-    public static Result RunAndInterrupt(Func<string, bool> interruptWhen, params string[] args)
+    public static Result RunAndInterrupt(Func<string, bool> interruptWhen, params string[] args) =>
+        RunAndSignal("INT", [interruptWhen], args);
+
+    /// <summary>
+    /// Runs the CLI in its own process and sends it <paramref name="signal"/> (INT, TERM) once for each condition, in
+    /// order: the n-th signal when a line of stdout or stderr (seen after the previous signal) satisfies the n-th
+    /// condition. Fails unless every signal was sent. Waits on output, never on time.
+    /// </summary>
+    public static Result RunAndSignal(string signal, IReadOnlyList<Func<string, bool>> when, params string[] args)
     {
         using var p = new Process { StartInfo = StartInfo(null, args) };
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         var gate = new object();
-        bool sent = false;
+        int sent = 0;
         void OnLine(StringBuilder into, string? line)
         {
             if (line is null) return;
             lock (gate)
             {
                 into.Append(line).Append('\n');
-                if (sent || !interruptWhen(line)) return;
-                sent = true;
+                if (sent >= when.Count || !when[sent](line)) return;
+                sent++;
+                using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+                kill.WaitForExit();
             }
-            using var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            kill.WaitForExit();
         }
         p.OutputDataReceived += (_, e) => OnLine(stdout, e.Data);
         p.ErrorDataReceived += (_, e) => OnLine(stderr, e.Data);
@@ -68,7 +76,7 @@ public static class CliRunner
         p.BeginErrorReadLine();
         if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("tailor " + string.Join(" ", args)); }
         p.WaitForExit();   // drains the asynchronous readers
-        Assert.True(sent, "the interrupt condition never held; stdout:\n" + stdout + "\nstderr:\n" + stderr);
+        Assert.True(sent == when.Count, $"sent {sent} of {when.Count} signals; stdout:\n{stdout}\nstderr:\n{stderr}");
         return new Result(p.ExitCode, stdout.ToString(), stderr.ToString());
     }
 }

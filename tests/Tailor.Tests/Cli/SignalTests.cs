@@ -14,40 +14,10 @@ public sealed class SignalTests(PreparedModelFixture fixture) : IClassFixture<Pr
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>
-    /// Runs the CLI in its own process; when a line of stdout or stderr satisfies <paramref name="first"/> it sends SIGTERM,
-    /// and when one satisfies <paramref name="second"/> (seen after the first) it sends SIGTERM again. Waits on output, never on time.
-    /// </summary>
-    private static CliRunner.Result RunAndTerminate(Func<string, bool> first, Func<string, bool>? second, params string[] args)
-    {
-        using var p = new Process { StartInfo = CliRunner.StartInfo(null, args) };
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        var gate = new object();
-        int sent = 0;
-        void OnLine(StringBuilder into, string? line)
-        {
-            if (line is null) return;
-            lock (gate)
-            {
-                into.Append(line).Append('\n');
-                bool send = sent == 0 ? first(line) : sent == 1 && second is not null && second(line);
-                if (!send) return;
-                sent++;
-                using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(CultureInfo.InvariantCulture)])!;
-                kill.WaitForExit();
-            }
-        }
-        p.OutputDataReceived += (_, e) => OnLine(stdout, e.Data);
-        p.ErrorDataReceived += (_, e) => OnLine(stderr, e.Data);
-        p.Start();
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); Assert.Fail("hung: tailor " + string.Join(" ", args)); }
-        p.WaitForExit();
-        Assert.True(sent == (second is null ? 1 : 2), $"sent {sent} signals; stdout:\n{stdout}\nstderr:\n{stderr}");
-        return new CliRunner.Result(p.ExitCode, stdout.ToString(), stderr.ToString());
-    }
+    /// <summary>SIGTERM when a line satisfies <paramref name="first"/>, and again when a later one satisfies
+    /// <paramref name="second"/>.</summary>
+    private static CliRunner.Result RunAndTerminate(Func<string, bool> first, Func<string, bool>? second, params string[] args) =>
+        CliRunner.RunAndSignal("TERM", second is null ? [first] : [first, second], args);
 
     private string[] Train(string output) =>
         ["train", fixture.Path, "--data", TestData.HandsTrain, "--epochs", "200", "--augment", "none", "--out", output];
