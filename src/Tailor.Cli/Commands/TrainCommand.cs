@@ -113,7 +113,7 @@ internal static partial class TrainCommand
                 WeightDecay = parse.GetValue(decayOption),
                 Seed = parse.GetValue(seedOption),
                 Shuffle = parse.GetValue(shuffleOption) is { } s ? OptionParsing.Bool("--shuffle", s) : null,
-                Schedule = ParseSchedule(parse.GetValue(scheduleOption), parse.GetValue(epochsOption) ?? (int)model.Spec.DefaultOr("epochs", 10)),
+                Schedule = ParseSchedule(parse.GetValue(scheduleOption)),
                 Augmentation = augmentation,
                 CheckpointEvery = every,
                 CheckpointPath = checkpoint,
@@ -188,12 +188,12 @@ internal static partial class TrainCommand
                 "add --validation DIR (a folder like --data) or --validation-split 0.2 (hold out a fifth of each label's photos).");
     }
 
-    internal static LearningRateSchedule? ParseSchedule(string? text, int epochs)
+    internal static LearningRateSchedule? ParseSchedule(string? text)
     {
         if (text is null) return null;
         try
         {
-            return LearningRateSchedule.Parse(text, epochs);
+            return LearningRateSchedule.Parse(text);
         }
         catch (TailorException e)
         {
@@ -210,12 +210,15 @@ internal static partial class TrainCommand
             $"Stopping after this mini-batch and keeping the last completed epoch ({Interrupts.Name(signal)} again to quit at once)…");
         if (json)
         {
-            task.EpochEnded += (_, e) => Console.Out.WriteLine(JsonSerializer.Serialize(new
+            // The history's record of the epoch, with the run's length after the epoch number.
+            int total = 0;
+            task.TrainingBegan += (_, e) => total = e.Epochs;
+            task.EpochEnded += (_, e) =>
             {
-                epoch = e.Epoch, epochs = e.Epochs, train_loss_mean = e.TrainLossMean, train_loss_last_batch = e.TrainLossLastBatch,
-                train_accuracy = e.TrainAccuracy, validation_loss = e.ValidationLoss, validation_accuracy = e.ValidationAccuracy,
-                learning_rate = e.LearningRate, seconds = e.Seconds,
-            }));
+                var line = TrainingHistory.ToJson(e);
+                line.Insert(1, "epochs", total);
+                Console.Out.WriteLine(line.ToJsonString());
+            };
             return await task.RunAsync(cts.Token);
         }
         task.FeaturesProgress += (_, p) => StatusLine.Error.Report("Features", p.Done, p.Total, "images");
@@ -237,7 +240,7 @@ internal static partial class TrainCommand
     /// <summary>The epoch table's header: training loss is the epoch's mean, "last batch" the last mini-batch's.</summary>
     internal const string EpochHeader = "epoch  train loss  last batch  train acc  val loss  val acc        lr   secs";
 
-    internal static string EpochRow(EpochEndedEventArgs e) => string.Create(CultureInfo.InvariantCulture,
+    internal static string EpochRow(EpochRecord e) => string.Create(CultureInfo.InvariantCulture,
         $"{e.Epoch,5}  {e.TrainLossMean,10:F4}  {e.TrainLossLastBatch,10:F4}  {e.TrainAccuracy,9:P1}  {Fmt(e.ValidationLoss, "F4"),8}  {Fmt(e.ValidationAccuracy, "P1"),7}  {e.LearningRate,8:G3}  {e.Seconds,5:F2}");
 
     /// <summary>", kept epoch 12 (lowest validation loss 0.4321)" when the model holds another epoch than the last.</summary>

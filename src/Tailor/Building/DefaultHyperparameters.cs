@@ -51,7 +51,7 @@ public static class DefaultHyperparameters
     }
 
     /// <summary>The learning-rate schedule a prepared model asks for (the form of
-    /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>): cosine annealing to 0 over the run's epochs.</summary>
+    /// <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>): cosine annealing to 0 over the run's epochs.</summary>
     public const string LearningRateSchedule = "cosine";
 
     /// <summary>Whether training with validation data hands back the epoch with the lowest validation loss

@@ -37,7 +37,7 @@ public sealed record ExpandOptions
     public Images.AugmentationOptions? Augmentation { get; init; }
 
     /// <summary>The learning-rate schedule training uses unless given another (the form of
-    /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>). Default: a Tailor model keeps its own;
+    /// <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>). Default: a Tailor model keeps its own;
     /// a plain classifier gets <see cref="DefaultHyperparameters.LearningRateSchedule"/>.</summary>
     public string? LearningRateSchedule { get; init; }
 

@@ -62,7 +62,7 @@ public sealed record PrepareOptions
     public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.FewShot;
 
     /// <summary>The learning-rate schedule training uses unless it is given another (stored in the update
-    /// spec), in the form of <see cref="Training.Schedules.LearningRateSchedule.Parse"/>. Default:
+    /// spec), in the form of <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>. Default:
     /// <see cref="DefaultHyperparameters.LearningRateSchedule"/> (cosine over the run's epochs).</summary>
     public string LearningRateSchedule { get; init; } = DefaultHyperparameters.LearningRateSchedule;
 

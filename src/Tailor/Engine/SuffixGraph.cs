@@ -82,6 +82,31 @@ public sealed partial class SuffixGraph
     }
 
     /// <summary>
+    /// The buffer of cut input <paramref name="index"/> (in <see cref="InputNames"/> order) for a batch of
+    /// <paramref name="batchSize"/> examples, to be filled in place: what <see cref="SetInput"/> does without the copy
+    /// from a caller's buffer (a training batch reads the feature cache straight into it).
+    /// </summary>
+    internal Span<float> InputBuffer(int index, int batchSize)
+    {
+        if (batchSize < 1)
+            throw new TailorException($"Batch size must be at least 1, got {batchSize}.");
+        if (batchSize != BatchSize)
+            PlanBatch(batchSize);
+        inputBatchSizes[index] = batchSize;
+        return inputs[index].Value;
+    }
+
+    /// <summary>Replaces the values of the frozen constant <paramref name="name"/> (an initializer the suffix reads,
+    /// such as the slot mask), keeping its length.</summary>
+    internal void SetConstant(string name, ReadOnlySpan<float> values)
+    {
+        var node = NodeNamed(name);
+        if (node.Kind != NodeKind.Constant || values.Length != node.Length)
+            throw new TailorException($"'{name}' is not a float constant of {values.Length} values in the training graph.");
+        values.CopyTo(node.Value);
+    }
+
+    /// <summary>
     /// Computes every node from the inputs. <paramref name="training"/> turns Dropout on; BatchNormalization
     /// always uses its running statistics (see the BatchNormalization op).
     /// </summary>

@@ -21,9 +21,15 @@ public sealed class FeatureCache : IDisposable
     private readonly FileStream? _file;
     private readonly string? _filePath;
 
-    private FeatureCache(int rows, int rowLength, int variants, long memoryLimit, string? directory)
+    private readonly int[] _segmentOffsets;
+
+    private FeatureCache(int rows, IReadOnlyList<int> segmentLengths, int variants, long memoryLimit, string? directory)
     {
         Rows = rows;
+        SegmentLengths = [.. segmentLengths];
+        _segmentOffsets = new int[segmentLengths.Count];
+        for (int s = 1; s < _segmentOffsets.Length; s++) _segmentOffsets[s] = _segmentOffsets[s - 1] + segmentLengths[s - 1];
+        int rowLength = segmentLengths.Sum();
         RowLength = rowLength;
         Variants = variants;
         long bytes = (long)rows * rowLength * sizeof(float);
@@ -43,6 +49,10 @@ public sealed class FeatureCache : IDisposable
     /// <summary>Floats per row (all cut tensors of one example, concatenated).</summary>
     public int RowLength { get; }
 
+    /// <summary>Floats of each cut tensor within a row (<see cref="FeatureExtractor.Lengths"/>): a row is these
+    /// segments back to back, in the order of <see cref="GraphCut.CutTensors"/>.</summary>
+    public IReadOnlyList<int> SegmentLengths { get; }
+
     /// <summary>Variants per example (1 without augmentation).</summary>
     public int Variants { get; }
 
@@ -56,6 +66,18 @@ public sealed class FeatureCache : IDisposable
             _memory.AsSpan((int)((long)row * RowLength), RowLength).CopyTo(destination);
         else
             RandomAccess.Read(_file!.SafeFileHandle, MemoryMarshal.AsBytes(destination[..RowLength]), (long)row * RowLength * sizeof(float));
+    }
+
+    /// <summary>Copies segment <paramref name="segment"/> (one cut tensor) of row <paramref name="row"/> into
+    /// <paramref name="destination"/>: a training batch reads each cut tensor straight into its graph input.</summary>
+    public void Read(int row, int segment, Span<float> destination)
+    {
+        int length = SegmentLengths[segment];
+        long start = (long)row * RowLength + _segmentOffsets[segment];
+        if (_memory is not null)
+            _memory.AsSpan((int)start, length).CopyTo(destination);
+        else
+            RandomAccess.Read(_file!.SafeFileHandle, MemoryMarshal.AsBytes(destination[..length]), start * sizeof(float));
     }
 
     private void Write(int row, ReadOnlySpan<float> values)
@@ -80,7 +102,7 @@ public sealed class FeatureCache : IDisposable
     {
         options ??= new FeatureCacheOptions();
         int variants = VariantsFor(augmentation);
-        var cache = new FeatureCache(paths.Count * variants, extractor.FeatureLength, variants, options.MemoryLimitBytes, options.Directory);
+        var cache = new FeatureCache(paths.Count * variants, extractor.Lengths, variants, options.MemoryLimitBytes, options.Directory);
         var failures = new List<Failure>();
         Task? decoding = null;
         try
@@ -176,7 +198,7 @@ public sealed class FeatureCache : IDisposable
     internal FeatureCache Append(int examples, Action<int, Span<float>> readExample, FeatureCacheOptions? options = null)
     {
         options ??= new FeatureCacheOptions();
-        var combined = new FeatureCache(Rows + examples * Variants, RowLength, Variants, options.MemoryLimitBytes, options.Directory);
+        var combined = new FeatureCache(Rows + examples * Variants, SegmentLengths, Variants, options.MemoryLimitBytes, options.Directory);
         try
         {
             var buffer = new float[Variants * RowLength];

@@ -182,7 +182,7 @@ public sealed record UpdateSpec
 
     /// <summary>
     /// The learning-rate schedule training uses when it is not given one, in the form of
-    /// <see cref="Training.Schedules.LearningRateSchedule.Parse"/>: <c>constant</c>, <c>cosine[:MIN_LR]</c> (over
+    /// <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>: <c>constant</c>, <c>cosine[:MIN_LR]</c> (over
     /// the run's epochs), <c>step:EPOCHS:GAMMA</c> or <c>exp:GAMMA</c>. Null (models written before this field
     /// existed) means constant.
     /// </summary>

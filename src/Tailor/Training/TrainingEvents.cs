@@ -11,14 +11,6 @@ public sealed record TrainingBeganEventArgs(int Examples, int Variants, int Epoc
 /// <summary>Raised after every mini-batch: the batch's mean loss and accuracy (before the update's effect).</summary>
 public sealed record MiniBatchEndedEventArgs(int Epoch, int BatchIndex, int BatchCount, int BatchSize, double Loss, double Accuracy);
 
-/// <summary>
-/// Raised after every epoch. <see cref="TrainLossMean"/> is the mean loss over all examples of the
-/// epoch; <see cref="TrainLossLastBatch"/> is the last mini-batch's alone (what Core ML reports as "the" loss).
-/// Epochs count from 1.
-/// </summary>
-public sealed record EpochEndedEventArgs(int Epoch, int Epochs, double TrainLossMean, double TrainLossLastBatch, double TrainAccuracy,
-    double? ValidationLoss, double? ValidationAccuracy, double LearningRate, double Seconds);
-
 /// <summary>Raised once at the end, whatever the outcome (cancellation and failure included).
 /// <see cref="KeptEpoch"/> is the epoch whose weights the model holds (see <see cref="TrainingResult.KeptEpoch"/>);
 /// <see cref="StoppedEarly"/> is true when <see cref="TrainingOptions.Patience"/> ended the run.</summary>

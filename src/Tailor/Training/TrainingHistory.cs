@@ -59,6 +59,10 @@ public sealed class TrainingHistory
 
     private readonly List<EpochRecord> _epochs = [];
 
+    /// <summary>One epoch as the history's JSON writes it (the same keys as <c>tailor train --json</c>'s epoch lines).</summary>
+    internal static System.Text.Json.Nodes.JsonObject ToJson(EpochRecord record) =>
+        (System.Text.Json.Nodes.JsonObject)JsonSerializer.SerializeToNode(record, JsonOptions)!;
+
     /// <summary>The epochs recorded, in order.</summary>
     public IReadOnlyList<EpochRecord> Epochs => _epochs;
 

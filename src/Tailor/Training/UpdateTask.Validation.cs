@@ -7,15 +7,15 @@ public sealed partial class UpdateTask
 {
     /// <summary>The training and validation examples: the folders as given, or with
     /// <see cref="TrainingOptions.ValidationSplit"/> a stratified part of the training folder held out.</summary>
-    private (IReadOnlyList<LabeledExample> Train, IReadOnlyList<LabeledExample>? Validation) SplitExamples(int seed)
+    internal static (IReadOnlyList<LabeledExample> Train, IReadOnlyList<LabeledExample>? Validation) SplitExamples(
+        LabeledFolder data, LabeledFolder? validationFolder, double fraction, int seed)
     {
-        double fraction = _options.ValidationSplit;
-        if (fraction == 0) return (_train.Examples, _validation?.Examples);
-        var held = HoldOut(_train, fraction, seed);
-        var train = new List<LabeledExample>(_train.Examples.Count - held.Count);
+        if (fraction == 0) return (data.Examples, validationFolder?.Examples);
+        var held = HoldOut(data, fraction, seed);
+        var train = new List<LabeledExample>(data.Examples.Count - held.Count);
         var validation = new List<LabeledExample>(held.Count);
-        for (int i = 0; i < _train.Examples.Count; i++)
-            (held.Contains(i) ? validation : train).Add(_train.Examples[i]);
+        for (int i = 0; i < data.Examples.Count; i++)
+            (held.Contains(i) ? validation : train).Add(data.Examples[i]);
         return (train, validation);
     }
 
@@ -66,17 +66,16 @@ public sealed partial class UpdateTask
     private const long SplitStream = 0x56414C4944; // "VALID"
 
     /// <summary>Checks the options that choose the epoch kept and when to stop, against the data there is.</summary>
-    private void CheckValidationOptions()
+    internal static void CheckValidationOptions(TrainingOptions o, LabeledFolder? validation)
     {
-        var o = _options;
         if (!(o.ValidationSplit == 0 || o.ValidationSplit > 0 && o.ValidationSplit <= MaxValidationSplit))
             throw new TailorException(string.Create(CultureInfo.InvariantCulture,
                 $"ValidationSplit = {o.ValidationSplit}: give 0 (no split) or a fraction in (0, {MaxValidationSplit}] of each label's examples to hold out."));
-        if (o.ValidationSplit > 0 && _validation is not null)
-            throw new TailorException($"ValidationSplit holds out part of the training examples, but a validation folder ('{_validation.Root}') is given too; use one or the other.");
+        if (o.ValidationSplit > 0 && validation is not null)
+            throw new TailorException($"ValidationSplit holds out part of the training examples, but a validation folder ('{validation.Root}') is given too; use one or the other.");
         if (o.Patience < 0)
             throw new TailorException($"Patience = {o.Patience}: give 0 (never stop early) or a positive number of epochs.");
-        bool hasValidation = _validation is not null || o.ValidationSplit > 0;
+        bool hasValidation = validation is not null || o.ValidationSplit > 0;
         if (!hasValidation && (o.KeepBest == true || o.Patience > 0))
             throw new TailorException($"{(o.KeepBest == true ? "KeepBest" : "Patience")} compares epochs by their validation loss, and there is no validation data: " +
                 "give a validation folder or set ValidationSplit.");

@@ -44,7 +44,7 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
         var task = new UpdateTask(model, LabeledFolder.Scan(SmallSet), LabeledFolder.Scan(SmallSet), Options(epochs: 3));
         var log = new List<string>();
         var batchLosses = new List<(int Epoch, double Loss, int Size)>();
-        var epochs = new List<EpochEndedEventArgs>();
+        var epochs = new List<EpochRecord>();
         task.TrainingBegan += (_, e) => log.Add($"began {e.Examples}x{e.Variants} batch {e.BatchSize}");
         task.MiniBatchEnded += (_, e) => { log.Add($"batch {e.Epoch}.{e.BatchIndex}/{e.BatchCount}"); batchLosses.Add((e.Epoch, e.Loss, e.BatchSize)); };
         task.EpochEnded += (_, e) => { log.Add($"epoch {e.Epoch}"); epochs.Add(e); };
