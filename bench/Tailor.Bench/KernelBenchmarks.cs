@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json;
 using Onnx;
 using Tailor.Building;
+using Tailor.Data;
 using Tailor.Features;
 using Tailor.Engine;
 using Tailor.Engine.Kernels;
@@ -270,7 +271,7 @@ internal static class KernelBenchmarks
         // A longer warm-up: the step calls dozens of engine methods, and with tiered PGO each passes through an
         // instrumented tier before its final code; after 0.5 s the batch-8 step still ran partly instrumented (13–23 µs
         // instead of 4 µs; DOTNET_TieredPGO=0 gave 4 µs at once).
-        var engine = Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.01), x, labels, batch), warmupSeconds: 2);
+        var engine = Measure.Time(EngineStep(suffix, new Sgd(0.01), x, labels, batch, classes), warmupSeconds: 2);
 
         // The floor: the same step written directly with TensorPrimitives, no graph (DESIGN.md's "plain Vector<float> code").
         float[] pw = (float[])w.Clone(), pb = (float[])bias.Clone(), z = new float[batch * classes], gw = new float[classes * inputs], gb = new float[classes];
@@ -318,7 +319,7 @@ internal static class KernelBenchmarks
         float[] x = Random(rng, batch * 512 * 169);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
         // About 25–90 ms a step: a few steps per sample and fewer samples keep the whole run near a minute.
-        return Measure.Time(EngineStep(suffix, new CrossEntropyLoss("prob"), new Sgd(0.001), x, labels, batch), sampleSeconds: 0.08, samples: 9);
+        return Measure.Time(EngineStep(suffix, new Sgd(0.001), x, labels, batch, 10), sampleSeconds: 0.08, samples: 9);
     }
 
     /// <summary>
@@ -328,51 +329,37 @@ internal static class KernelBenchmarks
     /// </summary>
     private static Timing DefaultFineTuningStep(int batch)
     {
-        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = ["a", "b", "c"], Capacity = 10 });
-        var spec = model.Spec;
-        var cut = GraphCut.Compute(model);
-        int[][] shapes;
-        using (var extractor = new FeatureExtractor(model, cut)) shapes = [.. extractor.Shapes];
-        var loss = new TrainingLoss(spec);
-        var trainable = spec.UpdatableLayers.SelectMany(l => l.Parameters).ToList();
-        var graph = SuffixGraph.Build(model.Proto.Graph, cut.CutTensors, loss.Outputs, trainable.ToHashSet(), (int)model.Proto.Opset(),
-            cut.CutTensors.Select((t, i) => (t, shapes[i])).ToDictionary(p => p.t, p => p.Item2), seed: 42);
-        ITrainableParameter[] parameters = [.. trainable.Select(p => graph.Parameters[p])];
-        var optimizer = new Adam(0.005, 0.9, 0.999, 1e-8, 1e-4);
+        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = ["✊", "✋", "✌️"], Capacity = 10 });
+        // The plan and session an app or UpdateTask makes (the hands photos only name the labels: no feature is computed).
+        using var plan = TrainingPlan.Create(model, LabeledFolder.Scan(Path.Combine(SharedData.Hands, "train")),
+            new TrainingOptions { BatchSize = batch, Augmentation = Images.AugmentationOptions.None });
+        using var session = new TrainingSession(plan);
         var rng = new Random(6);
-        // The cut tensors are ReLU outputs: non-negative.
-        var inputs = shapes.Select(s => Random(rng, batch * s.Aggregate(1, (a, d) => a * d)).Select(MathF.Abs).ToArray()).ToArray();
-        var labels = Enumerable.Range(0, batch).Select(i => i % 3).ToArray().AsMemory();
-        var names = graph.InputNames;
+        // The cut tensors are ReLU outputs: non-negative. One row per example: its cut tensors back to back, as the cache holds them.
+        int[] lengths = [.. plan.CutShapes.Select(s => s.Aggregate(1, (a, d) => a * d))];
+        plan.Dispose();   // the prefix's ONNX Runtime session is not needed for steps
+        var rows = Random(rng, batch * lengths.Sum()).Select(MathF.Abs).ToArray();
+        using var set = new Tailor.Training.FeatureSet(FeatureCache.InMemory(lengths, rows), [.. Enumerable.Range(0, batch).Select(i => i % 3)], seed: 0, shuffle: false);
+        var features = set.Batches(batch).First();
         // About 100 ms a step on two cores: fewer, longer samples.
-        return Measure.Time(() =>
-        {
-            for (int t = 0; t < names.Count; t++) graph.SetInput(names[t], inputs[t], batch);
-            graph.ZeroGradients();
-            graph.Forward(training: true);
-            loss.Evaluate(graph, labels, default, seedGradient: true);
-            graph.Backward();
-            optimizer.Step(parameters);
-        }, sampleSeconds: 0.3, samples: 7);
+        return Measure.Time(() => session.TrainStep(features), sampleSeconds: 0.3, samples: 7);
     }
 
-    /// <summary>One SGD train step as UpdateTask runs it: set the batch, forward, loss, backward, optimizer step.</summary>
-    private static Action EngineStep(SuffixGraph graph, Loss loss, Optimizer optimizer, float[] x, int[] labels, int batch)
+    /// <summary>One SGD train step as UpdateTask and an app's own loop run it: <see cref="TrainingSession.TrainStep"/> on a
+    /// batch of cached features (read into the graph's input, forward, cross-entropy, backward, optimizer step).</summary>
+    private static Action EngineStep(SuffixGraph graph, Optimizer optimizer, float[] x, int[] labels, int batch, int classes)
     {
-        // Parameters as an array: enumerating the dictionary per step would allocate an enumerator.
-        ITrainableParameter[] parameters = [.. graph.Parameters.Values];
-        var target = LossTarget.Classes(labels.AsMemory(0, batch));
-        string input = graph.InputNames[0];
-        return () =>
-        {
-            graph.SetInput(input, x, batch);
-            graph.ZeroGradients();
-            graph.Forward(training: true);
-            loss.Evaluate(graph, target);
-            graph.Backward();
-            optimizer.Step(parameters);
-        };
+        var loss = new TrainingLoss([new Spec.LossSpec { Input = graph.OutputNames[0] }], classes);
+        var session = new TrainingSession(graph, loss, optimizer, classes, Settings(batch));
+        int exampleLength = x.Length / batch;
+        var set = new Tailor.Training.FeatureSet(FeatureCache.InMemory([exampleLength], x), labels[..batch], seed: 0, shuffle: false);
+        var features = set.Batches(batch).First();
+        return () => session.TrainStep(features);
     }
+
+    /// <summary>What a synthetic session records in a checkpoint (it writes none here).</summary>
+    private static TrainingSettings Settings(int batch) =>
+        new(Spec.OptimizerKind.Sgd, 1, 0.01, batch, false, 0, 0, false, 0.9, 0.999, 1e-8, 0, Images.AugmentationOptions.None, null);
 
     private static float[] Random(Random rng, int count, float scale = 1f)
     {

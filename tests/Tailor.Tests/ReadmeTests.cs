@@ -42,6 +42,46 @@ public sealed partial class ReadmeTests : IDisposable
         Assert.True(report.Correct >= 10, $"{report.Correct}/15");
     }
 
+    [Fact]
+    public void ReadmeOwnLoopSample_IsTheOwnLoopProgram_CharacterForCharacter()
+    {
+        string root = RepositoryRoot();
+        var block = CsharpBlock().Matches(File.ReadAllText(Path.Combine(root, "README.md"))).FirstOrDefault(m => m.Groups[1].Value.Contains("new TrainingSession("));
+        Assert.True(block is not null, "README.md has a ```csharp block that drives a TrainingSession");
+        string program = File.ReadAllText(Path.Combine(root, "samples", "OwnLoop", "Program.cs"));
+        Assert.Equal(program, block.Groups[1].Value);
+    }
+
+    [Fact]
+    public void ReadmeOwnLoopSample_Learns_OnTheHandsPhotos()
+    {
+        string output = Path.Combine(_dir, "own-loop.onnx");
+        var entry = System.Reflection.Assembly.Load("OwnLoop").EntryPoint!;
+        var console = Console.Out;
+        var printed = new StringWriter();
+        Console.SetOut(printed);
+        try
+        {
+            entry.Invoke(null, [new[] { TestData.HandsTrain, TestData.HandsTest, output }]);
+        }
+        finally
+        {
+            Console.SetOut(console);
+        }
+        // Its loop lowered the training loss, and the model it wrote (with the checkpoint beside it) predicts the test photos.
+        var losses = OwnLoopLoss().Matches(printed.ToString()).Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(20, losses.Count);
+        Assert.True(losses[^1] < losses[0] / 2, printed.ToString());
+        Assert.True(File.Exists(output + ".ckpt"));
+        using var predictor = new Predictor(UpdatableModel.Load(output));
+        var report = Evaluator.Evaluate(predictor, LabeledFolder.Scan(TestData.HandsTest));
+        Assert.Equal(15, report.Count);
+        Assert.True(report.Correct >= 10, $"{report.Correct}/15\n{printed}");
+    }
+
+    [GeneratedRegex(@"^epoch \d+: loss ([0-9.]+),", RegexOptions.Multiline)]
+    private static partial Regex OwnLoopLoss();
+
     internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

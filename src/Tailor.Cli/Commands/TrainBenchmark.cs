@@ -18,6 +18,7 @@ using Tailor.Images;
 using Tailor.Spec;
 using Tailor.Training;
 using Tailor.Training.Optimizers;
+using TrainingSession = Tailor.Training.TrainingSession;
 using H = Tailor.Spec.HyperparameterNames;
 
 namespace Tailor.Cli.Commands;
@@ -319,78 +320,52 @@ internal static class TrainBenchmark
     private sealed record RecomputeResult(double DecodeSeconds, double[] EpochSeconds);
 
     /// <summary>
-    /// Trains like <see cref="UpdateTask"/> (same suffix graph, loss, optimizer, shuffling and batch size) but runs
-    /// the frozen prefix on each mini-batch's images every epoch instead of reading cached features. The images are
-    /// decoded once up front, which favours this path: only the prefix is recomputed.
+    /// Trains as <see cref="UpdateTask"/> does (the same plan, session, shuffling and batch size: one
+    /// <see cref="TrainingSession.TrainStep"/> per batch) but runs the frozen prefix on each mini-batch's images every
+    /// epoch instead of reading cached features. The images are decoded once up front, which favours this path: only
+    /// the prefix is recomputed.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static RecomputeResult Recompute(string modelPath, LabeledFolder train, int epochs, CancellationToken cancellationToken)
     {
         var model = UpdatableModel.Load(modelPath);
-        var spec = model.Spec;
-        var cut = GraphCut.Compute(model);
-        var trainable = spec.UpdatableLayers.SelectMany(l => l.Parameters).ToList();
-        int seed = (int)spec.DefaultOr(H.Seed, 42), batch = (int)spec.DefaultOr(H.BatchSize, 8);
-        bool shuffle = spec.DefaultOr(H.Shuffle, 1) == 1;
-        using var extractor = new FeatureExtractor(model, cut);
-        var proto = ModelProto.Parser.ParseFrom(model.ToBytes());
-        var shapes = cut.CutTensors.Select((t, i) => (t, extractor.Shapes[i])).ToDictionary(p => p.t, p => p.Item2);
-        var loss = new TrainingLoss(spec);
-        var graph = SuffixGraph.Build(proto.Graph, cut.CutTensors, loss.Outputs, trainable.ToHashSet(), DefaultOpset(proto), shapes, seed);
-        var parameters = trainable.Select(p => graph.Parameters[p]).ToArray();
-        Optimizer optimizer = spec.Optimizer == OptimizerKind.Sgd
-            ? new Sgd(spec.DefaultOr(H.LearningRate, 0.1), spec.DefaultOr(H.Momentum, 0), spec.DefaultOr(H.Nesterov, 0) == 1, spec.DefaultOr(H.WeightDecay, 0))
-            : new Adam(spec.DefaultOr(H.LearningRate, 0.001), spec.DefaultOr(H.Beta1, 0.9), spec.DefaultOr(H.Beta2, 0.999), spec.DefaultOr(H.Epsilon, 1e-8), spec.DefaultOr(H.WeightDecay, 0));
-
-        int n = train.Examples.Count, imageLength = extractor.ImageLength, featureLength = extractor.FeatureLength;
+        using var plan = TrainingPlan.Create(model, train, new TrainingOptions { Epochs = epochs, Augmentation = AugmentationOptions.None });
+        var settings = plan.Settings;
+        var extractor = plan.Extractor();
+        using var session = new TrainingSession(plan);
+        int n = train.Examples.Count, imageLength = extractor.ImageLength, featureLength = extractor.FeatureLength, batch = settings.BatchSize;
         var clock = Stopwatch.StartNew();
         var decoded = new float[(long)n * imageLength];
-        var pre = spec.Preprocessing;
+        var pre = model.Spec.Preprocessing;
         Parallel.For(0, n, new ParallelOptions { CancellationToken = cancellationToken },
             i => ImageLoader.LoadInto(train.Examples[i].Path, pre, decoded.AsSpan(i * imageLength, imageLength)));
         double decodeSeconds = clock.Elapsed.TotalSeconds;
 
-        int[] slots = train.Examples.Select(e => spec.Labels.IndexOf(e.Label)).ToArray();
-        int capacity = spec.Labels.Capacity;
-        bool mse = loss.NeedsOneHot;
-        var lengths = extractor.Lengths;
+        int[] slots = train.Examples.Select(e => plan.Slots.Labels.IndexOf(e.Label)).ToArray();
         var images = new float[batch * imageLength];
         var features = new float[batch * featureLength];
-        var inputs = lengths.Select(l => new float[batch * l]).ToArray();
-        var labels = new int[batch];
-        var targets = new float[batch * capacity];
+        // One batch of features at a time, refilled from the prefix: the session reads it as it reads the cache.
+        var batchSlots = new int[batch];
+        using var cache = new FeatureSet(FeatureCache.InMemory(extractor.Lengths, features), batchSlots, settings.Seed, shuffle: false);
         var order = new int[n];
         var seconds = new double[epochs];
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             clock.Restart();
-            if (shuffle) EpochShuffle.Permutation(seed, epoch, order);
+            if (settings.Shuffle) EpochShuffle.Permutation(settings.Seed, epoch, order);
             else for (int i = 0; i < n; i++) order[i] = i;
             for (int start = 0; start < n; start += batch)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int count = Math.Min(batch, n - start);
                 for (int i = 0; i < count; i++)
-                    decoded.AsSpan(order[start + i] * imageLength, imageLength).CopyTo(images.AsSpan(i * imageLength));
-                extractor.Extract(images, count, features);
-                if (mse) targets.AsSpan(0, count * capacity).Clear();
-                for (int i = 0; i < count; i++)
                 {
-                    int offset = 0;
-                    for (int t = 0; t < lengths.Count; t++)
-                    {
-                        features.AsSpan(i * featureLength + offset, lengths[t]).CopyTo(inputs[t].AsSpan(i * lengths[t]));
-                        offset += lengths[t];
-                    }
-                    labels[i] = slots[order[start + i]];
-                    if (mse) targets[i * capacity + labels[i]] = 1f;
+                    decoded.AsSpan(order[start + i] * imageLength, imageLength).CopyTo(images.AsSpan(i * imageLength));
+                    batchSlots[i] = slots[order[start + i]];
                 }
-                for (int t = 0; t < lengths.Count; t++) graph.SetInput(graph.InputNames[t], inputs[t].AsSpan(0, count * lengths[t]), count);
-                graph.ZeroGradients();
-                graph.Forward(training: true);
-                loss.Evaluate(graph, labels.AsMemory(0, count), targets.AsMemory(0, count * capacity), seedGradient: true);
-                graph.Backward();
-                optimizer.Step(parameters);
+                extractor.Extract(images, count, features);
+                cache.Cache.WriteRows(0, features.AsSpan(0, count * featureLength));
+                session.TrainStep(cache.Take(0, count));
             }
             seconds[epoch] = clock.Elapsed.TotalSeconds;
         }
@@ -507,9 +482,6 @@ internal static class TrainBenchmark
         graph.Initializer.Clear();
         graph.Initializer.AddRange(initializers);
     }
-
-    private static int DefaultOpset(ModelProto model) =>
-        (int)model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(13).Max();
 
     private static void CollectGarbage()
     {

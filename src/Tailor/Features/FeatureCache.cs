@@ -88,6 +88,22 @@ public sealed class FeatureCache : IDisposable
             RandomAccess.Write(_file!.SafeFileHandle, MemoryMarshal.AsBytes(values), (long)row * RowLength * sizeof(float));
     }
 
+    /// <summary>An in-memory cache of <paramref name="values"/> (rows × the segments' total length), one variant per
+    /// example: features that did not come from a prefix (benchmarks of the training step).</summary>
+    internal static FeatureCache InMemory(IReadOnlyList<int> segmentLengths, ReadOnlySpan<float> values)
+    {
+        int rowLength = segmentLengths.Sum();
+        var cache = new FeatureCache(values.Length / rowLength, segmentLengths, 1, long.MaxValue, null);
+        for (int r = 0; r < cache.Rows; r++) cache.Write(r, values.Slice(r * rowLength, rowLength));
+        return cache;
+    }
+
+    /// <summary>Overwrites rows from <paramref name="firstRow"/> on with <paramref name="values"/> (whole rows back to back).</summary>
+    internal void WriteRows(int firstRow, ReadOnlySpan<float> values)
+    {
+        for (int r = 0; r < values.Length / RowLength; r++) Write(firstRow + r, values.Slice(r * RowLength, RowLength));
+    }
+
     /// <summary>A failure to read one example.</summary>
     public sealed record Failure(int Example, string Path, string Reason);
 

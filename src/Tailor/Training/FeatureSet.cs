@@ -60,6 +60,20 @@ public sealed class FeatureSet : IDisposable
         return Iterate(_batch, batchSize);
     }
 
+    /// <summary>The batch of rows <paramref name="start"/>…+<paramref name="count"/> in order (a set refilled batch by
+    /// batch, as a benchmark that recomputes the prefix does).</summary>
+    internal FeatureBatch Take(int start, int count)
+    {
+        if (_batch is null || _batch.Capacity < count) _batch = new FeatureBatch(this, count);
+        for (int i = 0; i < count; i++)
+        {
+            _batch.RowBuffer[i] = _rows[start + i];
+            _batch.LabelBuffer[i] = _slots[_rows[start + i] / _cache.Variants];
+        }
+        _batch.Count = count;
+        return _batch;
+    }
+
     private IEnumerable<FeatureBatch> Iterate(FeatureBatch batch, int batchSize)
     {
         for (int start = 0; start < _rows.Length; start += batchSize)

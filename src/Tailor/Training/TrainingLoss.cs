@@ -20,13 +20,16 @@ public sealed class TrainingLoss
     private readonly int _capacity;
 
     /// <exception cref="ArgumentException">A weight is negative or not finite (a validated spec has none).</exception>
-    public TrainingLoss(UpdateSpec spec)
+    public TrainingLoss(UpdateSpec spec) : this(spec.LossTerms, spec.Labels.Capacity) { }
+
+    /// <summary>The loss of <paramref name="terms"/> over <paramref name="capacity"/> slots (a graph built by hand).</summary>
+    internal TrainingLoss(IReadOnlyList<LossSpec> terms, int capacity)
     {
-        _terms = [.. spec.LossTerms];
+        _terms = [.. terms];
         _sum = new WeightedLossSum(_terms.Select(t => ((Loss)(t.Kind == LossKind.MeanSquaredError
             ? new MeanSquaredErrorLoss(t.Input) : new CrossEntropyLoss(t.Input)), (float)t.Weight)));
         _targets = new LossTarget[_terms.Length];
-        _capacity = spec.Labels.Capacity;
+        _capacity = capacity;
         NeedsOneHot = _terms.Any(t => t.Kind == LossKind.MeanSquaredError);
         Outputs = _terms.Select(t => t.Input).Distinct().ToArray();
     }
