@@ -96,16 +96,6 @@ public sealed partial class SuffixGraph
         return inputs[index].Value;
     }
 
-    /// <summary>Replaces the values of the frozen constant <paramref name="name"/> (an initializer the suffix reads,
-    /// such as the slot mask), keeping its length.</summary>
-    internal void SetConstant(string name, ReadOnlySpan<float> values)
-    {
-        var node = NodeNamed(name);
-        if (node.Kind != NodeKind.Constant || values.Length != node.Length)
-            throw new TailorException($"'{name}' is not a float constant of {values.Length} values in the training graph.");
-        values.CopyTo(node.Value);
-    }
-
     /// <summary>
     /// Computes every node from the inputs. <paramref name="training"/> turns Dropout on; BatchNormalization
     /// always uses its running statistics (see the BatchNormalization op).

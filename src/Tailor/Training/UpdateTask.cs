@@ -1,13 +1,8 @@
 using System.Diagnostics;
 using Tailor.Building;
 using Tailor.Data;
-using Tailor.Engine;
-using Tailor.Engine.Losses;
 using Tailor.Features;
-using Tailor.Onnx;
-using Tailor.Spec;
 using Tailor.Training.Optimizers;
-using H = Tailor.Spec.HyperparameterNames;
 
 namespace Tailor.Training;
 
@@ -22,7 +17,9 @@ namespace Tailor.Training;
 /// Events are raised on the training thread, in this order: <see cref="FeaturesProgress"/> while the
 /// prefix runs, <see cref="TrainingBegan"/>, then per epoch <see cref="MiniBatchEnded"/> for each batch
 /// and <see cref="EpochEnded"/>, and <see cref="Completed"/> exactly once — also when cancelled or failed.
-/// The model passed in is updated in place (weights, and labels that took a free slot); save it after.
+/// The model passed in is updated in place (weights, and labels that took a free slot) when the task ends with at
+/// least one epoch's weights kept; until then, and when no epoch completed, it is unchanged. Save it after.
+/// The task is a loop over <see cref="TrainingPlan"/> and <see cref="TrainingSession"/>, which an app can drive itself.
 /// </remarks>
 public sealed partial class UpdateTask
 {

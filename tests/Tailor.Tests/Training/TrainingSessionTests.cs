@@ -138,6 +138,19 @@ public sealed class TrainingSessionTests : IClassFixture<PreparedModelFixture>, 
     }
 
     [Fact]
+    public void OlderCheckpoint_WithoutSettings_IsCheckedOnTheSeedAlone()
+    {
+        string path = _dir.File("old.ckpt");
+        var data = LabeledFolder.Scan(SmallSet);
+        using (var session = new TrainingSession(TrainingPlan.Create(_fixture.Load(), data, Options())))
+            Checkpoint.Write(path, 1, session.Settings.Seed, session.Parameters, session.Optimizer);   // no "training" record, as before
+        using (var other = new TrainingSession(TrainingPlan.Create(_fixture.Load(), data, Options() with { BatchSize = 2 })))
+            Assert.Equal(1, other.LoadCheckpoint(path));
+        using var seeded = new TrainingSession(TrainingPlan.Create(_fixture.Load(), data, Options() with { Seed = 7 }));
+        Assert.Contains("seed 42 (this run: 7)", Assert.Throws<TailorException>(() => seeded.LoadCheckpoint(path)).Message);
+    }
+
+    [Fact]
     public void ResumeWithOtherSettings_IsRefusedNamingThem()
     {
         // Before: a resume checked only the seed and the epochs, so another batch size continued silently.
