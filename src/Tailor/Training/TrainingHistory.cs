@@ -121,24 +121,25 @@ public sealed class TrainingHistory
     /// <exception cref="TailorException">The file cannot be written.</exception>
     public void SaveCsv(string path) => AtomicFile.WriteAllText(path, ToCsv());
 
-    /// <summary>The history as CSV text: <see cref="CsvHeader"/>, then one line per epoch.</summary>
+    /// <summary>The history as CSV text: <see cref="CsvHeader"/>, then one line per epoch: the cells of the record's
+    /// JSON (<see cref="ToJson"/>) in order, numbers round-trippable, an empty cell for a missing validation.</summary>
     public string ToCsv()
     {
         var sb = new StringBuilder(CsvHeader).Append('\n');
         foreach (EpochRecord e in _epochs)
         {
-            sb.Append(e.Epoch.ToString(CultureInfo.InvariantCulture)).Append(',')
-              .Append(Format(e.TrainLossMean)).Append(',')
-              .Append(Format(e.TrainLossLastBatch)).Append(',')
-              .Append(Format(e.TrainAccuracy)).Append(',')
-              .Append(e.ValidationLoss is { } vl ? Format(vl) : "").Append(',')
-              .Append(e.ValidationAccuracy is { } va ? Format(va) : "").Append(',')
-              .Append(Format(e.LearningRate)).Append(',')
-              .Append(Format(e.Seconds)).Append('\n');
+            bool first = true;
+            foreach (var (_, value) in ToJson(e))
+            {
+                if (!first) sb.Append(',');
+                first = false;
+                // NaN and infinities are JSON strings ("NaN", "Infinity"): the same text in the CSV.
+                if (value is not null)
+                    sb.Append(value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value.GetValue<double>().ToString("R", CultureInfo.InvariantCulture));
+            }
+            sb.Append('\n');
         }
         return sb.ToString();
-
-        static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     }
 
     /// <summary>Reads a history saved by <see cref="SaveJson"/>.</summary>

@@ -113,4 +113,12 @@ public sealed class TrainingHistoryTests : IDisposable
         File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length / 2).ToArray());
         Assert.Contains("it is not a Tailor training history", Assert.Throws<TailorException>(() => TrainingHistory.Load(path)).Message);
     }
+
+    [Fact]
+    public void CsvHeader_IsTheRecordsJsonKeys_InOrder()
+    {
+        // One declaration of the epoch record: the CSV's columns are its JSON keys (the CLI's --json epoch lines too).
+        var json = TrainingHistory.ToJson(new EpochRecord(1, 0.5, 0.25, 0.75, null, null, 0.001, 1.5));
+        Assert.Equal(TrainingHistory.CsvHeader, string.Join(",", json.Select(p => p.Key)));
+    }
 }
