@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 
 namespace Tailor.Bench;
@@ -65,4 +66,7 @@ internal static class Measure
         if (!TailorIsOptimized)
             Console.Error.WriteLine("warning: Debug build; run with -c Release for figures (the JIT does not optimize Debug assemblies).");
     }
+
+    /// <summary>"1 image", "3 images".</summary>
+    public static string Count(int n, string noun) => $"{n.ToString(CultureInfo.InvariantCulture)} {noun}{(n == 1 ? "" : "s")}";
 }

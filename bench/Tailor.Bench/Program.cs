@@ -1,11 +1,14 @@
 using System.CommandLine;
 using Tailor.Bench;
 
-// Benchmarks that must not become dependencies of the tool: the GEMM kernels against a measured FMA peak, and the
-// heads against ML.NET. The end-to-end training benchmark is `tailor bench train` (src/Tailor.Cli).
+// Benchmarks, none of them part of the tool: the end-to-end training benchmark, the GEMM kernels against a measured FMA
+// peak, the heads against ML.NET, memory and images.
 var root = new RootCommand(
     "Tailor benchmarks. Every figure is printed beside a baseline measured in the same run, with the ratio. " +
-    "Run in Release: dotnet run -c Release --project bench/Tailor.Bench -- <command>. The end-to-end training benchmark is `tailor bench train`.");
+    "Run in Release: dotnet run -c Release --project bench/Tailor.Bench -- <command>.");
+
+root.Add(TrainBenchCommand.Create());
+root.Add(MemoryProbe.CreateCommand());
 
 var json = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
 var kernels = new Command("kernels", "GEMM GFLOP/s on the shapes of DESIGN.md's targets and the engine's train steps, against an FMA peak loop, on one core and on all.")

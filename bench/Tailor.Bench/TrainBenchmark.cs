@@ -21,7 +21,7 @@ using Tailor.Training.Optimizers;
 using TrainingSession = Tailor.Training.TrainingSession;
 using H = Tailor.Spec.HyperparameterNames;
 
-namespace Tailor.Cli.Commands;
+namespace Tailor.Bench;
 
 /// <summary>
 /// The measurements behind <c>tailor bench train</c>. Everything goes through the public library API, the way an
@@ -127,7 +127,7 @@ internal static class TrainBenchmark
         var total = Stopwatch.StartNew();
         if (train.Examples.Count == 0) throw new TailorException($"'{train.Root}' holds no images.");
         bool optimized = typeof(UpdateTask).Assembly.GetCustomAttribute<DebuggableAttribute>() is not { IsJITOptimizerDisabled: true };
-        log.WriteLine($"bench train: {Text.Count(train.Examples.Count, "image")} in {Text.Count(train.Labels.Count, "label")} from {train.Root}" +
+        log.WriteLine($"bench train: {Tailor.Bench.Measure.Count(train.Examples.Count, "image")} in {Tailor.Bench.Measure.Count(train.Labels.Count, "label")} from {train.Root}" +
             (optimized ? "" : " (Debug build: managed code unoptimized)"));
 
         log.WriteLine("bench train: preparing the default model and the reference app's (embedded ResNet18)…");
@@ -272,11 +272,11 @@ internal static class TrainBenchmark
         int repeats, TextWriter log, CancellationToken cancellationToken)
     {
         int epochs = options.Epochs ?? throw new ArgumentException("The benchmark sets the epochs.", nameof(options));
-        log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} on cached features (UpdateTask)…");
+        log.WriteLine($"bench train: {name}: {Tailor.Bench.Measure.Count(epochs, "epoch")} on cached features (UpdateTask)…");
         var cachedRuns = new List<TrainingResult> { RunTask(modelPath, train, options, cancellationToken) };
-        log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} recomputing the prefix every epoch (Core ML's way)…");
+        log.WriteLine($"bench train: {name}: {Tailor.Bench.Measure.Count(epochs, "epoch")} recomputing the prefix every epoch (Core ML's way)…");
         var recompute = Recompute(modelPath, train, epochs, cancellationToken);
-        if (repeats > 1) log.WriteLine($"bench train: {name}: {Text.Count(epochs, "epoch")} on cached features again ({repeats - 1} more)…");
+        if (repeats > 1) log.WriteLine($"bench train: {name}: {Tailor.Bench.Measure.Count(epochs, "epoch")} on cached features again ({repeats - 1} more)…");
         for (int r = 1; r < repeats; r++) cachedRuns.Add(RunTask(modelPath, train, options, cancellationToken));
         // The run with the median feature time stands for the cached path (its epochs included).
         var cached = cachedRuns.OrderBy(r => r.FeatureSeconds).ElementAt(cachedRuns.Count / 2);
@@ -315,7 +315,7 @@ internal static class TrainBenchmark
 
     private static string Describe(UpdateSpec spec) =>
         $"ResNet18 + {(spec.Notes.GetValueOrDefault("feature_normalization") == "l2" ? "L2-normalized features → " : "")}" +
-        $"linear head ({Text.Count(spec.Labels.Capacity, "slot")}), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}";
+        $"linear head ({Tailor.Bench.Measure.Count(spec.Labels.Capacity, "slot")}), {spec.Optimizer.ToString().ToLowerInvariant()}; training {string.Join(", ", spec.UpdatableLayers.Select(l => l.Name))}";
 
     private sealed record RecomputeResult(double DecodeSeconds, double[] EpochSeconds);
 
@@ -346,7 +346,7 @@ internal static class TrainBenchmark
         var features = new float[batch * featureLength];
         // One batch of features at a time, refilled from the prefix: the session reads it as it reads the cache.
         var batchSlots = new int[batch];
-        using var cache = new FeatureSet(FeatureCache.InMemory(extractor.Lengths, features), batchSlots, settings.Seed, shuffle: false);
+        using var cache = new Tailor.Training.FeatureSet(FeatureCache.InMemory(extractor.Lengths, features), batchSlots, settings.Seed, shuffle: false);
         var order = new int[n];
         var seconds = new double[epochs];
         for (int epoch = 0; epoch < epochs; epoch++)

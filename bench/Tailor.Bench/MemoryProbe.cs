@@ -8,11 +8,11 @@ using Microsoft.ML.OnnxRuntime;
 using Tailor.Data;
 using Tailor.Training;
 
-namespace Tailor.Cli.Commands;
+namespace Tailor.Bench;
 
 /// <summary>
-/// Peak memory of one workload in a fresh process: <c>tailor bench train</c> starts this tool again with the hidden
-/// command <c>bench memory-probe</c>, which runs the workload and prints its peak resident set (VmHWM). A process
+/// Peak memory of one workload in a fresh process: the <c>train</c> benchmark starts this program again with the hidden
+/// command <c>memory-probe</c>, which runs the workload and prints its peak resident set (VmHWM). A process
 /// that has run other phases first keeps the memory they touched (neither the GC nor the native allocators hand
 /// everything back), so an in-process peak would measure the benchmark's history, not the workload.
 /// </summary>
@@ -28,17 +28,16 @@ internal static class MemoryProbe
         return self.PeakWorkingSet64 / (1024.0 * 1024);
     }
 
-    /// <summary>Runs <c>bench memory-probe ARGS</c> in a new process and returns the peak it reports.</summary>
+    /// <summary>Runs <c>memory-probe ARGS</c> in a new process and returns the peak it reports.</summary>
     /// <exception cref="TailorException">The probe failed or printed no figure.</exception>
     public static double Run(IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        // Always through the dotnet host and the CLI's own assembly: this works the same under `dotnet Tailor.Cli.dll`,
-        // the apphost, `dotnet run` and a test host that called the CLI in-process.
+        // Always through the dotnet host and this program's own assembly: this works the same under `dotnet Tailor.Bench.dll`,
+        // the apphost and `dotnet run`.
         string host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet"
             ? p : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, StandardOutputEncoding = Encoding.UTF8 };
         psi.ArgumentList.Add(typeof(MemoryProbe).Assembly.Location);
-        psi.ArgumentList.Add("bench");
         psi.ArgumentList.Add("memory-probe");
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi) ?? throw new TailorException($"Could not start {host} for the memory probe.");
@@ -51,7 +50,7 @@ internal static class MemoryProbe
         return peak;
     }
 
-    /// <summary>The hidden <c>bench memory-probe</c> command: <c>train MODEL DATA EPOCHS</c> or <c>ort WORKLOAD.json</c>.</summary>
+    /// <summary>The hidden <c>memory-probe</c> command: <c>train MODEL DATA EPOCHS</c> or <c>ort WORKLOAD.json</c>.</summary>
     public static Command CreateCommand()
     {
         var args = new Argument<string[]>("ARGS") { Arity = ArgumentArity.OneOrMore };
