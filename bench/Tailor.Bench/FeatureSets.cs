@@ -18,7 +18,7 @@ internal sealed record FeatureSet(string Name, string Description, int Dimension
 
 internal static class FeatureSets
 {
-    /// <summary>The hands data folder (holding train/ and test/), as the tests and <c>tailor bench train</c> find it.</summary>
+    /// <summary>The hands data folder (holding train/ and test/), as the tests and the train benchmark find it.</summary>
     public static string HandsRoot() => SharedData.Hands;
 
     /// <summary>

@@ -24,7 +24,7 @@ using H = Tailor.Spec.HyperparameterNames;
 namespace Tailor.Bench;
 
 /// <summary>
-/// The measurements behind <c>tailor bench train</c>. Everything goes through the public library API, the way an
+/// The measurements behind the <c>train</c> benchmark. Everything goes through the public library API, the way an
 /// app would use it. Each baseline runs in the same run, on the same model and data: recomputing the prefix every
 /// epoch between runs of the cached path; raw ONNX Runtime on pre-decoded tensors taking turns with Tailor pass by
 /// pass; ONNX Runtime's peak memory in a fresh process beside the training task's (see <see cref="MemoryProbe"/>).
@@ -34,7 +34,7 @@ internal static class TrainBenchmark
     /// <summary>Batch of the raw ONNX Runtime baseline: the batch FeatureCache gives the extractor.</summary>
     private const int RawOrtBatch = 16;
 
-    /// <summary>What <c>tailor bench train</c> measured: the cache against recompute for the default model (the
+    /// <summary>What the <c>train</c> benchmark measured: the cache against recompute for the default model (the
     /// inherited figures), then throughput, memory and the same comparison for the reference app's model.
     /// Seconds are wall-clock; memory in MiB.</summary>
     internal sealed record Report : CacheComparison
