@@ -108,9 +108,9 @@ internal static class HeadBenchmarks
     };
 
     /// <summary>
-    /// The nn head on feature rows that no image produced: the step UpdateTask runs (engine suffix Gemm → Softmax,
-    /// cross-entropy, Adam with the prepared model's default hyperparameters, seeded shuffle, Kaiming-uniform start),
-    /// driven directly since UpdateTask reads images.
+    /// The nn head on feature rows that no image produced: the step UpdateTask runs (<see cref="Tailor.Training.TrainingSession.TrainStep"/>
+    /// on engine suffix Gemm → Softmax, cross-entropy, Adam with the prepared model's default hyperparameters, seeded shuffle,
+    /// Kaiming-uniform start), driven directly since UpdateTask reads images.
     /// </summary>
     private static Func<HeadFigure> NnWithEngine(FeatureSet set) => () =>
     {
@@ -127,36 +127,19 @@ internal static class HeadBenchmarks
         graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["x", "w", "b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
         graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
         var suffix = SuffixGraph.Build(graph, ["x"], ["prob"], new HashSet<string> { "w", "b" }, 13, new Dictionary<string, int[]> { ["x"] = [d] }, seed);
-        ITrainableParameter[] parameters = [suffix.Parameters["w"], suffix.Parameters["b"]];
         var adam = new Adam(h[H.LearningRate].Default, h[H.Beta1].Default, h[H.Beta2].Default, h[H.Epsilon].Default, h[H.WeightDecay].Default);
-        var loss = new CrossEntropyLoss("prob");
-        var x = new float[batch * d];
-        var labels = new int[batch];
-        var order = new int[set.TrainCount];
+        var session = new Tailor.Training.TrainingSession(suffix, new TrainingLoss([new LossSpec { Input = "prob" }], classes), adam, classes,
+            new TrainingSettings(OptimizerKind.Adam, epochs, adam.LearningRate, batch, true, seed, 0, false, adam.Beta1, adam.Beta2, adam.Epsilon,
+                adam.WeightDecay, Images.AugmentationOptions.None, null));
+        using var train = new Tailor.Training.FeatureSet(Features.FeatureCache.InMemory([d], set.Train), [.. set.TrainLabels], seed, shuffle: true);
         var clock = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
-        {
-            EpochShuffle.Permutation(seed, epoch, order);
-            for (int start = 0; start < order.Length; start += batch)
-            {
-                int count = Math.Min(batch, order.Length - start);
-                for (int i = 0; i < count; i++)
-                {
-                    set.TrainRow(order[start + i]).CopyTo(x.AsSpan(i * d));
-                    labels[i] = set.TrainLabels[order[start + i]];
-                }
-                suffix.SetInput("x", x.AsSpan(0, count * d), count);
-                suffix.ZeroGradients();
-                suffix.Forward(training: true);
-                loss.Evaluate(suffix, LossTarget.Classes(labels.AsMemory(0, count)));
-                suffix.Backward();
-                adam.Step(parameters);
-            }
-        }
+            foreach (var features in train.Batches(batch, epoch))
+                session.TrainStep(features);
         double seconds = clock.Elapsed.TotalSeconds;
         int correct = 0;
-        var trained = parameters[0].Value;
-        var bias = parameters[1].Value;
+        var trained = session.Parameters.Single(p => p.Name == "w").Value;
+        var bias = session.Parameters.Single(p => p.Name == "b").Value;
         var logits = new float[classes];
         for (int i = 0; i < set.TestCount; i++)
         {
