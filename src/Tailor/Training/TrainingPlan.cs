@@ -150,7 +150,8 @@ public sealed class TrainingPlan : IDisposable
     /// <exception cref="TailorException">Kept examples from another cut or backbone, or stale.</exception>
     internal FeatureExtractor Extractor()
     {
-        ObjectDisposedException.ThrowIf(_extractor is null && _bound, this);
+        if (_extractor is null && _bound)
+            throw new InvalidOperationException("The features of this plan were computed (or the plan disposed): ComputeFeatures runs once per plan.");
         if (_extractor is null)
         {
             _extractor = new FeatureExtractor(_working, Cut, Options.ExecutionProvider);
@@ -168,6 +169,7 @@ public sealed class TrainingPlan : IDisposable
     /// <exception cref="TailorException">An example cannot be read (without <see cref="TrainingOptions.SkipBadExamples"/>),
     /// or no photo of a trained label can be read (without <see cref="TrainingOptions.Forget"/>).</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="InvalidOperationException">Called a second time, or after <see cref="Dispose"/>.</exception>
     public TrainingData ComputeFeatures(IProgress<FeatureProgress>? progress = null, CancellationToken cancellationToken = default) =>
         TryComputeFeatures(progress, cancellationToken, out string? failure) ?? throw new TailorException(failure!);
 
@@ -261,7 +263,11 @@ public sealed class TrainingPlan : IDisposable
     }
 
     /// <summary>Releases the frozen prefix's ONNX Runtime session if it is still open.</summary>
-    public void Dispose() => ReleaseExtractor();
+    public void Dispose()
+    {
+        ReleaseExtractor();
+        _bound = true;
+    }
 }
 
 /// <summary>The cached features of a training (<see cref="TrainingPlan.ComputeFeatures"/>): the training set, the
