@@ -14,15 +14,22 @@ internal static class BenchCommand
     {
         var bench = new Command("bench",
             $"Benchmarks with same-run baselines live in the repository's bench project: {Project} train|kernels|heads|memory|images.");
-        var args = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "The benchmark's options (see its --help)." };
+        // The benchmark's own options, checked as every command's are (usage errors name the flag), then passed on.
+        var dataOption = new Option<string?>("--data") { Description = "Training folder, one sub-folder per label (default: the hands data's train/)." };
+        var epochsOption = new Option<int>("--epochs") { Description = "Epochs of each timed training run.", DefaultValueFactory = _ => 10 };
+        var tasksOption = new Option<int>("--tasks") { Description = "Consecutive training tasks for the memory-growth figure.", DefaultValueFactory = _ => 20 };
+        var repeatsOption = new Option<int>("--repeats") { Description = "Runs of the cached path and passes of each throughput figure.", DefaultValueFactory = _ => 3 };
+        var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object." };
         var train = new Command("train",
             "Feature extraction, epochs over cached features, the speedup over recomputing the frozen prefix every epoch (Core ML's way), " +
-            $"throughput against raw ONNX Runtime, peak memory and memory growth. Runs from the repository: {Project} train.") { args };
-        train.TreatUnmatchedTokensAsErrors = false;
+            $"throughput against raw ONNX Runtime, peak memory and memory growth. Runs from the repository: {Project} train.")
+        {
+            dataOption, epochsOption.WholeIn(1, int.MaxValue), tasksOption.WholeIn(1, int.MaxValue), repeatsOption.WholeIn(1, int.MaxValue), jsonOption,
+        };
         train.SetAction(parse =>
         {
-            CliApp.WriteError($"The training benchmark is not part of the tool. From a clone of the repository, run: {Project} train " +
-                string.Join(" ", (parse.GetValue(args) ?? []).Concat(parse.UnmatchedTokens)));
+            var given = parse.Tokens.Select(t => t.Value).SkipWhile(t => t != "train").Skip(1);
+            CliApp.WriteError($"The training benchmark is not part of the tool. From a clone of the repository, run: {Project} train {string.Join(" ", given)}".TrimEnd());
             return 2;
         });
         HelpText.Examples(train, "tailor bench train");
