@@ -132,7 +132,7 @@ internal static class PrepareCommand
             var updatable = parse.GetValue(updatableOption) is { } u ? OptionParsing.List(u) : presetOptions.UpdatableLayers;
             var augmentation = parse.GetValue(augmentOption) is { } a ? OptionParsing.Augmentation("--augment", a) : presetOptions.Augmentation;
             string schedule = parse.GetValue(scheduleOption) ?? presetOptions.LearningRateSchedule;
-            try { LearningRateSchedule.Parse(schedule, 1); }
+            try { LearningRateSchedule.Parse(schedule); }
             catch (TailorException e) { throw new UsageException($"--schedule: {e.Message}", e); }
             var preprocessing = Preprocessing(parse.GetValue(sizeOption), parse.GetValue(channelsOption), parse.GetValue(scaleOption), parse.GetValue(resizeOption));
 

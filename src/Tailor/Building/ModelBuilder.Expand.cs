@@ -72,7 +72,7 @@ public static partial class ModelBuilder
             : AdoptClassifier(proto, options, path);
         EnsureSlotMask(model, required: json is null);
         ExpandClassifier(model, options.Capacity, options.PlaceholderPrefix);
-        if (options.LearningRateSchedule is { } schedule) Training.Schedules.LearningRateSchedule.Parse(schedule, 1);
+        if (options.LearningRateSchedule is { } schedule) Training.Schedules.LearningRateSchedule.Parse(schedule);
         model.SetSpec(model.Spec with
         {
             Augmentation = options.Augmentation?.ToString() ?? model.Spec.Augmentation,

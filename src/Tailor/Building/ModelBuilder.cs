@@ -38,7 +38,7 @@ public static partial class ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(options);
         // Read the schedule now so a typo fails here rather than at the first training.
-        Training.Schedules.LearningRateSchedule.Parse(options.LearningRateSchedule, 1);
+        Training.Schedules.LearningRateSchedule.Parse(options.LearningRateSchedule);
         options.Augmentation.Validate();
         bool embedded = options.BaseModelPath is null;
         string basePath = options.BaseModelPath ?? EmbeddedModels.ResNet18Path;

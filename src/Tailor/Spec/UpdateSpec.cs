@@ -176,9 +176,20 @@ public sealed record UpdateSpec
     /// <c>"none"</c>). Null (models written before this field existed) means
     /// <see cref="Images.AugmentationOptions.FewShot"/>.
     /// </summary>
+    /// <remarks>The text is parsed once, when it is set (as the spec is read); <see cref="TrainingAugmentation"/> is the
+    /// parsed value, and this is its text form.</remarks>
+    /// <exception cref="TailorException">Set to a list that <see cref="Images.AugmentationOptions.Parse"/> refuses.</exception>
     [JsonPropertyName("augmentation")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Augmentation { get; init; }
+    public string? Augmentation
+    {
+        get => TrainingAugmentation?.ToString();
+        init => TrainingAugmentation = value is null ? null : Images.AugmentationOptions.Parse(value);
+    }
+
+    /// <summary>The augmentation training uses when it is not given one, as a value (<see cref="Augmentation"/> is its
+    /// text form); null means <see cref="Images.AugmentationOptions.FewShot"/>.</summary>
+    [JsonIgnore] public Images.AugmentationOptions? TrainingAugmentation { get; init; }
 
     /// <summary>
     /// The learning-rate schedule training uses when it is not given one, in the form of
@@ -186,9 +197,21 @@ public sealed record UpdateSpec
     /// the run's epochs), <c>step:EPOCHS:GAMMA</c> or <c>exp:GAMMA</c>. Null (models written before this field
     /// existed) means constant.
     /// </summary>
+    /// <remarks>The text is parsed once, when it is set (as the spec is read); <see cref="Schedule"/> is the parsed value,
+    /// and this is its text form.</remarks>
+    /// <exception cref="TailorException">Set to a text that <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/> refuses.</exception>
     [JsonPropertyName("lr_schedule")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? LearningRateSchedule { get; init; }
+    public string? LearningRateSchedule
+    {
+        get => Schedule?.ToString();
+        init => Schedule = value is null ? null : Training.Schedules.LearningRateSchedule.Parse(value);
+    }
+
+    /// <summary>The learning-rate schedule training uses when it is not given one, as a value that answers
+    /// <see cref="Training.Schedules.LearningRateSchedule.LearningRateAt(int, int, double)"/> for any run length
+    /// (<see cref="LearningRateSchedule"/> is its text form); null means constant.</summary>
+    [JsonIgnore] public Training.Schedules.LearningRateSchedule? Schedule { get; init; }
 
     /// <summary>
     /// The labels the model was last trained on, each with its number of photos (augmented variants not
@@ -234,12 +257,18 @@ public sealed record UpdateSpec
             // 'capacity' is written for people and scripts (it is the number of names) and not read back.
             if (root.TryGetProperty("labels", out var labels) && labels.ValueKind == JsonValueKind.Object && labels.TryGetProperty("capacity", out var c))
                 capacity = c.GetInt32();
-            spec = root.Deserialize<UpdateSpec>(JsonOptions);
+            try { spec = root.Deserialize<UpdateSpec>(JsonOptions); }
+            catch (TailorException e)
+            {
+                // Thrown by the augmentation's or the schedule's setter, which parse them as the spec is read.
+                throw new TailorException($"{where}the update spec's training defaults are invalid: {e.Message}", e);
+            }
         }
         catch (JsonException e)
         {
             throw new TailorException($"'{source}' has a malformed update spec ({MetadataKey}): {e.Message}", e);
         }
+
         if (spec is null) throw new TailorException($"'{source}' has an empty update spec ({MetadataKey}).");
         if (spec.Version < 1)
             throw new TailorException($"{where}the update spec's 'version' is {spec.Version}; versions start at 1.");
@@ -301,15 +330,8 @@ public sealed record UpdateSpec
 
         ValidateLabels(Bad);
         ValidateHyperparameters(Bad, source);
-        try
-        {
-            if (Augmentation is not null) Images.AugmentationOptions.Parse(Augmentation);
-            if (LearningRateSchedule is not null) Training.Schedules.LearningRateSchedule.Parse(LearningRateSchedule, 1);
-        }
-        catch (TailorException e)
-        {
-            throw new TailorException(source.Length > 0 ? $"'{source}': the update spec's training defaults are invalid: {e.Message}" : e.Message, e);
-        }
+        // The augmentation and schedule were parsed when they were set (FromJson reports a text that does not parse).
+        TrainingAugmentation?.Validate();
         if (Loss is null) throw Bad("loss", "is missing");
         var terms = LossTerms;
         for (int i = 0; i < terms.Count; i++)

@@ -72,11 +72,11 @@ public sealed record TrainingSettings(OptimizerKind Optimizer, int Epochs, doubl
 
     /// <summary>The augmentation in force: the options', else the model's, else <see cref="AugmentationOptions.FewShot"/>.</summary>
     internal static AugmentationOptions ResolveAugmentation(AugmentationOptions? given, UpdateSpec spec) =>
-        given ?? (spec.Augmentation is { } text ? AugmentationOptions.Parse(text) : AugmentationOptions.FewShot);
+        given ?? spec.TrainingAugmentation ?? AugmentationOptions.FewShot;
 
     /// <summary>The schedule in force: the options', else the model's (a cosine falls over the run's epochs), else none (constant).</summary>
     internal static LearningRateSchedule? ResolveSchedule(LearningRateSchedule? given, UpdateSpec spec) =>
-        given ?? (spec.LearningRateSchedule is { } text ? LearningRateSchedule.Parse(text) : null);
+        given ?? spec.Schedule;
 
     /// <summary>A new optimizer of the model's kind with these settings.</summary>
     internal Optimizer CreateOptimizer() => Optimizer == OptimizerKind.Sgd

@@ -39,6 +39,11 @@ public abstract class LearningRateSchedule
         return Compute(epoch, epochs, baseLr);
     }
 
+    /// <summary>Schedules are values: equal when they are of one kind with the same parameters (their text form).</summary>
+    public override bool Equals(object? obj) => obj is LearningRateSchedule other && other.GetType() == GetType() && other.ToString() == ToString();
+
+    public override int GetHashCode() => (ToString() ?? "").GetHashCode(StringComparison.Ordinal);
+
     /// <summary>The forms <see cref="Parse(string)"/> accepts.</summary>
     public const string AllowedForms = "constant, step:EPOCHS:GAMMA, exp:GAMMA or cosine[:MIN_LR]";
 
