@@ -20,21 +20,22 @@ public static class CliApp
     /// <summary>One JSON object per line (for streams such as train --json).</summary>
     internal static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>Commands in the order of the workflow (as <c>tailor --help</c> lists them); others follow.</summary>
-    internal static readonly string[] CommandOrder = ["prepare", "train", "evaluate", "predict", "info", "reset", "bench"];
-
+    /// <summary>Runs <c>tailor ARGS</c> and returns its exit code.</summary>
     public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    /// <summary>Runs <c>tailor ARGS</c> and returns its exit code.</summary>
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default) =>
+        RunCommandsAsync(args, Registry.Commands, cancellationToken);
+
+    /// <summary>Runs <c>tailor ARGS</c> with these commands, listed in this order (<see cref="Registry.Commands"/>;
+    /// tests add one).</summary>
+    internal static async Task<int> RunCommandsAsync(string[] args, IEnumerable<Func<Command>> commands, CancellationToken cancellationToken = default)
     {
         Console.OutputEncoding = System.Text.Encoding.UTF8;
         // Tables and wrapped text fit $COLUMNS or the terminal (Spectre alone reads neither when piped).
         AnsiConsole.Console = Terminal.Create(Console.Out, Console.IsOutputRedirected);
         var root = new RootCommand("Tailor: personalize ONNX image classifiers on this machine, offline.") { HelpName = "tailor" };
-        Command[] commands = [PrepareCommand.Create(), InfoCommand.Create(), PredictCommand.Create(), EvaluateCommand.Create(), ResetCommand.Create(),
-            .. ExtraCommands.Select(extra => extra())];
-        foreach (var command in commands.OrderBy(c => Array.IndexOf(CommandOrder, c.Name) is int i and >= 0 ? i : CommandOrder.Length))
-            root.Add(command);
+        foreach (var create in commands) root.Add(create());
         HelpText.Examples(root,
             "tailor prepare --labels \"✊,✋,✌️\" --out hands.onnx",
             "tailor train hands.onnx --data photos/train --validation photos/test",
@@ -116,9 +117,6 @@ public static class CliApp
 
     /// <summary>Environment variable that makes an internal error print its stack trace.</summary>
     internal const string DebugVariable = "TAILOR_DEBUG";
-
-    /// <summary>Commands added by other files (train, bench) without touching this one.</summary>
-    internal static readonly List<Func<Command>> ExtraCommands = [];
 
     internal static void WriteError(string message)
     {

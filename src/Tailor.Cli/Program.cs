@@ -1,4 +1,3 @@
 using Tailor.Cli;
 
-CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
 return await CliApp.RunAsync(args);

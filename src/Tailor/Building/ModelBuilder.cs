@@ -179,7 +179,7 @@ public static partial class ModelBuilder
 
     /// <summary>The names of layers that can be made updatable (Gemm, MatMul and Conv with weight
     /// initializers, BatchNormalization), in graph order.</summary>
-    public static IReadOnlyList<string> CandidateLayers(GraphProto graph) =>
+    internal static IReadOnlyList<string> CandidateLayers(GraphProto graph) =>
         graph.Node.Where(n => IsCandidate(graph, n)).Select(n => n.Name).ToList();
 
     private static bool IsCandidate(GraphProto g, NodeProto n) => n.OpType switch
@@ -353,7 +353,7 @@ public static partial class ModelBuilder
     /// intermediate shapes, and rewrites Reshape targets that hard-code a batch of 1 to 0 ("copy the
     /// input's first dimension"), so ONNX Runtime can run batches through a model saved with batch 1.
     /// </summary>
-    public static void MakeBatchDynamic(ModelProto model)
+    internal static void MakeBatchDynamic(ModelProto model)
     {
         var graph = model.Graph;
         var inits = graph.Initializer.Select(i => i.Name).ToHashSet();

@@ -23,7 +23,7 @@ public sealed partial class SuffixGraph
     /// message names the op type and node), an attribute outside what the op allows, an unknown tensor, an
     /// initializer stored in a type other than float/int64 or in external data, a trainable initializer not used
     /// by the suffix, or a cut tensor whose shape is unknown.</exception>
-    public static SuffixGraph Build(
+    internal static SuffixGraph Build(
         GraphProto graph,
         IReadOnlyList<string> cutInputs,
         IReadOnlyList<string> outputs,

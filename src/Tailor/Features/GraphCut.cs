@@ -20,7 +20,7 @@ public sealed class GraphCut
     }
 
     /// <summary>Suffix nodes in graph (topological) order.</summary>
-    public IReadOnlyList<NodeProto> SuffixNodes { get; }
+    internal IReadOnlyList<NodeProto> SuffixNodes { get; }
 
     /// <summary>Tensors computed by the prefix (or the graph input) and read by the suffix, in first-use order.</summary>
     public IReadOnlyList<string> CutTensors { get; }

@@ -6,7 +6,7 @@ using static Tailor.Heads.OnnxBuild;
 
 namespace Tailor.Heads;
 
-/// <summary>Options for <see cref="KnnOnnxExport.Export"/>.</summary>
+/// <summary>Options for <see cref="KnnOnnxExport.Export(string, string, KNearestNeighbors, KnnExportOptions?)"/>.</summary>
 public sealed record KnnExportOptions
 {
     /// <summary>The tensor holding the features, shape [N, D] or [N, D, 1, 1] (flattened). Default: the graph's
@@ -57,6 +57,21 @@ public static class KnnOnnxExport
     /// <summary>Metadata key of the k-NN description.</summary>
     public const string MetadataKey = "tailor.knn";
 
+    /// <summary>Writes to <paramref name="outputPath"/> (atomically) the ONNX model at <paramref name="modelPath"/> with
+    /// <paramref name="knn"/> appended after its feature tensor. A k-NN head already present (written by Tailor) is replaced.</summary>
+    /// <exception cref="TailorException">The model cannot be read; the k-NN is empty; the feature tensor is not found or
+    /// ambiguous; an output name is already used; the model's ai.onnx opset is below 7; a label of the k-NN is not among
+    /// <see cref="KnnExportOptions.Labels"/>, or those repeat a label.</exception>
+    public static void Export(string modelPath, string outputPath, KNearestNeighbors knn, KnnExportOptions? options = null) =>
+        Onnx.OnnxModelFile.Write(Export(Onnx.OnnxModelFile.Read(modelPath), knn, options), outputPath);
+
+    /// <summary>Whether <paramref name="model"/> holds a k-NN head written by Tailor.</summary>
+    public static bool HasKnn(UpdatableModel model) => HasKnn(model.Proto);
+
+    /// <summary>Reads the k-NN head (settings and stored examples) back from a model Tailor wrote.</summary>
+    /// <exception cref="TailorException">The model holds no Tailor k-NN, or its description and initializers disagree.</exception>
+    public static KNearestNeighbors Read(UpdatableModel model) => Read(model.Proto);
+
     private const string P = "tailor_knn/";
     private const string ExamplesName = P + "examples";
     private const string OneHotName = P + "onehot";
@@ -67,7 +82,7 @@ public static class KnnOnnxExport
     /// <exception cref="TailorException">The k-NN is empty; the feature tensor is not found or ambiguous; an
     /// output name is already used; the model's ai.onnx opset is below 7; a label of the k-NN is not among
     /// <see cref="KnnExportOptions.Labels"/>, or those repeat a label.</exception>
-    public static ModelProto Export(ModelProto model, KNearestNeighbors knn, KnnExportOptions? options = null)
+    internal static ModelProto Export(ModelProto model, KNearestNeighbors knn, KnnExportOptions? options = null)
     {
         options ??= new KnnExportOptions();
         if (knn.Count == 0)
@@ -236,12 +251,12 @@ public static class KnnOnnxExport
     }
 
     /// <summary>Whether <paramref name="model"/> holds a k-NN head written by Tailor.</summary>
-    public static bool HasKnn(ModelProto model) => model.MetadataProps.Any(p => p.Key == MetadataKey);
+    internal static bool HasKnn(ModelProto model) => model.MetadataProps.Any(p => p.Key == MetadataKey);
 
-    /// <summary>Reads the k-NN head (settings and stored examples) back from a model written by <see cref="Export"/>.
+    /// <summary>Reads the k-NN head (settings and stored examples) back from a model written by <see cref="Export(ModelProto, KNearestNeighbors, KnnExportOptions?)"/>.
     /// Adding examples to the result and exporting again onto the same model extends the stored set.</summary>
     /// <exception cref="TailorException">The model holds no Tailor k-NN, or its description and initializers disagree.</exception>
-    public static KNearestNeighbors Read(ModelProto model)
+    internal static KNearestNeighbors Read(ModelProto model)
     {
         KnnMetadata meta = ReadMetadata(model);
         KnnWeighting weighting = meta.Weighting switch
@@ -278,7 +293,7 @@ public static class KnnOnnxExport
     /// <summary>Returns a copy of <paramref name="model"/> without the Tailor k-NN head: its nodes, initializers,
     /// outputs and metadata removed and the original graph outputs restored.</summary>
     /// <exception cref="TailorException">The model holds no Tailor k-NN.</exception>
-    public static ModelProto RemoveHead(ModelProto model)
+    internal static ModelProto RemoveHead(ModelProto model)
     {
         KnnMetadata meta = ReadMetadata(model);
         ModelProto result = model.Clone();

@@ -4,7 +4,7 @@ using Onnx;
 namespace Tailor.Onnx;
 
 /// <summary>Reads and writes ONNX files with clear errors; writing is atomic.</summary>
-public static class OnnxModelFile
+internal static class OnnxModelFile
 {
     /// <summary>Reads an ONNX model.</summary>
     /// <exception cref="TailorException">The file is missing, empty, truncated or not ONNX.</exception>

@@ -9,7 +9,7 @@ namespace Tailor.Prediction;
 /// <param name="Slot">Its slot index.</param>
 /// <param name="Probability">Its probability.</param>
 /// <param name="Probabilities">One probability per slot, in slot order (see the model's labels).</param>
-public sealed record Prediction(string Label, int Slot, float Probability, float[] Probabilities)
+public sealed record Classification(string Label, int Slot, float Probability, float[] Probabilities)
 {
     /// <summary>The <paramref name="k"/> most probable (label, probability) pairs, best first; ties keep slot order. Free
     /// placeholder slots (probability 0: the model cannot predict them) are left out, unless no label is in use at all.</summary>
@@ -69,7 +69,7 @@ public sealed unsafe class Predictor : IDisposable
     /// <param name="paths">The images' files (or other names), for messages; null names them by position.</param>
     /// <exception cref="TailorException">ONNX Runtime rejects the input, or the model's probabilities are NaN or
     /// infinite (weights damaged or overflowing): no label can be predicted from them.</exception>
-    public Prediction[] Predict(ReadOnlySpan<float> batch, int count, IReadOnlyList<string>? paths = null)
+    public Classification[] Predict(ReadOnlySpan<float> batch, int count, IReadOnlyList<string>? paths = null)
     {
         if (count == 0) return [];
         if (batch.Length < count * _inputLength)
@@ -100,11 +100,11 @@ public sealed unsafe class Predictor : IDisposable
 
     private string ModelName => Model.Path ?? "(in memory)";
 
-    private Prediction[] ToPredictions(ReadOnlySpan<float> probs, int count, IReadOnlyList<string>? paths)
+    private Classification[] ToPredictions(ReadOnlySpan<float> probs, int count, IReadOnlyList<string>? paths)
     {
         var spec = Model.Spec;
         int slots = probs.Length / count;
-        var predictions = new Prediction[count];
+        var predictions = new Classification[count];
         for (int n = 0; n < count; n++)
         {
             float[] row = probs.Slice(n * slots, slots).ToArray();
@@ -117,7 +117,7 @@ public sealed unsafe class Predictor : IDisposable
             }
             int best = 0;
             for (int i = 1; i < slots; i++) if (row[i] > row[best]) best = i;
-            predictions[n] = new Prediction(spec.Labels.Names[best], best, row[best], row);
+            predictions[n] = new Classification(spec.Labels.Names[best], best, row[best], row);
         }
         return predictions;
     }
@@ -125,7 +125,7 @@ public sealed unsafe class Predictor : IDisposable
     /// <summary>Decodes, preprocesses and predicts the image files at <paramref name="paths"/> (decoding on all
     /// cores, one ONNX Runtime batch).</summary>
     /// <exception cref="TailorException">A file that is missing or not a readable image, named with the reason.</exception>
-    public Prediction[] Predict(IReadOnlyList<string> paths)
+    public Classification[] Predict(IReadOnlyList<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var (batch, results) = Images.ImageLoader.LoadBatch(paths, Model.Spec.Preprocessing);
@@ -136,7 +136,7 @@ public sealed unsafe class Predictor : IDisposable
 
     /// <summary>Decodes, preprocesses and predicts one image file.</summary>
     /// <exception cref="TailorException">The file is missing or not a readable image.</exception>
-    public Prediction Predict(string path) => Predict([path])[0];
+    public Classification Predict(string path) => Predict([path])[0];
 
     public void Dispose()
     {

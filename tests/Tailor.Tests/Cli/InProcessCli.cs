@@ -10,10 +10,13 @@ internal static class InProcessCli
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
     /// <summary>Runs <c>tailor ARGS</c>; <paramref name="onLine"/> sees each line of stdout as it is written.</summary>
-    public static async Task<Result> RunAsync(string[] args, Action<string>? onLine = null, CancellationToken cancellationToken = default)
+    public static Task<Result> RunAsync(string[] args, Action<string>? onLine = null, CancellationToken cancellationToken = default) =>
+        RunAsync(args, Tailor.Cli.Commands.Registry.Commands, onLine, cancellationToken);
+
+    /// <summary>Runs <c>tailor ARGS</c> with these commands instead of <see cref="Tailor.Cli.Commands.Registry.Commands"/>.</summary>
+    public static async Task<Result> RunAsync(string[] args, IEnumerable<Func<System.CommandLine.Command>> commands,
+        Action<string>? onLine = null, CancellationToken cancellationToken = default)
     {
-        lock (CliApp.ExtraCommands)   // what Program.cs does: train and bench are added by their own files
-            if (CliApp.ExtraCommands.Count == 0) CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
         var (stdout, stderr) = (new LineWriter(onLine), new StringWriter());
         var (oldOut, oldError) = (Console.Out, Console.Error);
         var oldStatus = StatusLine.Error;
@@ -22,7 +25,7 @@ internal static class InProcessCli
         StatusLine.Error = new StatusLine(stderr, terminal: false);
         try
         {
-            int code = await CliApp.RunAsync(args, cancellationToken);
+            int code = await CliApp.RunCommandsAsync(args, commands, cancellationToken);
             return new Result(code, stdout.ToString(), stderr.ToString());
         }
         finally

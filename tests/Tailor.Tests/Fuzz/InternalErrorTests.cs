@@ -17,12 +17,7 @@ public sealed class InternalErrorTests
             command.SetAction(action);
             return command;
         };
-        // InProcessCli adds train and bench only to an empty list: add them first, as it would.
-        lock (CliApp.ExtraCommands)
-            if (CliApp.ExtraCommands.Count == 0) CliApp.ExtraCommands.AddRange(Tailor.Cli.Commands.Registry.Extra);
-        CliApp.ExtraCommands.Add(crash);
-        try { return await Tests.Cli.InProcessCli.RunAsync(["crash-for-test"]); }
-        finally { CliApp.ExtraCommands.Remove(crash); }
+        return await Tests.Cli.InProcessCli.RunAsync(["crash-for-test"], [.. Tailor.Cli.Commands.Registry.Commands, crash]);
     }
 
     [Fact]

@@ -109,9 +109,8 @@ public sealed class OptionFuzzTests(PreparedModelFixture model, ITestOutputHelpe
     /// them), so an option added later is fuzzed without editing this test.</summary>
     private static List<Target> Targets()
     {
-        Command[] commands = [PrepareCommand.Create(), InfoCommand.Create(), PredictCommand.Create(), EvaluateCommand.Create(),
-            ResetCommand.Create(), .. Registry.Extra.Select(create => create())];
-        Assert.Equal(CliApp.CommandOrder.Order(StringComparer.Ordinal), commands.Select(c => c.Name).Order(StringComparer.Ordinal));
+        Command[] commands = [.. Registry.Commands.Select(create => create())];
+        Assert.Equal(Registry.Names.Order(StringComparer.Ordinal), commands.Select(c => c.Name).Order(StringComparer.Ordinal));
         var targets = new List<Target>();
         void Walk(Command command, string path)
         {

@@ -355,6 +355,26 @@ public class KNearestNeighborsTests
     }
 
     [Fact]
+    public void Export_ByPath_WritesAModelThatOnnxRuntimeRuns_AndReadsBack()
+    {
+        // The public overload: file in, file out, no protobuf types.
+        var dir = Directory.CreateTempSubdirectory("tailor-knn").FullName;
+        try
+        {
+            string backbone = Path.Combine(dir, "backbone.onnx"), output = Path.Combine(dir, "knn.onnx");
+            File.WriteAllBytes(backbone, IdentityModel(2, 13).ToByteArray());
+            var knn = new KNearestNeighbors(2, k: 1);
+            knn.Add([1, 0], "right");
+            knn.Add([0, 1], "up");
+            KnnOnnxExport.Export(backbone, output, knn);
+            var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(output));
+            Assert.Equal("up", RunOrt(written, [0.1f, 0.9f], 2).Labels[0]);
+            Assert.Equal(2, KnnOnnxExport.Read(written).Count);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void Read_ModelWithoutKnn_Throws()
     {
         var e = Assert.Throws<TailorException>(() => KnnOnnxExport.Read(IdentityModel(2, 13)));

@@ -1,0 +1,72 @@
+using System.Reflection;
+
+namespace Tailor.Tests.Api;
+
+/// <summary>
+/// The Tailor library's public API: what app developers compile against. It names no protobuf type (callers cannot
+/// obtain those), no type is named like its namespace, and every change to it is deliberate: the listing committed in
+/// tests/Tailor.Tests/Api/PublicApi.txt must match the compiled assembly.
+/// To accept a change: <c>TAILOR_UPDATE_PUBLIC_API=1 dotnet test tests/Tailor.Tests --filter "FullyQualifiedName~PublicApiTests"</c>,
+/// then review and commit the file's diff.
+/// </summary>
+public sealed class PublicApiTests
+{
+    /// <summary>The variable that makes <see cref="PublicApi_MatchesTheCommittedListing"/> rewrite the listing.</summary>
+    public const string UpdateVariable = "TAILOR_UPDATE_PUBLIC_API";
+
+    private static readonly Assembly s_library = typeof(UpdatableModel).Assembly;
+
+    internal static string ListingPath => Path.Combine(ReadmeTests.RepositoryRoot(), "tests", "Tailor.Tests", "Api", "PublicApi.txt");
+
+    [Fact]
+    public void PublicSignatures_NameNoProtobufType()
+    {
+        var protobuf = new[] { typeof(global::Onnx.ModelProto).Assembly, typeof(Google.Protobuf.IMessage).Assembly };
+        var offenders = PublicApi.SignatureTypes(s_library)
+            .Where(s => PublicApi.Parts(s.Type).Any(p => protobuf.Contains(p.Assembly)))
+            .Select(s => $"{s.Where} ({PublicApi.Name(s.Type)})").Distinct().Order(StringComparer.Ordinal).ToList();
+        Assert.True(offenders.Count == 0, $"{offenders.Count} public signature(s) name protobuf types:\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void NoPublicType_IsNamedLikeItsNamespace()
+    {
+        var offenders = PublicApi.VisibleTypes(s_library)
+            .Where(t => !t.IsNested && t.Namespace is { } ns && ns.Split('.')[^1] == t.Name)
+            .Select(t => t.FullName).ToList();
+        Assert.True(offenders.Count == 0, "types named like their namespace: " + string.Join(", ", offenders));
+    }
+
+    [Fact]
+    public void PublicApi_MatchesTheCommittedListing()
+    {
+        var actual = PublicApi.Listing(s_library);
+        string path = ListingPath;
+        if (Environment.GetEnvironmentVariable(UpdateVariable) == "1")
+        {
+            File.WriteAllText(path, string.Join("\n", actual) + "\n");
+            return;
+        }
+        var committed = File.Exists(path) ? File.ReadAllText(path).ReplaceLineEndings("\n").TrimEnd('\n').Split('\n').ToList() : [];
+        var removed = committed.Except(actual).ToList();
+        var added = actual.Except(committed).ToList();
+        Assert.True(removed.Count == 0 && added.Count == 0 && committed.SequenceEqual(actual),
+            $"The public API differs from {path} ({removed.Count} line(s) removed, {added.Count} added):\n" +
+            string.Join("\n", removed.Select(l => "- " + l).Concat(added.Select(l => "+ " + l))) +
+            $"\nIf the change is deliberate, regenerate the listing and commit it:\n  {UpdateVariable}=1 dotnet test tests/Tailor.Tests --filter \"FullyQualifiedName~PublicApiTests\"");
+    }
+
+    [Fact]
+    public void Listing_WritesSignatures()
+    {
+        // The listing says what a caller sees: kinds, parameter types and names, defaults, return types.
+        var lines = PublicApi.Listing(s_library);
+        Assert.Contains("Tailor.TailorException : Exception, ISerializable [class]", lines);
+        Assert.Contains("  Tailor.TailorException.TailorException(string message)", lines);
+        Assert.Contains("  Tailor.UpdatableModel.Load(string path) : Tailor.UpdatableModel [static]", lines);
+        Assert.DoesNotContain(lines, l => l.Contains("<Clone>$"));
+        // Types in order, each followed by its members in order.
+        var types = lines.Where(l => !l.StartsWith(' ')).ToList();
+        Assert.Equal(types.Order(StringComparer.Ordinal), types);
+    }
+}
