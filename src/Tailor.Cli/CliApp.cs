@@ -121,7 +121,7 @@ public static class CliApp
     internal static void WriteError(string message)
     {
         StatusLine.Error.End();
-        message = Text.Message(message);   // it may quote labels and file names holding escape sequences
+        message = Text.Message(CliHints.ForCli(message));   // flags for the library's option names; it may quote labels and file names holding escape sequences
         // Plain text, never wrapped: error messages name files and values that people copy and grep.
         Console.Error.WriteLine(Console.IsErrorRedirected ? "error: " + message : "\u001b[31merror:\u001b[0m " + message);
     }

@@ -37,6 +37,6 @@ public static class EmbeddedModels
         }
         throw new TailorException(
             $"The embedded model '{relative}' is missing next to the application ({AppContext.BaseDirectory}). " +
-            "It comes from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; run 'dotnet restore' and build again, or pass --base PATH.onnx.");
+            "It comes from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; run 'dotnet restore' and build again, or set PrepareOptions.BaseModelPath to an ONNX file.");
     }
 }

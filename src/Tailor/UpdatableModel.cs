@@ -44,7 +44,7 @@ public sealed class UpdatableModel
         if (json is null)
             throw new TailorException(
                 $"'{path}' is an ONNX model but not an updatable one: it has no update spec ({UpdateSpec.MetadataKey} in metadata_props). " +
-                $"Make one with: tailor prepare --base \"{path}\" --feature-output NAME, or --from \"{path}\" for a classifier.");
+                $"Make one with ModelBuilder.Prepare (PrepareOptions.BaseModelPath \"{path}\" and its FeatureOutput), or ModelBuilder.Expand for a classifier.");
         var model = FromStoredSpec(proto, json, path);
         // A model written before free slots were masked gets its mask now, so it never predicts a placeholder.
         Building.ModelBuilder.EnsureSlotMask(model);

@@ -9,6 +9,15 @@ namespace Tailor.Cli.Commands;
 /// <summary><c>tailor train --head knn|logreg</c>: heads fitted on the backbone's cached features.</summary>
 internal static class HeadTraining
 {
+    /// <summary>The values of --weighting.</summary>
+    internal static readonly (string Name, KnnWeighting Value)[] WeightingNames = [("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)];
+
+    /// <summary>The values of --metric.</summary>
+    internal static readonly (string Name, KnnMetric Value)[] MetricNames = [("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)];
+
+    /// <summary>The CLI's name of a value (for help texts).</summary>
+    internal static string NameOf<T>((string Name, T Value)[] names, T value) => names.First(n => EqualityComparer<T>.Default.Equals(n.Value, value)).Name;
+
     public static Task<int> RunAsync(string head, UpdatableModel model, LabeledFolder train, LabeledFolder? validation, string output,
         AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct,
         DataOptions data, string device)
@@ -17,10 +26,10 @@ internal static class HeadTraining
         var options = defaults with
         {
             Augmentation = augmentation ?? defaults.Augmentation,
-            Seed = seed ?? (int)model.Spec.DefaultOr("seed", 42),
+            Seed = seed ?? (int)model.Spec.DefaultOr("seed", TrainingDefaults.Seed),
             K = k,
-            Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, ("uniform", KnnWeighting.Uniform), ("distance", KnnWeighting.InverseDistance)),
-            Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, ("euclidean", KnnMetric.Euclidean), ("cosine", KnnMetric.Cosine)),
+            Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, WeightingNames),
+            Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, MetricNames),
             SkipBadExamples = data.SkipBad,
             Forget = data.Forget,
             ReplayExamplesPath = data.Replay,

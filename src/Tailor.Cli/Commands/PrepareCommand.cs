@@ -47,7 +47,7 @@ internal static class PrepareCommand
         var classifierOption = new Option<string?>("--classifier-layer") { Description = "With --from: the classifier layer of a plain ONNX model (default: found automatically)." };
         var capacityOption = new Option<int>("--capacity")
         {
-            Description = $"Output slots of the classifier, 1 to {ClassLabels.MaxCapacity:N0} ({ClassLabels.CapacityLimitReason}).", DefaultValueFactory = _ => 10,
+            Description = $"Output slots of the classifier, 1 to {ClassLabels.MaxCapacity:N0} ({ClassLabels.CapacityLimitReason}).", DefaultValueFactory = _ => TrainingDefaults.Capacity,
         }.WholeIn(1, ClassLabels.MaxCapacity, ClassLabels.CapacityLimitReason);
         var labelsOption = new Option<string?>("--labels") { Description = "Comma-separated labels for the first slots, e.g. \"✊,✋,✌️\"; the other slots are placeholders." };
         var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
@@ -64,11 +64,11 @@ internal static class PrepareCommand
             "epochs 10 ∈ {1,10,50}, no augmentation, constant learning rate; its network, features → dense → softmax, on features as the backbone gives them " +
             "(not L2-normalized: at lr 0.001 normalized features learn nothing), the classifier starting from zeros." };
         var augmentOption = new Option<string?>("--augment") { Description = $"The augmentation tailor train applies unless told otherwise, e.g. flip,rotate:15,crop:0.8,variants:4, or none (default: {AugmentationOptions.FewShot})." };
-        var scheduleOption = new Option<string?>("--schedule") { Description = $"The learning-rate schedule tailor train follows unless told otherwise: {LearningRateSchedule.AllowedForms} (default: {DefaultHyperparameters.LearningRateSchedule})." };
+        var scheduleOption = new Option<string?>("--schedule") { Description = $"The learning-rate schedule tailor train follows unless told otherwise: {LearningRateSchedule.AllowedForms} (default: {TrainingDefaults.LearningRateSchedule})." };
         var shuffleOption = new Option<string?>("--shuffle") { Description = "Shuffle each epoch: true or false (default: true)." };
         var nesterovOption = new Option<string?>("--nesterov") { Description = "SGD with Nesterov momentum: true or false (default: false)." };
         var initOption = new Option<string>("--init") { Description = "Classifier weights: kaiming or zeros (zeros with --preset reference).", DefaultValueFactory = _ => "kaiming" };
-        var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => 42 }.WholeIn(int.MinValue, int.MaxValue);
+        var initSeedOption = new Option<int>("--init-seed") { Description = "Seed of the weight initialization.", DefaultValueFactory = _ => TrainingDefaults.InitSeed }.WholeIn(int.MinValue, int.MaxValue);
         var noNormOption = new Option<bool>("--no-normalize-features") { Description = "Do not L2-normalize the features before the classifier." };
         var sizeOption = new Option<string?>("--size") { Description = "With --base/--from when the model's input size is not fixed: WIDTHxHEIGHT." };
         var channelsOption = new Option<string?>("--channels") { Description = "With --base/--from: rgb, bgr or gray (default: rgb)." };

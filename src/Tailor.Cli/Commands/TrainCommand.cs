@@ -50,13 +50,14 @@ internal static partial class TrainCommand
                 "Without it such data is refused.",
         };
         var jsonOption = new Option<bool>("--json") { Description = "One JSON object per epoch, then a final one." };
-        var kOption = new Option<int?>("--k") { Description = "k-NN: neighbours, 1..100 (default: 5)." };
-        var weightingOption = new Option<string?>("--weighting") { Description = "k-NN: uniform or distance (default: uniform)." };
-        var metricOption = new Option<string?>("--metric") { Description = "k-NN: euclidean or cosine (default: euclidean)." };
+        var kOption = new Option<int?>("--k") { Description = $"k-NN: neighbours, {Tailor.Heads.KNearestNeighbors.MinK}..{Tailor.Heads.KNearestNeighbors.MaxK} (default: {TrainingDefaults.KnnK})." };
+        var weightingOption = new Option<string?>("--weighting") { Description = $"k-NN: uniform or distance (default: {HeadTraining.NameOf(HeadTraining.WeightingNames, TrainingDefaults.KnnWeighting)})." };
+        var metricOption = new Option<string?>("--metric") { Description = $"k-NN: euclidean or cosine (default: {HeadTraining.NameOf(HeadTraining.MetricNames, TrainingDefaults.KnnMetric)})." };
         var l2Option = new Option<string?>("--l2")
         {
             Description = "Logistic regression: L2 strength, 'auto' to choose it by 5-fold cross-validation among " +
-                "0.0001…0.1, or a comma-separated list of candidates (default: 0.0003).",
+                "0.0001…0.1, or a comma-separated list of candidates " +
+                $"(default: {TrainingDefaults.LogisticRegressionL2.ToString(System.Globalization.CultureInfo.InvariantCulture)}).",
         };
         var deviceOption = DeviceOption.Create();
         var command = new Command("train", "Personalize a model on a labelled folder: new labels take free slots; shows a per-epoch table and writes a loss curve.")
@@ -125,9 +126,9 @@ internal static partial class TrainCommand
                 Forget = data.Forget,
                 ReplayExamplesPath = data.Replay,
                 KeepExamplesPath = data.Keep,
-                ValidationSplit = split ?? Building.DefaultHyperparameters.ValidationSplit,
+                ValidationSplit = split ?? TrainingDefaults.ValidationSplit,
                 KeepBest = keepBest,
-                Patience = patience ?? Building.DefaultHyperparameters.Patience,
+                Patience = patience ?? TrainingDefaults.Patience,
                 ExecutionProvider = device,
             };
             var task = new UpdateTask(model, train, validation, options);

@@ -38,7 +38,7 @@ public sealed record ExpandOptions
 
     /// <summary>The learning-rate schedule training uses unless given another (the form of
     /// <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>). Default: a Tailor model keeps its own;
-    /// a plain classifier gets <see cref="DefaultHyperparameters.LearningRateSchedule"/>.</summary>
+    /// a plain classifier gets <see cref="TrainingDefaults.LearningRateSchedule"/>.</summary>
     public string? LearningRateSchedule { get; init; }
 
     /// <summary>The main loss. Default: a Tailor model keeps its own; a plain classifier gets cross-entropy.</summary>
@@ -95,7 +95,7 @@ public static partial class ModelBuilder
         long[] wDims = weight.Dims.ToArray();
         int current = (int)(rowsAreClasses ? wDims[0] : wDims[^1]);
         if (capacity < current)
-            throw new TailorException($"--capacity {capacity} is smaller than the {current} slots the classifier '{node.Name}' already has; expanding only adds slots.");
+            throw new TailorException($"ExpandOptions.Capacity {capacity} is smaller than the {current} slots the classifier '{node.Name}' already has; expanding only adds slots.");
         if (spec.Labels.Capacity != current)
             throw new TailorException($"The model's labels ({spec.Labels.Capacity}) do not match its classifier '{node.Name}' ({current} outputs).");
 
@@ -189,7 +189,7 @@ public static partial class ModelBuilder
         int classes = (int)(rowsAreClasses ? weight.Dims[0] : weight.Dims[^1]);
         var labels = options.Labels ?? Enumerable.Range(0, classes).Select(i => "class" + i).ToList();
         if (labels.Count != classes)
-            throw new TailorException($"--labels names {labels.Count} classes, but the classifier '{classifier.Name}' has {classes}; give one label per existing class.");
+            throw new TailorException($"ExpandOptions.Labels names {labels.Count} classes, but the classifier '{classifier.Name}' has {classes}; give one label per existing class.");
 
         // Probabilities: reuse a Softmax on the path, else add one; flatten [N, C, 1, 1] to [N, C].
         bool hasSoftmax = PathNodes(graph, classifier.Output[0], output).Any(n => n.OpType == "Softmax");
@@ -227,7 +227,7 @@ public static partial class ModelBuilder
             Hyperparameters = DefaultHyperparameters.For(options.Optimizer),
             Optimizer = options.Optimizer,
             Augmentation = Images.AugmentationOptions.FewShot.ToString(),
-            LearningRateSchedule = DefaultHyperparameters.LearningRateSchedule,
+            LearningRateSchedule = TrainingDefaults.LearningRateSchedule,
             Notes = new Dictionary<string, string> { ["base_model"] = Path.GetFileName(path) },
         };
         var model = new UpdatableModel(proto, spec, path);
@@ -249,7 +249,7 @@ public static partial class ModelBuilder
                 break;
             tensor = n.Input[0];
         }
-        throw new TailorException($"Cannot find the classifier layer of '{path}' (a Gemm, MatMul or 1×1 Conv before the output '{output}'). Name it with --classifier-layer; candidates: {string.Join(", ", CandidateLayers(graph))}.");
+        throw new TailorException($"Cannot find the classifier layer of '{path}' (a Gemm, MatMul or 1×1 Conv before the output '{output}'). Name it with ExpandOptions.ClassifierLayer; candidates: {string.Join(", ", CandidateLayers(graph))}.");
     }
 
     private static IEnumerable<NodeProto> PathNodes(GraphProto graph, string from, string to)

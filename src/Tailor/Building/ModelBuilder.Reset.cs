@@ -39,7 +39,7 @@ public static partial class ModelBuilder
         options ??= new ResetOptions();
         var spec = model.Spec;
         if (spec.Head == HeadKind.KNearestNeighbors)
-            throw new TailorException("This model's head is a k-NN: its classifier was replaced by the stored examples, so there is nothing to reset. Prepare a new model (tailor prepare).");
+            throw new TailorException("This model's head is a k-NN: its classifier was replaced by the stored examples, so there is nothing to reset. Prepare a new model (ModelBuilder.Prepare).");
 
         var backboneLayers = spec.UpdatableLayers.Where(l => l.Name != spec.Classifier).ToList();
         if (backboneLayers.Count > 0)
@@ -47,7 +47,7 @@ public static partial class ModelBuilder
             string basePath = options.BaseModelPath
                 ?? (spec.Notes.TryGetValue("base_model", out var note) && note == EmbeddedBaseNote ? EmbeddedModels.ResNet18Path
                     : throw new TailorException($"The layers {string.Join(", ", backboneLayers.Select(l => $"'{l.Name}'"))} were fine-tuned from " +
-                        $"'{spec.Notes.GetValueOrDefault("base_model", "an unknown model")}'; pass that file (--base PATH) to restore their weights."));
+                        $"'{spec.Notes.GetValueOrDefault("base_model", "an unknown model")}'; set ResetOptions.BaseModelPath to that file to restore their weights."));
             var baseGraph = OnnxModelFile.Read(basePath).Graph;
             // Check every parameter before changing any, so a bad base leaves the model as it was.
             var restored = new List<(string Name, float[] Values)>();

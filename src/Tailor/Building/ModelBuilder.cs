@@ -282,7 +282,7 @@ public static partial class ModelBuilder
 
     private static string SingleOutput(GraphProto graph, string path) => graph.Output.Count == 1
         ? graph.Output[0].Name
-        : throw new TailorException($"'{path}' has {graph.Output.Count} outputs ({string.Join(", ", graph.Output.Select(o => o.Name))}); choose the features with --feature-output NAME.");
+        : throw new TailorException($"'{path}' has {graph.Output.Count} outputs ({string.Join(", ", graph.Output.Select(o => o.Name))}); choose the features with PrepareOptions.FeatureOutput.");
 
     private static void RequireTensor(GraphProto graph, string name, string path)
     {
@@ -439,7 +439,7 @@ public static partial class ModelBuilder
         if (std is not null)
         {
             if (std.Any(s => !(s > 0)))
-                throw new TailorException($"--std values must be positive; got {string.Join(", ", std)}.");
+                throw new TailorException($"PrepareOptions.Std values must be positive; got {string.Join(", ", std)}.");
             graph.Initializer.Add(OnnxTensors.FromFloats("preprocess/std", [1, std.Count, 1, 1], std.ToArray()));
             steps.Add(OnnxGraph.Node("Div", "preprocess/divide_std", [current, "preprocess/std"], ["image_normalized"]));
         }

@@ -23,7 +23,7 @@ public sealed record PrepareOptions
     public string? FeatureOutput { get; init; }
 
     /// <summary>Output slots of the classifier. Default 10.</summary>
-    public int Capacity { get; init; } = 10;
+    public int Capacity { get; init; } = TrainingDefaults.Capacity;
 
     /// <summary>Labels for the first slots; the rest are placeholders. Default: none (all placeholders).</summary>
     public IReadOnlyList<string> Labels { get; init; } = [];
@@ -34,7 +34,7 @@ public sealed record PrepareOptions
     /// <summary>Divide the features by their L2 norm before the classifier (an LpNormalization node).
     /// Default true: on few examples it makes the head's accuracy less sensitive to the learning rate
     /// and regularization (measured on the hands data, see DESIGN.md).</summary>
-    public bool NormalizeFeatures { get; init; } = true;
+    public bool NormalizeFeatures { get; init; } = TrainingDefaults.NormalizeFeatures;
 
     /// <summary>Layers to make updatable, by node name. Default (null): for the embedded ResNet18, the layers
     /// of <see cref="EmbeddedModels.ResNet18FineTunedLayers"/> and the classifier; for any other base model,
@@ -52,7 +52,7 @@ public sealed record PrepareOptions
     public IReadOnlyList<LossSpec>? AdditionalLosses { get; init; }
 
     /// <summary>The optimizer and its hyperparameter defaults. Default: Adam.</summary>
-    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public OptimizerKind Optimizer { get; init; } = TrainingDefaults.Optimizer;
 
     /// <summary>Hyperparameters that replace the built-in defaults (default and/or allowed values), by name.</summary>
     public IReadOnlyDictionary<string, Hyperparameter> Hyperparameters { get; init; } = new Dictionary<string, Hyperparameter>();
@@ -63,14 +63,14 @@ public sealed record PrepareOptions
 
     /// <summary>The learning-rate schedule training uses unless it is given another (stored in the update
     /// spec), in the form of <see cref="Training.Schedules.LearningRateSchedule.Parse(string)"/>. Default:
-    /// <see cref="DefaultHyperparameters.LearningRateSchedule"/> (cosine over the run's epochs).</summary>
-    public string LearningRateSchedule { get; init; } = DefaultHyperparameters.LearningRateSchedule;
+    /// <see cref="TrainingDefaults.LearningRateSchedule"/> (cosine over the run's epochs).</summary>
+    public string LearningRateSchedule { get; init; } = TrainingDefaults.LearningRateSchedule;
 
     /// <summary>How the classifier's weights start. Default: Kaiming-uniform.</summary>
     public WeightInit Init { get; init; } = WeightInit.KaimingUniform;
 
     /// <summary>Seed for the weight initialization. Default 42.</summary>
-    public int InitSeed { get; init; } = 42;
+    public int InitSeed { get; init; } = TrainingDefaults.InitSeed;
 
     /// <summary>Image → tensor settings for a base model (ignored for the embedded ResNet18, whose
     /// settings are fixed). Width and height default to the base model's input size.</summary>

@@ -40,7 +40,7 @@ public sealed class GraphCut
     internal static GraphCut Compute(GraphProto graph, UpdateSpec spec)
     {
         if (spec.UpdatableLayers.Count == 0)
-            throw new TailorException("The model has no updatable layers; mark some with tailor prepare --updatable NAME.");
+            throw new TailorException("The model has no updatable layers; mark some with PrepareOptions.UpdatableLayers.");
         var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
         var reached = new HashSet<string>();           // tensors downstream of an updatable layer
         var suffix = new List<NodeProto>();

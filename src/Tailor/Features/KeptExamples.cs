@@ -93,7 +93,7 @@ internal sealed class KeptExamples
     public static KeptExamples Open(string path)
     {
         if (!File.Exists(path))
-            throw new TailorException($"The kept examples '{path}' do not exist; a training with KeepExamplesPath set (tailor train --keep-examples) writes them.");
+            throw new TailorException($"The kept examples '{path}' do not exist; a training with KeepExamplesPath set writes them.");
         RegularFile.Check(path, "a file of kept examples");
         try
         {
@@ -136,11 +136,11 @@ internal sealed class KeptExamples
                 $"The kept examples '{Path}' were cut from another backbone or cut ({Cut}, fingerprint {Fingerprint[..12]}) than this training reads " +
                 $"({extractor.Description}, fingerprint {extractor.Fingerprint[..12]}): their features would not mean the same here. " +
                 "Each head keeps the features it trains from (the network head those before its first updatable layer; logistic regression the classifier's input), " +
-                "and fine-tuning changes the latter. Delete or move the file and include the old photos, or set Forget (tailor train --forget).");
+                "and fine-tuning changes the latter. Delete or move the file and include the old photos, or set Forget.");
         if (!SameCounts(Counts, trained))
             throw new TailorException(
                 $"The kept examples '{Path}' ({Describe(Counts)}) do not match what the model was last trained on ({(trained is null ? "nothing recorded" : Describe(trained))}): " +
-                "the model was trained again, or prepared again, without keeping its examples. Delete or move the file, and include the old photos or set Forget (tailor train --forget).");
+                "the model was trained again, or prepared again, without keeping its examples. Delete or move the file, and include the old photos or set Forget.");
     }
 
     private static bool SameCounts(IReadOnlyDictionary<string, int> kept, IReadOnlyDictionary<string, int>? trained) =>

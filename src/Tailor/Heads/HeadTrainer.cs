@@ -16,33 +16,32 @@ public sealed record HeadTrainingOptions
     /// regression a test photo (12 → 11/15), unlike the fine-tuned network head.</summary>
     public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.None;
 
-    /// <summary>Seed of the augmentation. Default 42.</summary>
-    public int Seed { get; init; } = 42;
+    /// <summary>Seed of the augmentation. Default <see cref="TrainingDefaults.Seed"/>.</summary>
+    public int Seed { get; init; } = TrainingDefaults.Seed;
 
     /// <summary>Skip unreadable examples (reported) instead of failing. Default false.</summary>
     public bool SkipBadExamples { get; init; }
 
-    /// <summary>k-NN: neighbours; null keeps the model's (or 5). Allowed 1..100.</summary>
+    /// <summary>k-NN: neighbours; null keeps the model's (or <see cref="TrainingDefaults.KnnK"/>). Allowed 1..100.</summary>
     public int? K { get; init; }
 
-    /// <summary>k-NN: vote weighting; null keeps the model's (or uniform).</summary>
+    /// <summary>k-NN: vote weighting; null keeps the model's (or <see cref="TrainingDefaults.KnnWeighting"/>).</summary>
     public KnnWeighting? Weighting { get; init; }
 
-    /// <summary>k-NN: distance; null keeps the model's (or Euclidean).</summary>
+    /// <summary>k-NN: distance; null keeps the model's (or <see cref="TrainingDefaults.KnnMetric"/>).</summary>
     public KnnMetric? Metric { get; init; }
 
-    /// <summary>Logistic regression: L2 strength λ. Default 0.0003, the middle of the plateau measured on the
-    /// hands photos (L2-normalized ResNet18 features, no augmentation): λ = 0.0001–0.001 gave 12/15 test
-    /// photos right, λ = 0.003–1 11/15 and λ = 0 10/15.</summary>
-    public double L2 { get; init; } = 0.0003;
+    /// <summary>Logistic regression: L2 strength λ. Default <see cref="TrainingDefaults.LogisticRegressionL2"/> (0.0003,
+    /// measured there).</summary>
+    public double L2 { get; init; } = TrainingDefaults.LogisticRegressionL2;
 
     /// <summary>Logistic regression: when set, the L2 strength is chosen among these by stratified cross-validation
     /// (<see cref="LogisticRegression.CrossValidateL2"/>; <see cref="LogisticRegression.DefaultL2Candidates"/> is a
     /// good grid), and <see cref="L2"/> is ignored. Default: none (use <see cref="L2"/>).</summary>
     public IReadOnlyList<double>? L2Candidates { get; init; }
 
-    /// <summary>Logistic regression: L-BFGS iteration limit. Default 200.</summary>
-    public int MaxIterations { get; init; } = 200;
+    /// <summary>Logistic regression: L-BFGS iteration limit. Default <see cref="TrainingDefaults.LbfgsMaxIterations"/>.</summary>
+    public int MaxIterations { get; init; } = TrainingDefaults.LbfgsMaxIterations;
 
     public FeatureCacheOptions Cache { get; init; } = new();
 
@@ -124,7 +123,7 @@ public static class HeadTrainer
         options ??= new HeadTrainingOptions();
         bool storing = KnnOnnxExport.HasKnn(model.Proto);
         if (options.KeepExamplesPath is not null)
-            throw new TailorException("A k-NN keeps every example it learns in the model itself; KeepExamplesPath (tailor train --keep-examples) is for the other heads.");
+            throw new TailorException("A k-NN keeps every example it learns in the model itself; KeepExamplesPath is for the other heads.");
         if (storing && options.ReplayExamplesPath is not null)
             throw new TailorException("This model's k-NN already stores the examples it learned; ReplayExamplesPath would store them twice.");
         // A k-NN that stores examples keeps them: adding to it forgets nothing. One replacing a trained classifier starts empty.
@@ -134,7 +133,7 @@ public static class HeadTrainer
         var clock = Stopwatch.StartNew();
         var knn = KnnOnnxExport.HasKnn(model.Proto)
             ? KnnOnnxExport.Read(model.Proto)
-            : new KNearestNeighbors(dim, options.K ?? KNearestNeighbors.DefaultK, options.Weighting ?? KnnWeighting.Uniform, options.Metric ?? KnnMetric.Euclidean);
+            : new KNearestNeighbors(dim, options.K ?? TrainingDefaults.KnnK, options.Weighting ?? TrainingDefaults.KnnWeighting, options.Metric ?? TrainingDefaults.KnnMetric);
         if (knn.Dimension != dim)
             throw new TailorException($"The model's k-NN stores {knn.Dimension}-long features, but its backbone now gives {dim}.");
         if (options.K is int k) knn.K = k;
@@ -206,7 +205,7 @@ public static class HeadTrainer
     {
         options ??= new HeadTrainingOptions();
         if (model.Spec.Head == HeadKind.KNearestNeighbors)
-            throw new TailorException("This model's head is a k-NN; logistic regression needs a model with a fully-connected classifier (tailor prepare makes one).");
+            throw new TailorException("This model's head is a k-NN; logistic regression needs a model with a fully-connected classifier (ModelBuilder.Prepare makes one).");
         var examples = TrainingExamples.Plan(model.Spec, data, options.ReplayExamplesPath, options.Forget, options.KeepExamplesPath is not null);
         var labelsBefore = model.Spec.Labels;
         var newLabels = ClaimLabels(model, examples.Labels);   // before the features: a label beyond the capacity fails fast

@@ -60,8 +60,8 @@ public sealed record KnnPrediction(string Label, int LabelIndex, float[] Probabi
 /// </remarks>
 public sealed class KNearestNeighbors
 {
-    /// <summary>Default number of neighbours: 5 (DESIGN.md: k = 5 Euclidean did best on the hands data).</summary>
-    public const int DefaultK = 5;
+    /// <summary>Default number of neighbours: <see cref="TrainingDefaults.KnnK"/>.</summary>
+    public const int DefaultK = TrainingDefaults.KnnK;
 
     /// <summary>Smallest allowed k.</summary>
     public const int MinK = 1;
@@ -97,8 +97,8 @@ public sealed class KNearestNeighbors
     /// <param name="weighting">Vote weighting; default <see cref="KnnWeighting.Uniform"/>.</param>
     /// <param name="metric">Distance; default <see cref="KnnMetric.Euclidean"/>.</param>
     /// <exception cref="TailorException">k or dimension outside its allowed range, or an unknown enum value.</exception>
-    public KNearestNeighbors(int dimension, int k = DefaultK, KnnWeighting weighting = KnnWeighting.Uniform,
-        KnnMetric metric = KnnMetric.Euclidean)
+    public KNearestNeighbors(int dimension, int k = DefaultK, KnnWeighting weighting = TrainingDefaults.KnnWeighting,
+        KnnMetric metric = TrainingDefaults.KnnMetric)
     {
         if (dimension < 1)
             throw new TailorException($"The k-NN feature dimension {dimension} is not allowed; it must be at least 1.");
@@ -352,7 +352,7 @@ public sealed class KNearestNeighbors
     {
         if (Count == 0)
             throw new TailorException(
-                "The k-NN holds no examples; add some with KNearestNeighbors.Add (or `tailor train --head knn`) before predicting.");
+                "The k-NN holds no examples; add some with KNearestNeighbors.Add (or HeadTrainer.TrainKnn) before predicting.");
     }
 
     private void CheckIndex(int index)

@@ -9,17 +9,17 @@ namespace Tailor.Heads;
 public sealed record LogisticRegressionOptions
 {
     /// <summary>L2 strength λ in the objective (mean cross-entropy + λ/2·‖W‖²; the bias is not penalized).
-    /// Default 0.01; allowed ≥ 0 (0 only if the classes are not separable). There is deliberately no L1 term:
-    /// DESIGN.md measured that ML.NET's default L1 hurts on few-shot features.</summary>
-    public double L2 { get; init; } = 0.01;
+    /// Default <see cref="TrainingDefaults.LogisticRegressionL2"/> (measured there); allowed ≥ 0 (0 only if the classes are
+    /// not separable). There is deliberately no L1 term: DESIGN.md measured that ML.NET's default L1 hurts on few-shot features.</summary>
+    public double L2 { get; init; } = TrainingDefaults.LogisticRegressionL2;
 
     /// <summary>Divide each feature vector by its L2 norm before training and prediction (a zero vector stays
     /// zero). Default true (DESIGN.md: it helped on ResNet18 features). Recorded in the model so prediction
     /// does the same.</summary>
-    public bool NormalizeFeatures { get; init; } = true;
+    public bool NormalizeFeatures { get; init; } = TrainingDefaults.NormalizeFeatures;
 
-    /// <summary>Most L-BFGS iterations. Default 200.</summary>
-    public int MaxIterations { get; init; } = 200;
+    /// <summary>Most L-BFGS iterations. Default <see cref="TrainingDefaults.LbfgsMaxIterations"/>.</summary>
+    public int MaxIterations { get; init; } = TrainingDefaults.LbfgsMaxIterations;
 
     /// <summary>Stop when the gradient norm of the objective is ≤ this × its norm at the start (W = 0, b = 0),
     /// so the test does not depend on the scale of the features. Default 1e-5.</summary>
@@ -272,7 +272,7 @@ public static class LogisticRegression
         if (fewest < 2)
             throw new TailorException($"Cross-validating the L2 strength holds examples out, but " +
                 (classNames is not null && rarest < classNames.Count ? $"label '{classNames[rarest]}'" : $"class {rarest}") +
-                $" has {fewest} example; every label needs at least 2. Add examples, or give --l2 a value instead of a list or 'auto'.");
+                $" has {fewest} example; every label needs at least 2. Add examples, or give one HeadTrainingOptions.L2 instead of L2Candidates.");
         int k = Math.Min(folds, fewest);
         if (k < 2)
             throw new TailorException($"Cross-validation needs at least 2 folds; {folds} were asked for.");

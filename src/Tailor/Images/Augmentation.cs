@@ -20,7 +20,11 @@ public sealed record AugmentationOptions
     /// raised the seeds that reach 14/15 on the hands test photos from 5 of 8 to 8 of 11; 8 variants,
     /// colour jitter, ±30° or 90° turns did not help. Same as
     /// <c>Parse("flip,rotate:15,crop:0.8,variants:4")</c>; the default of a prepared model.</summary>
-    public static AugmentationOptions FewShot { get; } = new() { HorizontalFlip = true, RotationDegrees = 15, CropMinScale = 0.8f, VariantsPerExample = 4 };
+    public static AugmentationOptions FewShot { get; } = new()
+    {
+        HorizontalFlip = TrainingDefaults.FewShotHorizontalFlip, RotationDegrees = TrainingDefaults.FewShotRotationDegrees,
+        CropMinScale = TrainingDefaults.FewShotCropMinScale, VariantsPerExample = TrainingDefaults.FewShotVariantsPerExample,
+    };
 
     /// <summary>Mirror left–right with probability ½. Default false.</summary>
     public bool HorizontalFlip { get; init; }

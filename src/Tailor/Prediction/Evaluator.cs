@@ -84,7 +84,7 @@ public static class Evaluator
             throw new TailorException(
                 $"The label folder{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{Path.Combine(data.Root, u)}'"))} " +
                 $"{(unknown.Count > 1 ? "are" : "is")} not among the model's labels ({string.Join(", ", labels.InUse)}). " +
-                "Train on it first (tailor train adds new labels to free slots), or remove the folder.");
+                "Train on it first (training adds new labels to free slots), or remove the folder.");
 
         var spec = predictor.Model.Spec.Preprocessing;
         int length = ImageLoader.TensorLength(spec);

@@ -68,7 +68,7 @@ public sealed record ClassLabels
             throw new TailorException($"The label '{Shown.Label(duplicate.Key)}' is given twice.");
         if (names.Count > capacity)
             throw new TailorException(
-                $"{names.Count} labels do not fit in {capacity} slots (capacity {capacity}); raise --capacity to at least {names.Count}.");
+                $"{names.Count} labels do not fit in {capacity} slots (capacity {capacity}); raise PrepareOptions.Capacity to at least {names.Count}.");
         var placeholders = new List<int>();
         var taken = names.ToHashSet();
         int next = 0;
@@ -98,7 +98,7 @@ public sealed record ClassLabels
         if (Placeholders.Count == 0)
             throw new TailorException(
                 $"Cannot add the label '{Shown.Label(Normalize(label))}': all {Capacity} slots are in use (capacity {Capacity}: {string.Join(", ", Names.Select(Shown.Label))}). " +
-                "Prepare the model again with a larger --capacity.");
+                "Prepare the model again with a larger PrepareOptions.Capacity.");
         string name = Normalize(label);
         slot = Placeholders.FirstOrDefault(i => Normalize(Names[i]) == name, Placeholders[0]);
         var names = Names.ToArray();

@@ -71,8 +71,8 @@ internal sealed class TrainingExamples
         return $"The training data '{Shown.Path(data)}'{(replayed ? " and the replayed kept examples" : "")} lack{(replayed ? "" : "s")} {(one ? "the label" : "labels")} {list} " +
             $"that the model was trained on: training without {(one ? "it" : "them")} would make the model forget {(one ? "it" : "them")} " +
             "(it would answer only the labels it is trained on now). Ways forward: include the old photos in the training data; " +
-            "replay the examples kept with the model (ReplayExamplesPath, the file a training with KeepExamplesPath wrote; tailor train --keep-examples " +
-            "writes MODEL.examples and the next tailor train replays it); or set Forget (tailor train --forget) to train without " +
+            "replay the examples kept with the model (set ReplayExamplesPath to the file a training with KeepExamplesPath wrote); " +
+            "or set Forget to train without " +
             $"{(one ? "it" : "them")} knowingly: {(one ? "it keeps its slot" : "they keep their slots")} but {(one ? "is" : "are")} no longer learned.";
     }
 
@@ -155,6 +155,6 @@ internal sealed class TrainingExamples
         var (path, reason) = (failures[0].Path, failures[0].Reason);
         // The image loader's reasons already name the file; say it once.
         string first = reason.Contains(Shown.Path(path), StringComparison.Ordinal) ? reason.TrimEnd('.') : $"The training example '{Shown.Path(path)}' could not be read: {reason.TrimEnd('.')}";
-        return $"{first} ({failures.Count} unreadable in all; set SkipBadExamples (tailor train --skip-bad) to train without them; they are then listed).";
+        return $"{first} ({failures.Count} unreadable in all; set SkipBadExamples to train without them; they are then listed).";
     }
 }

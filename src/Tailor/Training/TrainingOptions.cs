@@ -84,21 +84,21 @@ public sealed record TrainingOptions
     /// <summary>With validation data, hand back the weights of the epoch with the lowest validation loss instead of
     /// the last epoch's (<see cref="TrainingResult.KeptEpoch"/> says which). The task keeps them in the same in-memory
     /// snapshot that cancellation restores, so it costs no second copy. Default (null):
-    /// <see cref="Building.DefaultHyperparameters.KeepBest"/> when there is validation data. True without
+    /// <see cref="TrainingDefaults.KeepBest"/> when there is validation data. True without
     /// validation data (no validation folder and no <see cref="ValidationSplit"/>) is an error.</summary>
     public bool? KeepBest { get; init; }
 
     /// <summary>Stop when the validation loss has not improved for this many epochs (the result says so in
     /// <see cref="TrainingResult.StoppedEarly"/> and <see cref="TrainingResult.Reason"/>); 0: never stop early.
-    /// Needs validation data. Default <see cref="Building.DefaultHyperparameters.Patience"/>.</summary>
-    public int Patience { get; init; } = Building.DefaultHyperparameters.Patience;
+    /// Needs validation data. Default <see cref="TrainingDefaults.Patience"/>.</summary>
+    public int Patience { get; init; } = TrainingDefaults.Patience;
 
     /// <summary>Without a validation folder: hold out this fraction of each label's training examples (stratified;
     /// round(F·n) and at least one per label, chosen by the seed) and validate on them after every epoch. The split is
     /// by example before augmentation, so an example's augmented variants stay with it. 0 or a fraction in
     /// (0, <see cref="UpdateTask.MaxValidationSplit"/>]; a label that cannot spare one example is an error that names
-    /// it. Default <see cref="Building.DefaultHyperparameters.ValidationSplit"/>.</summary>
-    public double ValidationSplit { get; init; } = Building.DefaultHyperparameters.ValidationSplit;
+    /// it. Default <see cref="TrainingDefaults.ValidationSplit"/>.</summary>
+    public double ValidationSplit { get; init; } = TrainingDefaults.ValidationSplit;
 
     /// <summary>Skip examples that cannot be read (they are reported) instead of failing. Default false.</summary>
     public bool SkipBadExamples { get; init; }

@@ -70,3 +70,43 @@ public sealed class PublicApiTests
         Assert.Equal(types.Order(StringComparer.Ordinal), types);
     }
 }
+
+/// <summary>The library's messages speak library terms (options, properties, methods); the CLI adds its flags
+/// (<see cref="Tailor.Cli.CliHints"/>).</summary>
+public sealed class LibraryMessageTests
+{
+    /// <summary>Files of the training core being rewritten (issue 10) that still name flags; to be emptied when it lands.</summary>
+    private static readonly string[] s_pending = ["UpdateTask.cs", "UpdateTask.Settings.cs"];
+
+    [Fact]
+    public void LibraryStrings_NameNoCliFlagOrCommand()
+    {
+        string src = Path.Combine(ReadmeTests.RepositoryRoot(), "src", "Tailor");
+        var literal = new System.Text.RegularExpressions.Regex("\"(?:[^\"\\\\\\n]|\\\\.)*\"");
+        var cli = new System.Text.RegularExpressions.Regex(@"(?<![\w-])--[a-z]|\btailor (prepare|train|evaluate|predict|info|reset|bench)\b");
+        var offenders = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories))
+        {
+            if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || s_pending.Contains(Path.GetFileName(file))) continue;
+            var lines = File.ReadAllLines(file);
+            for (int i = 0; i < lines.Length; i++)
+            {
+                string code = lines[i].TrimStart();
+                if (code.StartsWith("//", StringComparison.Ordinal)) continue;
+                foreach (System.Text.RegularExpressions.Match m in literal.Matches(lines[i]))
+                    if (cli.IsMatch(m.Value)) offenders.Add($"{Path.GetRelativePath(src, file)}:{i + 1}: {m.Value}");
+            }
+        }
+        Assert.True(offenders.Count == 0, "library strings naming CLI flags or commands:\n" + string.Join("\n", offenders));
+    }
+
+    [Theory]
+    [InlineData("3 labels do not fit in 2 slots (capacity 2); raise PrepareOptions.Capacity to at least 3.",
+        "3 labels do not fit in 2 slots (capacity 2); raise --capacity to at least 3.")]
+    [InlineData("'a.jpg' is not an image (1 unreadable in all; set SkipBadExamples to train without them; they are then listed).",
+        "'a.jpg' is not an image (1 unreadable in all; pass --skip-bad to train without them; they are then listed).")]
+    [InlineData("'m.onnx' is an ONNX model but not an updatable one: it has no update spec (tailor.spec in metadata_props). Make one with ModelBuilder.Prepare (PrepareOptions.BaseModelPath \"m.onnx\" and its FeatureOutput), or ModelBuilder.Expand for a classifier.",
+        "'m.onnx' is an ONNX model but not an updatable one: it has no update spec (tailor.spec in metadata_props). Make one with: tailor prepare --base \"m.onnx\" --feature-output NAME, or --from \"m.onnx\" for a classifier.")]
+    [InlineData("--out: the file name is too long.", "--out: the file name is too long.")]
+    public void TheCli_SaysItsFlags_ForTheLibrarysOptions(string library, string cli) => Assert.Equal(cli, Tailor.Cli.CliHints.ForCli(library));
+}

@@ -98,7 +98,7 @@ public class ExpandAndErrorTests(PreparedModelFixture fixture) : IClassFixture<P
     {
         string path = Write(TinyClassifier(), "tiny-small.onnx");
         var e = Assert.Throws<TailorException>(() => ModelBuilder.Expand(path, new ExpandOptions { Capacity = 2 }));
-        Assert.Contains("--capacity 2 is smaller than the 3 slots", e.Message);
+        Assert.Contains("ExpandOptions.Capacity 2 is smaller than the 3 slots", e.Message);
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public class ExpandAndErrorTests(PreparedModelFixture fixture) : IClassFixture<P
         string plain = Write(TinyClassifier(), "plain.onnx");
         e = Assert.Throws<TailorException>(() => UpdatableModel.Load(plain));
         Assert.Contains("not an updatable one", e.Message);
-        Assert.Contains("tailor prepare", e.Message);
+        Assert.Contains("ModelBuilder.Prepare", e.Message);
     }
 
     [Fact]

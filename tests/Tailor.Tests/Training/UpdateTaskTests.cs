@@ -274,7 +274,7 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
 
         Assert.Contains("'👍'", e.Message);
         Assert.Contains("capacity 3", e.Message);
-        Assert.Contains("--capacity", e.Message);
+        Assert.Contains("PrepareOptions.Capacity", e.Message);
         Assert.Equal(["✊", "✋", "✌️"], model.Spec.Labels.Names);
         Assert.Equal(before, model.GetParameter("classifier.weight"));
     }
@@ -289,7 +289,7 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
         var failed = new UpdateTask(_fixture.Load(), LabeledFolder.Scan(data), options: Options()).Run();
         Assert.Equal(TrainingState.Failed, failed.State);
         Assert.Contains(bad, failed.Reason);
-        Assert.Contains("--skip-bad", failed.Reason);
+        Assert.Contains("SkipBadExamples", failed.Reason);
 
         var skipped = new UpdateTask(_fixture.Load(), LabeledFolder.Scan(data), options: Options() with { SkipBadExamples = true }).Run();
         Assert.Equal(TrainingState.Completed, skipped.State);
