@@ -28,6 +28,7 @@ public sealed partial class ReadmeTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void ReadmeSample_Runs_OnTheHandsPhotos()
     {
         string output = Path.Combine(_dir, "hands.onnx");

@@ -8,6 +8,7 @@ namespace Tailor.Tests.Cli;
 /// Nothing here asserts on time — benchmarks measure performance, tests check that the benchmark works. The tool's
 /// <c>tailor bench train</c> only says where the benchmark is.
 /// </summary>
+[Trait("Category", "Slow")]
 public class BenchCommandTests
 {
     /// <summary>Runs bench/Tailor.Bench (built beside the tests' configuration) in its own process.</summary>

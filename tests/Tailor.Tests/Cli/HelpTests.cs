@@ -6,6 +6,7 @@ using Tailor.Spec;
 namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor --help</c> and every command's help, as a new user reads them.</summary>
+[Trait("Category", "Slow")]
 public class HelpTests
 {
     private static readonly string[] Commands = ["prepare", "train", "evaluate", "predict", "info", "reset", "bench", "bench train"];

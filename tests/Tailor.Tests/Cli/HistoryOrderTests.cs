@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 /// <summary>tailor train writes the history (JSON, CSV) and the loss curve after the model: when the model cannot be
 /// written (a kill, a full disk), none of them describes a model that does not exist.</summary>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class HistoryOrderTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

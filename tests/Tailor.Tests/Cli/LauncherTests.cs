@@ -4,6 +4,7 @@ using Tailor.Tests.Images;
 namespace Tailor.Tests.Cli;
 
 /// <summary>The <c>./tailor</c> launcher at the repository root, called as users call it: through a symlink on PATH.</summary>
+[Trait("Category", "Slow")]
 public class LauncherTests
 {
     [Fact]

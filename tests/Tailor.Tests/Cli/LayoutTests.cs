@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>How output is laid out: counts in words, tables that fit the terminal without cutting names, and a
 /// progress line that never shares a line with a message.</summary>
+[Trait("Category", "Slow")]
 public sealed class LayoutTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>
 {
     [Theory]

@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>A model whose weights give NaN, and a model ONNX Runtime cannot load, end in a clear error naming the
 /// model (exit code 1) in every command — never an unhandled exception or a label predicted from NaN.</summary>
+[Trait("Category", "Slow")]
 public sealed class ModelFailureTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -8,6 +8,7 @@ namespace Tailor.Tests.Cli;
 /// wrong kind, inverted ranges — in every command: each is a usage error (exit code 2) naming the option and what it
 /// takes, before any work, with no stack trace and nothing written.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class OptionValueTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

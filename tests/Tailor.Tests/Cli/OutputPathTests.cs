@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>Paths a command will write (or resume from) are checked before any work: an empty path, a folder,
 /// or a folder that does not exist is an error at once naming the flag, and nothing is written anywhere.</summary>
+[Trait("Category", "Slow")]
 public sealed class OutputPathTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

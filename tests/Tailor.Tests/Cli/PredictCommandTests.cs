@@ -4,6 +4,7 @@ using Tailor.Tests.Images;
 namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor predict</c> on files and folders, as a table, CSV or JSON.</summary>
+[Trait("Category", "Slow")]
 public sealed class PredictCommandTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor prepare</c> as a user runs it: what it marks updatable and which training defaults it
 /// writes, with no options and with <c>--preset reference</c>, as <c>tailor info --json</c> reports them.</summary>
+[Trait("Category", "Slow")]
 public sealed class PrepareCommandTests : IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -8,6 +8,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>SIGTERM (and Ctrl+C) stop every command cleanly: a note and 128 + the signal as exit code, never a stack
 /// trace, and nothing half-written — no temporary file, and a history only beside a model that was written.</summary>
+[Trait("Category", "Slow")]
 public sealed class SignalTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -7,6 +7,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>Only regular files are read: a named pipe, socket or device (or a symbolic link to one) in a data folder is
 /// skipped with a reason, and named directly it is an error — never a wait for a writer that never comes.</summary>
+[Trait("Category", "Slow")]
 public sealed class SpecialFileTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

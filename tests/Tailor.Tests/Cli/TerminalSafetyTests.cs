@@ -5,6 +5,7 @@ namespace Tailor.Tests.Cli;
 /// <summary>Labels and file names holding escape sequences or carriage returns are printed escaped in every text output,
 /// and a 10 MB label is shortened: a label cannot clear the screen, rewrite a line, or flood the terminal.</summary>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class TerminalSafetyTests : IDisposable
 {
     private const string ClearScreen = "a\u001b[2Jb";

@@ -6,6 +6,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor train</c> as a user runs it: JSON lines, the files written next to the model, and
 /// errors that name the value and leave the model untouched.</summary>
+[Trait("Category", "Slow")]
 public sealed class TrainCommandTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -6,6 +6,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor train</c> and the data it is given: unreadable photos treated alike by every head,
 /// training data that lacks labels the model learned, and examples kept with the model and replayed.</summary>
+[Trait("Category", "Slow")]
 public sealed class TrainLabelDataTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -6,6 +6,7 @@ namespace Tailor.Tests.Cli;
 
 /// <summary><c>tailor train --validation-split/--keep-best/--patience</c> as a user runs them: a run that stops early
 /// says why and which epoch it wrote; a mistake is an error naming the flag (and the label) before any work.</summary>
+[Trait("Category", "Slow")]
 public sealed class TrainValidationCommandTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -2,6 +2,7 @@ using Tailor.Engine.Kernels;
 
 namespace Tailor.Tests.Engine;
 
+[Trait("Category", "Slow")]
 public class GemmKernelTests
 {
 

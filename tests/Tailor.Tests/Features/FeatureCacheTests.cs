@@ -7,6 +7,7 @@ namespace Tailor.Tests.Features;
 
 /// <summary>The cache of prefix outputs: in memory or spilled to disk, the same rows; seeded variants;
 /// unreadable files reported; nothing left behind.</summary>
+[Trait("Category", "Slow")]
 public sealed class FeatureCacheTests : IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -14,6 +14,7 @@ namespace Tailor.Tests.Fuzz;
 /// <see cref="FuzzSession"/> for the seed and the budget (a few seconds by default; TAILOR_FUZZ_SECONDS for more).
 /// </summary>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class ImageFuzzTests(PreparedModelFixture model, ITestOutputHelper output) : IClassFixture<PreparedModelFixture>
 {
     private static readonly TimeSpan LoaderTimeout = TimeSpan.FromSeconds(30), CliTimeout = TimeSpan.FromMinutes(2);

@@ -15,6 +15,7 @@ namespace Tailor.Tests.Fuzz;
 /// (about 2,600 pairs in all).
 /// </summary>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class OptionFuzzTests(PreparedModelFixture model, ITestOutputHelper output) : IClassFixture<PreparedModelFixture>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);

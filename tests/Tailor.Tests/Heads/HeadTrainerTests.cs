@@ -15,6 +15,7 @@ namespace Tailor.Tests.Heads;
 /// The k-NN and logistic-regression heads trained on the embedded ResNet18's features of the real hands
 /// photos, written into the model, and run by a bare ONNX Runtime session with no Tailor code.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly TempFolder _dir = new();

@@ -19,6 +19,7 @@ namespace Tailor.Tests.Heads;
 /// their slots, a label without examples and a free placeholder get probability exactly 0 in plain ONNX Runtime, and no
 /// graph Tailor writes carries an initializer nothing reads.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class SlotContractTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private static readonly string[] Prepared = ["✊", "✋", "✌️"];

@@ -13,6 +13,7 @@ namespace Tailor.Tests.Prediction;
 /// L2-normalized ResNet18 features) — no trainer involved, so this checks the whole image → features →
 /// probabilities path: decoding, resizing, the package's normalization, the cut and the head.
 /// </summary>
+[Trait("Category", "Slow")]
 public class HandsEndToEndTests(PreparedModelFixture fixture) : IClassFixture<PreparedModelFixture>
 {
     private string CentroidModel()

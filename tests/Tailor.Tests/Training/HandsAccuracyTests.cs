@@ -17,6 +17,7 @@ namespace Tailor.Tests.Training;
 /// <remarks>Serial: each test trains on every core, and running them beside the allocation tests would
 /// both slow those and be slowed by them.</remarks>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class HandsAccuracyTests
 {
     private static readonly string[] Labels = ["✊", "✋", "✌️"];

@@ -13,6 +13,7 @@ namespace Tailor.Tests.Training;
 /// stratified, seeded part of the training photos (every augmented copy with its photo). Real photos, two or
 /// three per label, so each run takes about a second after the features.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class KeepBestTests : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly PreparedModelFixture _fixture;

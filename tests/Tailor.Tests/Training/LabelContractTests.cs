@@ -16,6 +16,7 @@ namespace Tailor.Tests.Training;
 /// slot; a label with no readable photo takes none. Small sets (two photos per label, no augmentation) keep
 /// each run short; the accuracy of replay is measured on the whole hands set.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class LabelContractTests : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly PreparedModelFixture _fixture;

@@ -12,6 +12,7 @@ namespace Tailor.Tests.Training;
 /// the JSON the model stores, the checks that fail before training, and the weighted sum the task minimizes
 /// (its gradients are checked against finite differences in the engine's tests).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class LossTermsTests : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly PreparedModelFixture _fixture;

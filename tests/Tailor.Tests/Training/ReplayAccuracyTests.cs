@@ -13,6 +13,7 @@ namespace Tailor.Tests.Training;
 /// label is learned. The new label's photos are drawn stars (<see cref="StarImages"/>): 10 to train, 5 to test.
 /// </summary>
 [Collection("Serial")]
+[Trait("Category", "Slow")]
 public sealed class ReplayAccuracyTests : IDisposable
 {
     private readonly TempFolder _dir = new();

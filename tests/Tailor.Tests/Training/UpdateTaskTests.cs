@@ -13,6 +13,7 @@ namespace Tailor.Tests.Training;
 /// well under a second after the features): events, determinism, cancellation, divergence, resume in a
 /// new process, allowed values, and labels taking free slots.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly PreparedModelFixture _fixture;
