@@ -31,6 +31,8 @@ internal static partial class CliHints
         ("KNearestNeighbors.Add (or HeadTrainer.TrainKnn)", "tailor train --head knn"),
         ("give one HeadTrainingOptions.L2 instead of L2Candidates", "give --l2 a value instead of a list or 'auto'"),
         ("Train on it first (training adds", "Train on it first (tailor train adds"),
+        ("add examples with HeadTrainer.TrainKnn, or prepare a new model with a network head (ModelBuilder.Prepare)",
+            "add examples with tailor train --head knn, or prepare a new model for --head nn"),
     ];
 
     /// <summary>The message with the library's option names replaced by the CLI's flags.</summary>

@@ -54,6 +54,7 @@ public sealed partial class ReadmeTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void ReadmeOwnLoopSample_Learns_OnTheHandsPhotos()
     {
         string output = Path.Combine(_dir, "own-loop.onnx");

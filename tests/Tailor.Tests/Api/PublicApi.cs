@@ -131,7 +131,7 @@ internal static class PublicApi
     };
 
     private static string Kind(Type t) =>
-        t.IsEnum ? "enum" : t.IsInterface ? "interface" : t.IsValueType ? (t.GetMethod("<Clone>$") is not null ? "record struct" : "struct")
+        t.IsEnum ? "enum" : t.IsInterface ? "interface" : t.IsValueType ? (t.GetMethod("PrintMembers", BindingFlags.NonPublic | BindingFlags.Instance) is not null ? "record struct" : "struct")
         : typeof(Delegate).IsAssignableFrom(t) ? "delegate"
         : (t.IsAbstract && t.IsSealed ? "static class" : t.IsAbstract ? "abstract class" : t.IsSealed ? "sealed class" : "class")
           .Replace("class", t.GetMethod("<Clone>$") is not null ? "record" : "class");

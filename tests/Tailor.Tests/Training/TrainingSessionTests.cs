@@ -11,6 +11,7 @@ namespace Tailor.Tests.Training;
 /// The training core an app drives itself: a plan (settings, cut, slot assignment as a value, the model untouched),
 /// a session (TrainStep/EvalStep on feature batches read straight from the cache, checkpoints with settings, export).
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class TrainingSessionTests : IClassFixture<PreparedModelFixture>, IDisposable
 {
     private readonly PreparedModelFixture _fixture;
