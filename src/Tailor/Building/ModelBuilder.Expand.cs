@@ -8,8 +8,8 @@ namespace Tailor.Building;
 /// <summary>Options for <see cref="ModelBuilder.Expand"/>.</summary>
 public sealed record ExpandOptions
 {
-    /// <summary>The new number of output slots; must be at least the current one. Default 10.</summary>
-    public int Capacity { get; init; } = 10;
+    /// <summary>The new number of output slots; must be at least the current one. Default <see cref="TrainingDefaults.Capacity"/>.</summary>
+    public int Capacity { get; init; } = TrainingDefaults.Capacity;
 
     /// <summary>Names for the classifier's existing classes (a model without an update spec only;
     /// default class0, class1…).</summary>

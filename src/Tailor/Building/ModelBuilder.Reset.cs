@@ -9,9 +9,9 @@ public sealed record ResetOptions
     /// <summary>How the classifier is re-initialized. Default Kaiming-uniform, as <c>tailor prepare</c> does.</summary>
     public WeightInit Init { get; init; } = WeightInit.KaimingUniform;
 
-    /// <summary>Seed of the classifier's initialization. Default 42 (the same as <see cref="PrepareOptions.InitSeed"/>,
+    /// <summary>Seed of the classifier's initialization. Default <see cref="TrainingDefaults.InitSeed"/> (the same as <see cref="PrepareOptions.InitSeed"/>,
     /// so a reset model equals a freshly prepared one).</summary>
-    public int Seed { get; init; } = 42;
+    public int Seed { get; init; } = TrainingDefaults.InitSeed;
 
     /// <summary>The ONNX file whose pretrained weights the other updatable layers (fine-tuned backbone
     /// layers) go back to, matched by initializer name. Default: the embedded ResNet18 when the model was
