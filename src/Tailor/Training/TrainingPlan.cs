@@ -96,7 +96,7 @@ public sealed class TrainingPlan : IDisposable
         var spec = model.Spec;
         if (spec.Head == HeadKind.KNearestNeighbors)
             throw new TailorException($"The model{(model.Path is { } p ? $" '{p}'" : "")} has a k-NN head, which learns by storing examples, not by gradient steps: " +
-                "add examples with tailor train --head knn (HeadTrainer.TrainKnn), or prepare a new model for --head nn.");
+                "add examples with HeadTrainer.TrainKnn, or prepare a new model with a network head (ModelBuilder.Prepare).");
         var settings = TrainingSettings.Resolve(options, spec);
         UpdateTask.CheckValidationOptions(options, validation);
         var (trainExamples, validationExamples) = UpdateTask.SplitExamples(train, validation, options.ValidationSplit, settings.Seed);

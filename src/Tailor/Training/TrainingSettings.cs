@@ -5,6 +5,7 @@ using Tailor.Spec;
 using Tailor.Training.Optimizers;
 using Tailor.Training.Schedules;
 using H = Tailor.Spec.HyperparameterNames;
+using U = Tailor.TrainingDefaults.WhenUnspecified;
 
 namespace Tailor.Training;
 
@@ -50,17 +51,17 @@ public sealed record TrainingSettings(OptimizerKind Optimizer, int Epochs, doubl
         static double? B(bool? b) => b is null ? null : b.Value ? 1 : 0;
         var s = new TrainingSettings(
             Optimizer: spec.Optimizer,
-            Epochs: (int)Get(H.Epochs, o.Epochs, 10),
-            LearningRate: Get(H.LearningRate, o.LearningRate, 0.001),
-            BatchSize: (int)Get(H.BatchSize, o.BatchSize, 8),
-            Shuffle: Get(H.Shuffle, B(o.Shuffle), 1) == 1,
-            Seed: (int)Get(H.Seed, o.Seed, 42),
-            Momentum: Get(H.Momentum, o.Momentum, 0),
-            Nesterov: Get(H.Nesterov, B(o.Nesterov), 0) == 1,
-            Beta1: Get(H.Beta1, o.Beta1, 0.9),
-            Beta2: Get(H.Beta2, o.Beta2, 0.999),
-            Epsilon: Get(H.Epsilon, o.Epsilon, 1e-8),
-            WeightDecay: Get(H.WeightDecay, o.WeightDecay, 0),
+            Epochs: (int)Get(H.Epochs, o.Epochs, U.Epochs),
+            LearningRate: Get(H.LearningRate, o.LearningRate, U.LearningRate),
+            BatchSize: (int)Get(H.BatchSize, o.BatchSize, U.BatchSize),
+            Shuffle: Get(H.Shuffle, B(o.Shuffle), U.Shuffle ? 1 : 0) == 1,
+            Seed: (int)Get(H.Seed, o.Seed, U.Seed),
+            Momentum: Get(H.Momentum, o.Momentum, U.Momentum),
+            Nesterov: Get(H.Nesterov, B(o.Nesterov), U.Nesterov ? 1 : 0) == 1,
+            Beta1: Get(H.Beta1, o.Beta1, U.Beta1),
+            Beta2: Get(H.Beta2, o.Beta2, U.Beta2),
+            Epsilon: Get(H.Epsilon, o.Epsilon, U.Epsilon),
+            WeightDecay: Get(H.WeightDecay, o.WeightDecay, U.WeightDecay),
             Augmentation: ResolveAugmentation(o.Augmentation, spec),
             Schedule: ResolveSchedule(o.Schedule, spec));
         if (s.Epochs < 1) throw new TailorException($"epochs = {s.Epochs}; at least 1 is needed.");

@@ -110,7 +110,7 @@ public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixtu
         // A k-NN has no gradient-trained layer: the neural-network trainer says so and what to do instead.
         var e = Assert.Throws<TailorException>(() => new UpdateTask(UpdatableModel.Load(pathB), LabeledFolder.Scan(first)).Run());
         Assert.Contains("k-NN head", e.Message);
-        Assert.Contains("--head knn", e.Message);
+        Assert.Contains("HeadTrainer.TrainKnn", e.Message);
         // More examples, better answers: all 30 photos beat the first 6 on the test set.
         int Correct(string path)
         {
