@@ -38,7 +38,7 @@ internal static class HeadBenchmarks
         double OrtSeconds, double OrtBatch64SecondsPerQuery);
 
     /// <summary>L2 strength of Tailor's logistic regression, as <c>tailor train --head logreg</c> uses it.</summary>
-    private static readonly double LogRegL2 = new Tailor.Heads.HeadTrainingOptions().L2;   // the head's own default
+    private static readonly double LogRegL2 = new Tailor.Heads.LogisticRegressionTrainingOptions().L2;   // the head's own default
 
     public static int Run(bool json)
     {

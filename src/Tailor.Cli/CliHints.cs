@@ -29,7 +29,7 @@ internal static partial class CliHints
         ("set Forget", "pass --forget"),
         ("set SkipBadExamples", "pass --skip-bad"),
         ("KNearestNeighbors.Add (or HeadTrainer.TrainKnn)", "tailor train --head knn"),
-        ("give one HeadTrainingOptions.L2 instead of L2Candidates", "give --l2 a value instead of a list or 'auto'"),
+        ("give one LogisticRegressionTrainingOptions.L2 instead of L2Candidates", "give --l2 a value instead of a list or 'auto'"),
         ("Train on it first (training adds", "Train on it first (tailor train adds"),
         ("add examples with HeadTrainer.TrainKnn, or prepare a new model with a network head (ModelBuilder.Prepare)",
             "add examples with tailor train --head knn, or prepare a new model for --head nn"),

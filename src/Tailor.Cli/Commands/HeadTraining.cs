@@ -22,14 +22,18 @@ internal static class HeadTraining
         AugmentationOptions? augmentation, int? seed, int? k, string? weighting, string? metric, string? l2, bool json, CancellationToken ct,
         DataOptions data, string device)
     {
-        var defaults = new HeadTrainingOptions();
+        HeadTrainingOptions defaults = head == "knn"
+            ? new KnnTrainingOptions
+            {
+                K = k,
+                Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, WeightingNames),
+                Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, MetricNames),
+            }
+            : new LogisticRegressionTrainingOptions();
         var options = defaults with
         {
             Augmentation = augmentation ?? defaults.Augmentation,
             Seed = seed ?? (int)model.Spec.DefaultOr("seed", TrainingDefaults.Seed),
-            K = k,
-            Weighting = weighting is null ? null : OptionParsing.Enum("--weighting", weighting, WeightingNames),
-            Metric = metric is null ? null : OptionParsing.Enum("--metric", metric, MetricNames),
             SkipBadExamples = data.SkipBad,
             Forget = data.Forget,
             ReplayExamplesPath = data.Replay,
@@ -45,14 +49,15 @@ internal static class HeadTraining
             foreach (double candidate in values)
                 if (!(candidate >= 0) || double.IsInfinity(candidate))
                     throw new UsageException($"--l2 {candidate}: an L2 strength must be a finite number ≥ 0.");
-            options = values.Count == 1 && !auto ? options with { L2 = values[0] } : options with { L2Candidates = values };
+            if (options is LogisticRegressionTrainingOptions logreg)
+                options = values.Count == 1 && !auto ? logreg with { L2 = values[0] } : logreg with { L2Candidates = values };
         }
         int images = train.Examples.Count * Features.FeatureCache.VariantsFor(options.Augmentation);
         var result = json
             ? Train(options)
             : Progress.Run("Features", images, progress => Train(options with { Progress = new FeatureProgressAdapter(progress) }));
         HeadTrainingResult Train(HeadTrainingOptions o) =>
-            head == "knn" ? HeadTrainer.TrainKnn(model, train, o, ct) : HeadTrainer.TrainLogisticRegression(model, train, o, ct);
+            o is KnnTrainingOptions knn ? HeadTrainer.TrainKnn(model, train, knn, ct) : HeadTrainer.TrainLogisticRegression(model, train, (LogisticRegressionTrainingOptions)o, ct);
         model.Save(output);
         (double Loss, double Accuracy)? val = null;
         if (validation is not null)

@@ -37,6 +37,16 @@ public sealed class GraphCut
     /// regression head reads the features directly, whatever follows them in the graph).</summary>
     internal static GraphCut AtTensors(IReadOnlyList<string> tensors) => new([], tensors, []);
 
+    /// <summary>A cut with no suffix at the tensors <paramref name="layer"/> reads, its weights left out: where a head
+    /// fitted in place of a classifier layer takes its features.</summary>
+    /// <exception cref="TailorException">The layer is not in the graph.</exception>
+    internal static GraphCut AtInputsOf(GraphProto graph, string layer)
+    {
+        var node = graph.FindNode(layer) ?? throw new TailorException($"The classifier '{layer}' is not in the graph.");
+        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
+        return AtTensors([.. node.Input.Where(i => i.Length > 0 && !initializers.Contains(i)).Distinct()]);
+    }
+
     internal static GraphCut Compute(GraphProto graph, UpdateSpec spec)
     {
         if (spec.UpdatableLayers.Count == 0)

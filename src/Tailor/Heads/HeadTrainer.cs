@@ -8,8 +8,9 @@ using Tailor.Training;
 
 namespace Tailor.Heads;
 
-/// <summary>Options for <see cref="HeadTrainer"/>.</summary>
-public sealed record HeadTrainingOptions
+/// <summary>Options that every head fitted by <see cref="HeadTrainer"/> takes; each head's own are in
+/// <see cref="KnnTrainingOptions"/> and <see cref="LogisticRegressionTrainingOptions"/>.</summary>
+public abstract record HeadTrainingOptions
 {
     /// <summary>Augmented copies added as extra examples (variant 0 is the original). Default: none — on the
     /// hands photos, mirrored and rotated copies (flip,rotate:15,variants:4) cost both k-NN and logistic
@@ -21,27 +22,6 @@ public sealed record HeadTrainingOptions
 
     /// <summary>Skip unreadable examples (reported) instead of failing. Default false.</summary>
     public bool SkipBadExamples { get; init; }
-
-    /// <summary>k-NN: neighbours; null keeps the model's (or <see cref="TrainingDefaults.KnnK"/>). Allowed 1..100.</summary>
-    public int? K { get; init; }
-
-    /// <summary>k-NN: vote weighting; null keeps the model's (or <see cref="TrainingDefaults.KnnWeighting"/>).</summary>
-    public KnnWeighting? Weighting { get; init; }
-
-    /// <summary>k-NN: distance; null keeps the model's (or <see cref="TrainingDefaults.KnnMetric"/>).</summary>
-    public KnnMetric? Metric { get; init; }
-
-    /// <summary>Logistic regression: L2 strength λ. Default <see cref="TrainingDefaults.LogisticRegressionL2"/> (0.0003,
-    /// measured there).</summary>
-    public double L2 { get; init; } = TrainingDefaults.LogisticRegressionL2;
-
-    /// <summary>Logistic regression: when set, the L2 strength is chosen among these by stratified cross-validation
-    /// (<see cref="LogisticRegression.CrossValidateL2"/>; <see cref="LogisticRegression.DefaultL2Candidates"/> is a
-    /// good grid), and <see cref="L2"/> is ignored. Default: none (use <see cref="L2"/>).</summary>
-    public IReadOnlyList<double>? L2Candidates { get; init; }
-
-    /// <summary>Logistic regression: L-BFGS iteration limit. Default <see cref="TrainingDefaults.LbfgsMaxIterations"/>.</summary>
-    public int MaxIterations { get; init; } = TrainingDefaults.LbfgsMaxIterations;
 
     public FeatureCacheOptions Cache { get; init; } = new();
 
@@ -68,6 +48,35 @@ public sealed record HeadTrainingOptions
     public IProgress<FeatureProgress>? Progress { get; init; }
 }
 
+/// <summary>Options for <see cref="HeadTrainer.TrainKnn"/>.</summary>
+public sealed record KnnTrainingOptions : HeadTrainingOptions
+{
+    /// <summary>Neighbours; null keeps the model's (or <see cref="TrainingDefaults.KnnK"/>). Allowed 1..100.</summary>
+    public int? K { get; init; }
+
+    /// <summary>Vote weighting; null keeps the model's (or <see cref="TrainingDefaults.KnnWeighting"/>).</summary>
+    public KnnWeighting? Weighting { get; init; }
+
+    /// <summary>Distance; null keeps the model's (or <see cref="TrainingDefaults.KnnMetric"/>).</summary>
+    public KnnMetric? Metric { get; init; }
+}
+
+/// <summary>Options for <see cref="HeadTrainer.TrainLogisticRegression"/>.</summary>
+public sealed record LogisticRegressionTrainingOptions : HeadTrainingOptions
+{
+    /// <summary>L2 strength λ. Default <see cref="TrainingDefaults.LogisticRegressionL2"/> (0.0003,
+    /// measured there).</summary>
+    public double L2 { get; init; } = TrainingDefaults.LogisticRegressionL2;
+
+    /// <summary>When set, the L2 strength is chosen among these by stratified cross-validation
+    /// (<see cref="LogisticRegression.CrossValidateL2"/>; <see cref="LogisticRegression.DefaultL2Candidates"/> is a
+    /// good grid), and <see cref="L2"/> is ignored. Default: none (use <see cref="L2"/>).</summary>
+    public IReadOnlyList<double>? L2Candidates { get; init; }
+
+    /// <summary>L-BFGS iteration limit. Default <see cref="TrainingDefaults.LbfgsMaxIterations"/>.</summary>
+    public int MaxIterations { get; init; } = TrainingDefaults.LbfgsMaxIterations;
+}
+
 /// <summary>What a head training did.</summary>
 public sealed record HeadTrainingResult
 {
@@ -84,7 +93,7 @@ public sealed record HeadTrainingResult
     /// <summary>Logistic regression: the L2 strength used.</summary>
     public double? L2 { get; init; }
 
-    /// <summary>Logistic regression with <see cref="HeadTrainingOptions.L2Candidates"/>: the cross-validation behind the choice.</summary>
+    /// <summary>Logistic regression with <see cref="LogisticRegressionTrainingOptions.L2Candidates"/>: the cross-validation behind the choice.</summary>
     public L2Selection? L2Selection { get; init; }
 
     /// <summary>k-NN: examples stored after this training (previous ones included).</summary>
@@ -117,21 +126,23 @@ public static class HeadTrainer
     /// capacity). A label without stored examples — a free placeholder, or a label never trained — gets
     /// probability exactly 0.</remarks>
     /// <exception cref="TailorException">Unreadable examples (without skipping), k outside 1..100.</exception>
-    public static HeadTrainingResult TrainKnn(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
+    public static HeadTrainingResult TrainKnn(UpdatableModel model, LabeledFolder data, KnnTrainingOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        options ??= new HeadTrainingOptions();
+        options ??= new KnnTrainingOptions();
         bool storing = KnnOnnxExport.HasKnn(model.Proto);
         if (options.KeepExamplesPath is not null)
             throw new TailorException("A k-NN keeps every example it learns in the model itself; KeepExamplesPath is for the other heads.");
         if (storing && options.ReplayExamplesPath is not null)
             throw new TailorException("This model's k-NN already stores the examples it learned; ReplayExamplesPath would store them twice.");
-        // A k-NN that stores examples keeps them: adding to it forgets nothing. One replacing a trained classifier starts empty.
-        var examples = TrainingExamples.Plan(model.Spec, data, options.ReplayExamplesPath, options.Forget || storing, keep: false);
-        var (features, labels, variants, skipped, featureSeconds, dim, without, cache, _) = Features(model, data, examples, options, cancellationToken);
-        cache.Dispose();
+        // A k-NN model has no classifier node left: its features tensor is the cut. A k-NN that stores examples keeps them:
+        // adding to it forgets nothing. One replacing a trained classifier starts empty. A k-NN has no fixed capacity.
+        var cut = model.Spec.Head == HeadKind.KNearestNeighbors ? GraphCut.AtTensors([model.Spec.Features]) : ClassifierInput(model);
+        using var plan = TrainingPlan.ForHead(model, data, PlanOptions(options, forget: options.Forget || storing), cut, appendSlots: true);
+        using var computed = Compute(plan, data, options, cancellationToken);
+        var (features, dim, rowExamples, _) = computed.Train.ToMatrix();
         var clock = Stopwatch.StartNew();
-        var knn = KnnOnnxExport.HasKnn(model.Proto)
+        var knn = storing
             ? KnnOnnxExport.Read(model.Proto)
             : new KNearestNeighbors(dim, options.K ?? TrainingDefaults.KnnK, options.Weighting ?? TrainingDefaults.KnnWeighting, options.Metric ?? TrainingDefaults.KnnMetric);
         if (knn.Dimension != dim)
@@ -140,31 +151,18 @@ public static class HeadTrainer
         if (options.Weighting is { } w) knn.Weighting = w;
         if (options.Metric is { } m && m != knn.Metric)
             throw new TailorException($"The model's k-NN uses the {knn.Metric} metric; its stored examples cannot switch to {m}. Prepare a new model.");
-        for (int i = 0; i < labels.Length; i++)
-            knn.Add(features.AsSpan(i * dim, dim), labels[i]);
+        for (int i = 0; i < rowExamples.Length; i++)
+            knn.Add(features.AsSpan(i * dim, dim), plan.Examples.LabelOf(rowExamples[i]));
         // The k-NN replaces the fully-connected head: drop the nodes after the features so its outputs
         // (probabilities, label) have one producer each.
         var backbone = model.Proto.Clone();
-        if (!KnnOnnxExport.HasKnn(backbone))
+        if (!storing)
         {
             backbone.Graph.Output.Clear();
             backbone.Graph.Output.Add(new global::Onnx.ValueInfoProto { Name = model.Spec.Features });
             ModelBuilder.PruneTo(backbone.Graph, [model.Spec.Features]);
         }
-        var slots = model.Spec.Labels;
-        var newLabels = new Dictionary<string, int>();
-        foreach (string label in labels.Distinct(LabelComparer.Instance).Where(l => slots.IndexOf(l) < 0))
-        {
-            int slot;
-            if (slots.Placeholders.Count > 0)
-                slots = slots.Claim(label, out slot);
-            else
-            {
-                slot = slots.Capacity;
-                slots = slots with { Names = [.. slots.Names, ClassLabels.Normalize(label)] };
-            }
-            newLabels[label] = slot;
-        }
+        var slots = plan.Slots.Labels;
         var proto = KnnOnnxExport.Export(backbone, knn, new KnnExportOptions
         {
             FeatureTensor = model.Spec.Features,
@@ -172,6 +170,7 @@ public static class HeadTrainer
             LabelOutput = model.Spec.LabelOutput,
             Labels = slots.Names,
         });
+        // Commit: until here the model is unchanged.
         model.ReplaceProto(proto);
         model.SetSpec(model.Spec with
         {
@@ -183,14 +182,9 @@ public static class HeadTrainer
             {
                 [HyperparameterNames.K] = Hyperparameter.Int(knn.K, AllowedValues.Between(KNearestNeighbors.MinK, KNearestNeighbors.MaxK)),
             },
+            TrainedExamples = StoredCounts(knn, slots, computed.Train.Variants),
         });
-        model.SetSpec(model.Spec with { TrainedExamples = StoredCounts(knn, model.Spec.Labels, variants) });
-        return new HeadTrainingResult
-        {
-            Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
-            Skipped = skipped, NewLabels = newLabels, StoredExamples = knn.Count,
-            Replayed = examples.Replayed, Forgotten = storing ? [] : examples.Forgotten, LabelsWithoutExamples = without,
-        };
+        return Result(plan, computed, clock) with { StoredExamples = knn.Count, Forgotten = storing ? [] : plan.Examples.Forgotten };
     }
 
     /// <summary>
@@ -200,51 +194,86 @@ public static class HeadTrainer
     /// slots; slots without examples (free placeholders, labels not in the data) get a zero row and a very
     /// negative bias, and the slot mask gives them probability exactly 0.
     /// </summary>
-    public static HeadTrainingResult TrainLogisticRegression(UpdatableModel model, LabeledFolder data, HeadTrainingOptions? options = null,
+    public static HeadTrainingResult TrainLogisticRegression(UpdatableModel model, LabeledFolder data, LogisticRegressionTrainingOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        options ??= new HeadTrainingOptions();
+        options ??= new LogisticRegressionTrainingOptions();
         if (model.Spec.Head == HeadKind.KNearestNeighbors)
             throw new TailorException("This model's head is a k-NN; logistic regression needs a model with a fully-connected classifier (ModelBuilder.Prepare makes one).");
-        var examples = TrainingExamples.Plan(model.Spec, data, options.ReplayExamplesPath, options.Forget, options.KeepExamplesPath is not null);
-        var labelsBefore = model.Spec.Labels;
-        var newLabels = ClaimLabels(model, examples.Labels);   // before the features: a label beyond the capacity fails fast
-        var (features, labels, variants, skipped, featureSeconds, dim, without, cache, unreadable) = Features(model, data, examples, options, cancellationToken);
-        using var kept = cache;
-        if (without.Any(newLabels.ContainsKey))
-        {
-            // A label none of whose photos could be read takes no slot.
-            ModelBuilder.WriteLabels(model, labelsBefore);
-            newLabels = ClaimLabels(model, examples.Labels.Except(without, LabelComparer.Instance));
-        }
+        // The plan claims the slots before the features: a label beyond the capacity fails fast.
+        using var plan = TrainingPlan.ForHead(model, data, PlanOptions(options, options.Forget), ClassifierInput(model), appendSlots: false);
+        using var computed = Compute(plan, data, options, cancellationToken);
+        var (features, dim, _, slots) = computed.Train.ToMatrix();
         var spec = model.Spec;
-        var slots = labels.Select(spec.Labels.IndexOf).ToArray();
-        ModelBuilder.SetLiveSlots(model, slots.Distinct());
+        var (weightName, biasName) = ClassifierParameters(model, dim);
         var clock = Stopwatch.StartNew();
         // The graph already L2-normalizes the features when the model was prepared that way; the head
         // itself must not normalize again, or its weights would not fit the plain Gemm layout.
         var lbfgs = new LogisticRegressionOptions { L2 = options.L2, NormalizeFeatures = false, MaxIterations = options.MaxIterations };
+        int variants = computed.Train.Variants;
+        var labels = plan.Slots.Labels;
         var selection = options.L2Candidates is { } candidates
-            ? LogisticRegression.CrossValidateL2(features, slots, spec.Labels.Capacity, candidates, variants, options: lbfgs,
-                classNames: spec.Labels.Names, cancellationToken: cancellationToken)
+            ? LogisticRegression.CrossValidateL2(features, slots, labels.Capacity, candidates, variants, options: lbfgs,
+                classNames: labels.Names, cancellationToken: cancellationToken)
             : null;
         if (selection is not null) lbfgs = lbfgs with { L2 = selection.Chosen };
-        var trained = LogisticRegression.Train(features, slots, spec.Labels.Capacity, lbfgs, cancellationToken);
-        string weightName = ClassifierWeight(model, dim);
-        var layer = spec.UpdatableLayers.FirstOrDefault(l => l.Name == spec.Classifier) ?? throw new TailorException($"The classifier '{spec.Classifier}' is not updatable.");
+        var trained = LogisticRegression.Train(features, slots, labels.Capacity, lbfgs, cancellationToken);
+        // Commit: until here the model is unchanged.
+        plan.Slots.ApplyTo(model);
         model.SetParameter(weightName, trained.Weights);
-        if (layer.Parameters.Count > 1) model.SetParameter(layer.Parameters[1], trained.Bias);
-        model.SetSpec(model.Spec with { Head = HeadKind.LogisticRegression, TrainedExamples = examples.Record(model.Spec.Labels, unreadable) });
-        int keptCount = options.KeepExamplesPath is { } keep ? examples.Keep(keep, cache, unreadable) : 0;
-        return new HeadTrainingResult
+        if (biasName is not null) model.SetParameter(biasName, trained.Bias);
+        model.SetSpec(model.Spec with { Head = HeadKind.LogisticRegression, TrainedExamples = plan.Examples.Record(model.Spec.Labels, computed.Unreadable) });
+        int keptCount = options.KeepExamplesPath is { } keep ? plan.Examples.Keep(keep, computed.Train.Cache, computed.Unreadable) : 0;
+        return Result(plan, computed, clock) with
         {
-            Examples = labels.Length / variants, Variants = variants, FeatureSeconds = featureSeconds, TrainSeconds = clock.Elapsed.TotalSeconds,
-            Skipped = skipped, NewLabels = newLabels, Lbfgs = trained.Training, L2 = lbfgs.L2, L2Selection = selection,
-            Replayed = examples.Replayed, KeptExamples = keptCount, Forgotten = examples.Forgotten, LabelsWithoutExamples = without,
+            Lbfgs = trained.Training, L2 = lbfgs.L2, L2Selection = selection, KeptExamples = keptCount, Forgotten = plan.Examples.Forgotten,
         };
     }
 
-    private static string ClassifierWeight(UpdatableModel model, int dim)
+    /// <summary>The cut at the classifier layer's input: the features a head fitted in its place reads.</summary>
+    private static GraphCut ClassifierInput(UpdatableModel model)
+    {
+        var cut = GraphCut.AtInputsOf(model.Proto.Graph, model.Spec.Classifier);
+        if (cut.CutTensors.Count != 1)
+            throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
+        return cut;
+    }
+
+    /// <summary>The plan's options: what the head options share with a training's.</summary>
+    private static TrainingOptions PlanOptions(HeadTrainingOptions options, bool forget) => new()
+    {
+        Augmentation = options.Augmentation,
+        Seed = options.Seed,
+        SkipBadExamples = options.SkipBadExamples,
+        Cache = options.Cache,
+        ExecutionProvider = options.ExecutionProvider,
+        Forget = forget,
+        ReplayExamplesPath = options.ReplayExamplesPath,
+        KeepExamplesPath = options.KeepExamplesPath,
+    };
+
+    /// <summary>The plan's features (its unreadable-example and lost-label checks), with at least one readable row.</summary>
+    private static TrainingData Compute(TrainingPlan plan, LabeledFolder data, HeadTrainingOptions options, CancellationToken cancellationToken)
+    {
+        var computed = plan.ComputeFeatures(options.Progress, cancellationToken);
+        if (computed.Train.Count == 0)
+        {
+            computed.Dispose();
+            throw new TailorException($"No example in '{data.Root}' could be read.");
+        }
+        return computed;
+    }
+
+    /// <summary>What every head reports.</summary>
+    private static HeadTrainingResult Result(TrainingPlan plan, TrainingData computed, Stopwatch clock) => new()
+    {
+        Examples = computed.Train.Count / computed.Train.Variants, Variants = computed.Train.Variants, FeatureSeconds = computed.Seconds,
+        TrainSeconds = clock.Elapsed.TotalSeconds, Skipped = computed.Skipped, NewLabels = plan.Slots.NewLabels,
+        Replayed = plan.Examples.Replayed, LabelsWithoutExamples = computed.LabelsWithoutExamples,
+    };
+
+    /// <summary>The classifier's weight [classes, features] and bias (null without one).</summary>
+    private static (string Weight, string? Bias) ClassifierParameters(UpdatableModel model, int dim)
     {
         var layer = model.Spec.UpdatableLayers.FirstOrDefault(l => l.Name == model.Spec.Classifier)
             ?? throw new TailorException($"The classifier '{model.Spec.Classifier}' is not updatable.");
@@ -253,14 +282,7 @@ public static class HeadTrainer
         bool rowsAreClasses = node.OpType == "Conv" || (node.OpType == "Gemm" && node.Attribute.Any(a => a.Name == "transB" && a.I == 1));
         if (!rowsAreClasses || shape[0] != model.Spec.Labels.Capacity || shape.Skip(1).Aggregate(1L, (a, d) => a * d) != dim)
             throw new TailorException($"The classifier '{layer.Name}' ({node.OpType}, weight [{string.Join(", ", shape)}]) is not a [classes, {dim}] fully-connected layer; logistic regression cannot be written into it.");
-        return layer.Parameters[0];
-    }
-
-    private static IReadOnlyDictionary<string, int> ClaimLabels(UpdatableModel model, IEnumerable<string> dataLabels)
-    {
-        var labels = model.Spec.Labels.ClaimAll(dataLabels, out var added);
-        if (added.Count > 0) ModelBuilder.WriteLabels(model, labels);
-        return added;
+        return (layer.Parameters[0], layer.Parameters.Count > 1 ? layer.Parameters[1] : null);
     }
 
     /// <summary>Stored examples per label (augmented copies are stored as examples of their own: counted once per photo).</summary>
@@ -270,55 +292,5 @@ public static class HeadTrainer
         for (int i = 0; i < knn.Count; i++) counts[knn.GetLabel(i)] = counts.GetValueOrDefault(knn.GetLabel(i)) + 1;
         return counts.OrderBy(p => slots.IndexOf(p.Key) is int s && s >= 0 ? s : int.MaxValue)
             .ToDictionary(p => p.Key, p => Math.Max(1, p.Value / Math.Max(1, variants)));
-    }
-
-    /// <summary>The classifier-input features of every readable example (each variant a row) and its label.</summary>
-    private static (float[] Features, string[] Labels, int Variants, List<(string, string)> Skipped, double Seconds, int Dim, IReadOnlyList<string> Without,
-        FeatureCache Cache, HashSet<int> Unreadable) Features(
-        UpdatableModel model, LabeledFolder data, TrainingExamples examples, HeadTrainingOptions options, CancellationToken cancellationToken)
-    {
-        var clock = Stopwatch.StartNew();
-        // A k-NN model has no classifier node left: its features tensor is the cut.
-        var cut = model.Spec.Head == HeadKind.KNearestNeighbors
-            ? GraphCut.AtTensors([model.Spec.Features])
-            : GraphCut.Compute(model.Proto.Graph, model.Spec with
-            {
-                UpdatableLayers = [new UpdatableLayer { Name = model.Spec.Classifier, Op = "Gemm", Parameters = [] }],
-            });
-        if (cut.CutTensors.Count != 1)
-            throw new TailorException($"The classifier '{model.Spec.Classifier}' reads {cut.CutTensors.Count} tensors; k-NN and logistic regression need one feature tensor.");
-        using var extractor = new FeatureExtractor(model, cut, options.ExecutionProvider);
-        examples.Bind(extractor);
-        var (cache, failures) = FeatureCache.Build(extractor, data.Examples.Select(e => e.Path).ToList(), options.Augmentation, options.Seed, options.Cache, options.Progress, cancellationToken);
-        try
-        {
-            if (failures.Count > 0 && !options.SkipBadExamples)
-                throw new TailorException(TrainingExamples.UnreadableMessage(failures));
-            var bad = failures.Select(f => f.Example).ToHashSet();
-            var without = examples.LabelsWithoutExamples(bad);
-            var trained = model.Spec.TrainedExamples;
-            var lost = without.Where(l => trained?.Keys.Contains(l, LabelComparer.Instance) == true).ToList();
-            if (lost.Count > 0 && !options.Forget && model.Spec.Head != HeadKind.KNearestNeighbors)
-                throw new TailorException("No photo of a trained label could be read: " +
-                    TrainingExamples.ForgettingMessage(lost.Select(l => trained!.First(p => LabelComparer.Instance.Equals(p.Key, l))).ToList(), data.Root, examples.Replays));
-            cache = examples.Replay(cache, options.Cache);
-            int dim = cache.RowLength, variants = cache.Variants;
-            var rows = Enumerable.Range(0, cache.Rows).Where(r => !bad.Contains(r / variants)).ToArray();
-            if (rows.Length == 0) throw new TailorException($"No example in '{data.Root}' could be read.");
-            var features = new float[rows.Length * dim];
-            var labels = new string[rows.Length];
-            for (int i = 0; i < rows.Length; i++)
-            {
-                cache.Read(rows[i], features.AsSpan(i * dim, dim));
-                labels[i] = examples.LabelOf(rows[i] / variants);
-            }
-            // The cache goes to the caller, which keeps the examples from it once the head is trained.
-            return (features, labels, variants, failures.Select(f => (f.Path, f.Reason)).ToList(), clock.Elapsed.TotalSeconds, dim, without, cache, bad);
-        }
-        catch
-        {
-            cache.Dispose();
-            throw;
-        }
     }
 }

@@ -272,7 +272,7 @@ public static class LogisticRegression
         if (fewest < 2)
             throw new TailorException($"Cross-validating the L2 strength holds examples out, but " +
                 (classNames is not null && rarest < classNames.Count ? $"label '{classNames[rarest]}'" : $"class {rarest}") +
-                $" has {fewest} example; every label needs at least 2. Add examples, or give one HeadTrainingOptions.L2 instead of L2Candidates.");
+                $" has {fewest} example; every label needs at least 2. Add examples, or give one LogisticRegressionTrainingOptions.L2 instead of L2Candidates.");
         int k = Math.Min(folds, fewest);
         if (k < 2)
             throw new TailorException($"Cross-validation needs at least 2 folds; {folds} were asked for.");

@@ -37,6 +37,23 @@ public sealed class FeatureSet : IDisposable
 
     internal FeatureCache Cache => _cache;
 
+    /// <summary>Every row in order as one row-major matrix [<see cref="Count"/>, row length] (the k-NN and
+    /// logistic-regression heads fit on the whole set at once), with each row's example index and label slot.</summary>
+    internal (float[] Matrix, int RowLength, int[] Examples, int[] Slots) ToMatrix()
+    {
+        int length = _cache.RowLength, variants = _cache.Variants;
+        var matrix = new float[_rows.Length * length];
+        var examples = new int[_rows.Length];
+        var slots = new int[_rows.Length];
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            _cache.Read(_rows[i], matrix.AsSpan(i * length, length));
+            examples[i] = _rows[i] / variants;
+            slots[i] = _slots[examples[i]];
+        }
+        return (matrix, length, examples, slots);
+    }
+
     /// <summary>The rows of epoch <paramref name="epoch"/> (0-based) in mini-batches of <paramref name="batchSize"/>
     /// (the last one holds the remainder): shuffled by (seed, epoch) when the settings shuffle, else in order.
     /// Each batch is the same object, refilled: use it before asking for the next.</summary>

@@ -19,10 +19,26 @@ namespace Tailor.Training;
 public sealed record SlotAssignment(ClassLabels Labels, IReadOnlyList<int> LiveSlots, IReadOnlyDictionary<string, int> NewLabels)
 {
     /// <summary>Labels of the data (and of the replayed examples) the model does not know take free placeholder
-    /// slots: the one of the same name if free, else the next.</summary>
-    internal static SlotAssignment For(ClassLabels labels, IReadOnlyList<string> trainLabels, LabeledFolder? validation)
+    /// slots: the one of the same name if free, else the next. With <paramref name="appendWhenFull"/> (a k-NN, which has
+    /// no fixed capacity) the labels that find no free slot are appended after the last slot instead of failing.</summary>
+    internal static SlotAssignment For(ClassLabels labels, IReadOnlyList<string> trainLabels, LabeledFolder? validation, bool appendWhenFull = false)
     {
-        var claimed = labels.ClaimAll(trainLabels, out var added);
+        ClassLabels claimed;
+        IReadOnlyDictionary<string, int> added;
+        if (appendWhenFull)
+        {
+            var fresh = trainLabels.Select(ClassLabels.Normalize).Distinct().Where(l => labels.IndexOf(l) < 0).ToList();
+            claimed = labels.ClaimAll(fresh.Take(labels.Placeholders.Count), out var inPlaceholders);
+            var appended = new Dictionary<string, int>(inPlaceholders);
+            foreach (string label in fresh.Skip(labels.Placeholders.Count))
+            {
+                appended[label] = claimed.Capacity;
+                claimed = claimed with { Names = [.. claimed.Names, label] };
+            }
+            added = appended;
+        }
+        else
+            claimed = labels.ClaimAll(trainLabels, out added);
         if (validation is not null)
         {
             var unknown = validation.Labels.Where(l => claimed.IndexOf(l) < 0).ToList();
@@ -60,6 +76,8 @@ public sealed class TrainingPlan : IDisposable
     private FeatureExtractor? _extractor;
     private IReadOnlyList<int[]>? _cutShapes;
     private bool _bound;
+    private bool _headPlan;      // a head fitted at the features (ForHead): the head applies the slots to the model when it commits
+    private bool _appendSlots;   // new labels beyond the free slots are appended (a k-NN)
 
     private TrainingPlan(UpdatableModel model, LabeledFolder train, LabeledFolder? validation, TrainingOptions options, TrainingSettings settings,
         TrainingExamples examples, IReadOnlyList<LabeledExample> trainExamples, IReadOnlyList<LabeledExample>? validationExamples,
@@ -113,6 +131,35 @@ public sealed class TrainingPlan : IDisposable
         if (startsOver) ModelBuilder.SetLiveSlots(working, slots.LiveSlots);   // reset made every label live
         var cut = GraphCut.Compute(working);
         return new TrainingPlan(model, train, validation, options, settings, examples, trainExamples, validationExamples, slots, working, startsOver, cut);
+    }
+
+    /// <summary>
+    /// Plans fitting a head (k-NN or logistic regression) on the features at <paramref name="cut"/> (a cut with no suffix,
+    /// <see cref="GraphCut.AtInputsOf"/> or <see cref="GraphCut.AtTensors"/>): the same examples, label contract, slot
+    /// assignment and feature cache as <see cref="Create"/>, without validation data and without starting over. The settings
+    /// are the model's, with the seed and augmentation of <paramref name="options"/> and no shuffling. The working copy is
+    /// only the frozen prefix's: the head applies <see cref="Slots"/> to the model when it commits its result.
+    /// <paramref name="appendSlots"/>: labels beyond the free slots are appended (see <see cref="SlotAssignment.For"/>).
+    /// </summary>
+    /// <exception cref="TailorException">Data that lacks a trained label, a label beyond the capacity (without
+    /// <paramref name="appendSlots"/>), a bad kept-examples file.</exception>
+    internal static TrainingPlan ForHead(UpdatableModel model, LabeledFolder train, TrainingOptions options, GraphCut cut, bool appendSlots)
+    {
+        var spec = model.Spec;
+        var defaults = TrainingSettings.Resolve(new TrainingOptions(), spec);
+        var settings = defaults with
+        {
+            Seed = options.Seed ?? defaults.Seed,
+            Augmentation = options.Augmentation ?? AugmentationOptions.None,
+            Shuffle = false,
+        };
+        var examples = TrainingExamples.Plan(spec, train, options.ReplayExamplesPath, options.Forget, options.KeepExamplesPath is not null);
+        var slots = SlotAssignment.For(spec.Labels, examples.Labels, validation: null, appendSlots);
+        return new TrainingPlan(model, train, null, options, settings, examples, train.Examples, null, slots, model.Clone(), startsOver: false, cut)
+        {
+            _headPlan = true,
+            _appendSlots = appendSlots,
+        };
     }
 
     /// <summary>The model the plan was made for; unchanged by the plan and by sessions (export a result to change it).</summary>
@@ -207,10 +254,10 @@ public sealed class TrainingPlan : IDisposable
                 }
                 if (withoutExamples.Any(Slots.NewLabels.ContainsKey))
                 {
-                    ModelBuilder.WriteLabels(_working, _labelsBefore);
+                    if (!_headPlan) ModelBuilder.WriteLabels(_working, _labelsBefore);
                     var kept = examples.Labels.Except(withoutExamples, LabelComparer.Instance).ToList();
-                    Slots = SlotAssignment.For(_labelsBefore, kept, _validation);
-                    Slots.ApplyTo(_working);
+                    Slots = SlotAssignment.For(_labelsBefore, kept, _validation, _appendSlots);
+                    if (!_headPlan) Slots.ApplyTo(_working);
                 }
             }
             trainCache = examples.Replay(trainCache, Options.Cache);

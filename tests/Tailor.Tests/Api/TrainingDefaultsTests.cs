@@ -14,9 +14,9 @@ public sealed class TrainingDefaultsTests
     [Fact]
     public void LogisticRegression_HasOneL2Default_WhicheverWayItIsTrained()
     {
-        Assert.Equal(TrainingDefaults.LogisticRegressionL2, new HeadTrainingOptions().L2);
+        Assert.Equal(TrainingDefaults.LogisticRegressionL2, new LogisticRegressionTrainingOptions().L2);
         Assert.Equal(TrainingDefaults.LogisticRegressionL2, new LogisticRegressionOptions().L2);
-        Assert.Equal(TrainingDefaults.LbfgsMaxIterations, new HeadTrainingOptions().MaxIterations);
+        Assert.Equal(TrainingDefaults.LbfgsMaxIterations, new LogisticRegressionTrainingOptions().MaxIterations);
         Assert.Equal(TrainingDefaults.LbfgsMaxIterations, new LogisticRegressionOptions().MaxIterations);
         Assert.Equal(TrainingDefaults.NormalizeFeatures, new LogisticRegressionOptions().NormalizeFeatures);
     }
@@ -32,7 +32,7 @@ public sealed class TrainingDefaultsTests
         Assert.Equal(TrainingDefaults.NormalizeFeatures, prepare.NormalizeFeatures);
         Assert.Equal(TrainingDefaults.Patience, new TrainingOptions().Patience);
         Assert.Equal(TrainingDefaults.ValidationSplit, new TrainingOptions().ValidationSplit);
-        Assert.Equal(TrainingDefaults.Seed, new HeadTrainingOptions().Seed);
+        Assert.Equal(TrainingDefaults.Seed, new KnnTrainingOptions().Seed);
         Assert.Equal("flip,rotate:15,crop:0.8,variants:4", AugmentationOptions.FewShot.ToString());
 
         var adam = DefaultHyperparameters.For(OptimizerKind.Adam);

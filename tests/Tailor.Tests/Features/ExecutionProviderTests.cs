@@ -75,7 +75,7 @@ public class ExecutionProviderTests(PreparedModelFixture fixture) : IClassFixtur
     public void HeadTrainer_OnCuda_IsAClearError()
     {
         var e = Assert.Throws<TailorException>(() =>
-            HeadTrainer.TrainLogisticRegression(fixture.Load(), LabeledFolder.Scan(TestData.HandsTrain), new HeadTrainingOptions { ExecutionProvider = "cuda" }));
+            HeadTrainer.TrainLogisticRegression(fixture.Load(), LabeledFolder.Scan(TestData.HandsTrain), new LogisticRegressionTrainingOptions { ExecutionProvider = "cuda" }));
         AssertNamesCudaAndTheAvailable(e.Message);
     }
 

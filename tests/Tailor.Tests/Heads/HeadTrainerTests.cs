@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Tailor.Data;
 using Tailor.Heads;
@@ -93,7 +94,7 @@ public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixtu
         var train = LabeledFolder.Scan(TestData.HandsTrain);
         string first = MakeFolder("first", train, take: 2), second = MakeFolder("second", train, skip: 2, take: 8);
 
-        var a = HeadTrainer.TrainKnn(model, LabeledFolder.Scan(first), new HeadTrainingOptions { K = 3 });
+        var a = HeadTrainer.TrainKnn(model, LabeledFolder.Scan(first), new KnnTrainingOptions { K = 3 });
         Assert.Equal(6, a.StoredExamples);
         string pathA = _dir.File("knn-a.onnx");
         model.Save(pathA);
@@ -159,6 +160,23 @@ public sealed class HeadTrainerTests(PreparedModelFixture fixture) : IClassFixtu
         var badK = CliRunner.Run("train", model, "--head", "knn", "--data", first, "--k", "0");
         Assert.Equal(2, badK.ExitCode);
         Assert.Contains("--k: '0' is not allowed; give a whole number from 1 to 100", badK.Stderr);
+    }
+
+    [Fact]
+    public void ATrainingThatFails_LeavesTheModelUnchanged()
+    {
+        // A new label and an unreadable photo: the failure comes after the labels were planned, and the model must not
+        // have taken the new label (nor anything else) by then: a head changes the model only when its result is committed.
+        string data = _dir.HandsSubset("failing", ("✊", "✊", 2), ("✋", "✋", 2), ("✌️", "star", 2));
+        File.WriteAllText(Path.Combine(data, "star", "broken.jpg"), "not a picture");
+        var model = fixture.Load();
+        var labels = model.Spec.Labels.Names.ToList();
+        var proto = model.Proto.ToByteArray();
+
+        var e = Assert.Throws<TailorException>(() => HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(data)));
+        Assert.Contains("broken.jpg", e.Message);
+        Assert.Equal(labels, model.Spec.Labels.Names);
+        Assert.Equal(proto, model.Proto.ToByteArray());
     }
 
     /// <summary>Copies photos [skip, skip + take) of each label into a temporary labelled folder.</summary>

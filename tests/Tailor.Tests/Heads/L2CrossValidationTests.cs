@@ -96,7 +96,7 @@ public class L2CrossValidationTests
         y[5] = 0; // now class 2 has one example
         var e = Assert.Throws<TailorException>(() => LogisticRegression.CrossValidateL2(x, y, 3));
         Assert.Contains("class 2 has 1 example", e.Message);
-        Assert.Contains("HeadTrainingOptions.L2", e.Message);
+        Assert.Contains("LogisticRegressionTrainingOptions.L2", e.Message);
         // With the class names, the label as the user wrote it.
         e = Assert.Throws<TailorException>(() => LogisticRegression.CrossValidateL2(x, y, 3, classNames: ["✊", "✋", "✌️"]));
         Assert.Contains("label '✌️' has 1 example", e.Message);

@@ -53,7 +53,7 @@ public sealed class SlotContractTests(PreparedModelFixture fixture) : IClassFixt
                 HeadTrainer.TrainLogisticRegression(model, data);
                 break;
             case "knn":
-                HeadTrainer.TrainKnn(model, data, new HeadTrainingOptions { K = 3 });
+                HeadTrainer.TrainKnn(model, data, new KnnTrainingOptions { K = 3 });
                 break;
         }
         return model;
@@ -144,7 +144,7 @@ public sealed class SlotContractTests(PreparedModelFixture fixture) : IClassFixt
     public void Knn_AppendsANewLabel_WhenNoSlotIsFree()
     {
         var full = ModelBuilder.Prepare(new PrepareOptions { Labels = Prepared, Capacity = 3 });
-        var result = HeadTrainer.TrainKnn(full, TwoPreparedAndOneNew("full"), new HeadTrainingOptions { K = 3 });
+        var result = HeadTrainer.TrainKnn(full, TwoPreparedAndOneNew("full"), new KnnTrainingOptions { K = 3 });
         Assert.Equal(["✊", "✋", "✌️", "star"], full.Spec.Labels.Names);
         Assert.Empty(full.Spec.Labels.Placeholders);
         Assert.Equal(3, result.NewLabels["star"]);

@@ -183,16 +183,16 @@ public sealed class LabelContractTests : IClassFixture<PreparedModelFixture>, ID
     {
         var model = _fixture.Load();
         string kept = _dir.File("logreg.examples");
-        HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(SmallSet), new HeadTrainingOptions { KeepExamplesPath = kept });
+        HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(SmallSet), new LogisticRegressionTrainingOptions { KeepExamplesPath = kept });
         Assert.Equal(new Dictionary<string, int> { ["✊"] = 2, ["✋"] = 2, ["✌️"] = 2 }, model.Spec.TrainedExamples);
 
         var e = Assert.Throws<TailorException>(() => HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(StarOnly)));
         Assert.Contains("'✊' (2 photos)", e.Message);
 
-        var replayed = HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(StarOnly), new HeadTrainingOptions { ReplayExamplesPath = kept });
+        var replayed = HeadTrainer.TrainLogisticRegression(model, LabeledFolder.Scan(StarOnly), new LogisticRegressionTrainingOptions { ReplayExamplesPath = kept });
         Assert.Equal(6, replayed.Replayed);
         Assert.Equal(new Dictionary<string, int> { ["✊"] = 2, ["✋"] = 2, ["✌️"] = 2, ["star"] = 3 }, model.Spec.TrainedExamples);
-        var forgot = HeadTrainer.TrainLogisticRegression(_fixture.Load(), LabeledFolder.Scan(StarOnly), new HeadTrainingOptions { Forget = true });
+        var forgot = HeadTrainer.TrainLogisticRegression(_fixture.Load(), LabeledFolder.Scan(StarOnly), new LogisticRegressionTrainingOptions { Forget = true });
         Assert.Empty(forgot.Forgotten);   // the prepared model had learned nothing to forget
     }
 
@@ -245,7 +245,7 @@ public sealed class LabelContractTests : IClassFixture<PreparedModelFixture>, ID
         Assert.DoesNotContain("ghost", model.Spec.Labels.Names);
 
         var logreg = _fixture.Load();
-        var r = HeadTrainer.TrainLogisticRegression(logreg, LabeledFolder.Scan(data), new HeadTrainingOptions { SkipBadExamples = true });
+        var r = HeadTrainer.TrainLogisticRegression(logreg, LabeledFolder.Scan(data), new LogisticRegressionTrainingOptions { SkipBadExamples = true });
         Assert.Equal(["ghost"], r.LabelsWithoutExamples);
         Assert.DoesNotContain("ghost", logreg.Spec.Labels.Names);
     }
