@@ -71,7 +71,7 @@ public sealed class TrainingPlan : IDisposable
 {
     private readonly LabeledFolder _train;
     private readonly LabeledFolder? _validation;
-    private readonly UpdatableModel _working;   // a copy of the model with the slot assignment applied (and reset when starting over)
+    private readonly UpdatableModel _working;   // a copy of the model with the slot assignment applied (and reset when starting over); a head plan's is the model, only read
     private readonly ClassLabels _labelsBefore;
     private FeatureExtractor? _extractor;
     private IReadOnlyList<int[]>? _cutShapes;
@@ -137,8 +137,8 @@ public sealed class TrainingPlan : IDisposable
     /// Plans fitting a head (k-NN or logistic regression) on the features at <paramref name="cut"/> (a cut with no suffix,
     /// <see cref="GraphCut.AtInputsOf"/> or <see cref="GraphCut.AtTensors"/>): the same examples, label contract, slot
     /// assignment and feature cache as <see cref="Create"/>, without validation data and without starting over. The settings
-    /// are the model's, with the seed and augmentation of <paramref name="options"/> and no shuffling. The working copy is
-    /// only the frozen prefix's: the head applies <see cref="Slots"/> to the model when it commits its result.
+    /// are the model's, with the seed and augmentation of <paramref name="options"/> and no shuffling. The plan only reads the
+    /// model (for the frozen prefix): the head applies <see cref="Slots"/> to it when it commits its result.
     /// <paramref name="appendSlots"/>: labels beyond the free slots are appended (see <see cref="SlotAssignment.For"/>).
     /// </summary>
     /// <exception cref="TailorException">Data that lacks a trained label, a label beyond the capacity (without
@@ -155,7 +155,8 @@ public sealed class TrainingPlan : IDisposable
         };
         var examples = TrainingExamples.Plan(spec, train, options.ReplayExamplesPath, options.Forget, options.KeepExamplesPath is not null);
         var slots = SlotAssignment.For(spec.Labels, examples.Labels, validation: null, appendSlots);
-        return new TrainingPlan(model, train, null, options, settings, examples, train.Examples, null, slots, model.Clone(), startsOver: false, cut)
+        // The working model runs only the frozen prefix and is never written (the head commits into the model itself): no copy.
+        return new TrainingPlan(model, train, null, options, settings, examples, train.Examples, null, slots, model, startsOver: false, cut)
         {
             _headPlan = true,
             _appendSlots = appendSlots,
