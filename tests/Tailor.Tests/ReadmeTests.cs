@@ -18,12 +18,16 @@ public sealed partial class ReadmeTests : IDisposable
     }
 
     [Fact]
-    public void ReadmeSample_IsTheQuickstartProgram_CharacterForCharacter()
+    public void ReadmeSample_IsTheQuickstartProgram_CharacterForCharacter() =>
+        AssertReadmeBlockIs("Quickstart", "the first ```csharp block", blocks => blocks.FirstOrDefault());
+
+    /// <summary>The README's ```csharp block that <paramref name="pick"/> chooses is samples/SAMPLE/Program.cs, character for character.</summary>
+    private static void AssertReadmeBlockIs(string sample, string what, Func<IEnumerable<System.Text.RegularExpressions.Match>, System.Text.RegularExpressions.Match?> pick)
     {
         string root = RepositoryRoot();
-        var block = CsharpBlock().Match(File.ReadAllText(Path.Combine(root, "README.md")));
-        Assert.True(block.Success, "README.md has a ```csharp block");
-        string program = File.ReadAllText(Path.Combine(root, "samples", "Quickstart", "Program.cs"));
+        var block = pick(CsharpBlock().Matches(File.ReadAllText(Path.Combine(root, "README.md"))));
+        Assert.True(block is not null, $"README.md has {what}");
+        string program = File.ReadAllText(Path.Combine(root, "samples", sample, "Program.cs"));
         Assert.Equal(program, block.Groups[1].Value);
     }
 
@@ -44,14 +48,9 @@ public sealed partial class ReadmeTests : IDisposable
     }
 
     [Fact]
-    public void ReadmeOwnLoopSample_IsTheOwnLoopProgram_CharacterForCharacter()
-    {
-        string root = RepositoryRoot();
-        var block = CsharpBlock().Matches(File.ReadAllText(Path.Combine(root, "README.md"))).FirstOrDefault(m => m.Groups[1].Value.Contains("new TrainingSession("));
-        Assert.True(block is not null, "README.md has a ```csharp block that drives a TrainingSession");
-        string program = File.ReadAllText(Path.Combine(root, "samples", "OwnLoop", "Program.cs"));
-        Assert.Equal(program, block.Groups[1].Value);
-    }
+    public void ReadmeOwnLoopSample_IsTheOwnLoopProgram_CharacterForCharacter() =>
+        AssertReadmeBlockIs("OwnLoop", "a ```csharp block that drives a TrainingSession",
+            blocks => blocks.FirstOrDefault(m => m.Groups[1].Value.Contains("new TrainingSession(")));
 
     [Fact]
     [Trait("Category", "Slow")]
