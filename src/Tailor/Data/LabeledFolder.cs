@@ -124,6 +124,35 @@ public sealed class LabeledFolder
         return new LabeledFolder(directory, byLabel.Keys.ToArray(), examples);
     }
 
+    /// <summary>A dataset from explicit examples (files anywhere, e.g. an app's own store), for apps that do not keep
+    /// one folder per label. Labels are normalized as <see cref="Scan"/> normalizes folder names; they come out in
+    /// ordinal order, and each label's examples in the order given.</summary>
+    /// <param name="examples">The examples; at least one. Paths are not checked here: an unreadable image is
+    /// reported when it is loaded, as with <see cref="Scan"/>.</param>
+    /// <param name="root">What <see cref="Root"/> reports (a name for messages); an empty string when omitted.</param>
+    /// <exception cref="TailorException">No examples, or an example with an empty label or path.</exception>
+    public static LabeledFolder FromExamples(IEnumerable<LabeledExample> examples, string? root = null)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        var byLabel = new SortedDictionary<string, List<LabeledExample>>(StringComparer.Ordinal);
+        int index = 0;
+        foreach (var example in examples)
+        {
+            if (example is null || string.IsNullOrEmpty(example.Path))
+                throw new TailorException($"Example {index} has no image path.");
+            if (string.IsNullOrWhiteSpace(example.Label))
+                throw new TailorException($"Example {index} ('{Shown.Path(example.Path)}') has an empty label.");
+            string label = LabelComparer.Normalize(example.Label);
+            if (!byLabel.TryGetValue(label, out var list))
+                byLabel[label] = list = [];
+            list.Add(new LabeledExample(example.Path, label));
+            index++;
+        }
+        if (index == 0)
+            throw new TailorException($"{(string.IsNullOrEmpty(root) ? "The dataset" : $"'{Shown.Path(root)}'")} holds no examples.");
+        return new LabeledFolder(root ?? "", byLabel.Keys.ToArray(), byLabel.Values.SelectMany(l => l).ToArray());
+    }
+
     /// <summary>Every file under a label folder, sub-folders included (hidden and junk entries skipped), as
     /// (normalized path inside the label folder with '/' separators, path as given).</summary>
     private static void CollectFiles(DirectoryInfo folder, string path, string relative, List<(string Key, string Path)> files, int depth)

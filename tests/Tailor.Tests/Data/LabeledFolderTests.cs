@@ -157,4 +157,31 @@ public class LabeledFolderTests
         var e = Assert.Throws<TailorException>(() => LabeledFolder.Scan(dir.Path));
         Assert.Contains($"'{Path.Combine(dir.Path, "dog")}' (label 'dog') has no files", e.Message);
     }
+
+    [Fact]
+    public void FromExamples_GroupsByNormalizedLabel_InOrdinalOrder_KeepingGivenOrder()
+    {
+        // "é" composed and decomposed are one label; labels sort ordinally, examples keep their order within a label.
+        var data = LabeledFolder.FromExamples(
+        [
+            new("/store/3.jpg", "zebra"),
+            new("/store/1.jpg", "caf\u00e9"),
+            new("/store/2.jpg", "cafe\u0301"),
+            new("/store/0.jpg", "zebra"),
+        ], root: "project 1");
+
+        Assert.Equal(["caf\u00e9", "zebra"], data.Labels);
+        Assert.Equal(["/store/1.jpg", "/store/2.jpg", "/store/3.jpg", "/store/0.jpg"], data.Examples.Select(e => e.Path));
+        Assert.All(data.ExamplesOf("cafe\u0301"), e => Assert.Equal("caf\u00e9", e.Label));
+        Assert.Equal("project 1", data.Root);
+    }
+
+    [Fact]
+    public void FromExamples_RefusesNoExamples_AndEmptyLabels()
+    {
+        Assert.Contains("holds no examples", Assert.Throws<TailorException>(() => LabeledFolder.FromExamples([])).Message);
+        var e = Assert.Throws<TailorException>(() => LabeledFolder.FromExamples([new("/store/a.jpg", " ")]));
+        Assert.Contains("'/store/a.jpg'", e.Message);
+        Assert.Contains("empty label", e.Message);
+    }
 }
