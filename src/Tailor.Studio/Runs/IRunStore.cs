@@ -1,0 +1,35 @@
+using Tailor.Data;
+using Tailor.Training;
+
+namespace Tailor.Studio.Runs;
+
+/// <summary>What a studio run needs from the workspace: the project's current model and data, and a place to record
+/// the run and commit its model. The workspace implements it; run tests use an in-memory store.</summary>
+/// <remarks>Every call may come from the run's background thread; implementations are thread-safe.</remarks>
+public interface IRunStore
+{
+    /// <summary>A fresh copy of the project's current model (the run trains the copy; nothing is written until
+    /// <see cref="CommitModel"/>).</summary>
+    UpdatableModel LoadCurrentModel(long projectId);
+
+    /// <summary>The project's training examples and its test examples (null when the test set is empty), with the
+    /// images marked corrupt left out.</summary>
+    (LabeledFolder Train, LabeledFolder? Test) LoadData(long projectId);
+
+    /// <summary>The epochs trained on the current model since it was last reset or made current, oldest first:
+    /// Start again continues from the current model, and the history accumulates as in the reference app.</summary>
+    IReadOnlyList<EpochRecord> PriorEpochs(long projectId);
+
+    /// <summary>Records a new run (its request as given) and returns its id.</summary>
+    long BeginRun(long projectId, RunRequest request);
+
+    /// <summary>Records one finished epoch of a run, numbered in the accumulated history.</summary>
+    void RecordEpoch(long runId, EpochRecord record);
+
+    /// <summary>Writes <paramref name="model"/> as a new model version made by the run, marks it current, and returns
+    /// the version's id. Atomic: the previous current version stays current if this fails.</summary>
+    long CommitModel(long projectId, long runId, UpdatableModel model);
+
+    /// <summary>Records how a run ended.</summary>
+    void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId);
+}
