@@ -206,9 +206,9 @@ public static partial class ModelBuilder
         graph.Initializer.Add(OnnxTensors.FromStrings(LabelsInitializer, classLabels.Names));
         graph.Node.Add(OnnxGraph.Node("Gather", "label_of_index", [LabelsInitializer, LabelIndexTensor], [LabelOutput], OnnxGraph.IntAttr("axis", 0)));
         graph.Output.Add(OnnxGraph.TensorInfo(ProbabilitiesOutput, DataType.Float, null, classes));
-        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, [null]));
-        MakeBatchDynamic(proto);
-        FinishGraph(proto);
+        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, OnnxGraph.Dim("N")));
+        proto.MakeBatchDynamic();
+        proto.FinishGraph();
 
         long[] inDims = inputs[0].Dims();
         var pre = options.Preprocessing ?? new ImagePreprocessing();
