@@ -91,6 +91,22 @@ internal static partial class OnnxGraph
         return prefix;
     }
 
+    /// <summary>
+    /// The chain of producers back from <paramref name="tensor"/> through each node's first input, nearest first: what a
+    /// search for the layer behind an output (a classifier, a Softmax) walks. It ends at a tensor no node produces (a graph
+    /// input or an initializer) or after <paramref name="maxSteps"/> nodes.
+    /// </summary>
+    public static IEnumerable<NodeProto> ProducerChain(this GraphProto graph, string tensor, int maxSteps)
+    {
+        for (int step = 0; step < maxSteps; step++)
+        {
+            if (graph.Producer(tensor) is not { } node) yield break;
+            yield return node;
+            if (node.Input.Count == 0) yield break;
+            tensor = node.Input[0];
+        }
+    }
+
     /// <summary>The node producing each tensor (by output name; empty optional outputs are left out).</summary>
     public static Dictionary<string, NodeProto> Producers(this GraphProto graph)
     {

@@ -103,6 +103,24 @@ internal static partial class OnnxGraph
         graph.Initializer.AddRange(initializers);
     }
 
+    /// <summary>ONNX node names are optional; Tailor names layers by them, so unnamed nodes get
+    /// <c>{OpType}_{index}</c>.</summary>
+    public static void EnsureNodeNames(this GraphProto graph)
+    {
+        var used = graph.Node.Select(n => n.Name).Where(n => n.Length > 0).ToHashSet();
+        for (int i = 0; i < graph.Node.Count; i++)
+        {
+            if (graph.Node[i].Name.Length > 0) continue;
+            string name = $"{graph.Node[i].OpType}_{i}";
+            while (!used.Add(name)) name += "_";
+            graph.Node[i].Name = name;
+        }
+    }
+
+    /// <summary>Puts <paramref name="node"/> just before <paramref name="before"/> (which must be in the graph).</summary>
+    public static void InsertBefore(this GraphProto graph, NodeProto before, NodeProto node) =>
+        graph.Node.Insert(graph.Node.IndexOf(before), node);
+
     public static AttributeProto? Attribute(this NodeProto n, string name) => n.Attribute.FirstOrDefault(a => a.Name == name);
 
     public static long IntAttribute(this NodeProto n, string name, long fallback) => n.Attribute(name) is { } a ? a.I : fallback;

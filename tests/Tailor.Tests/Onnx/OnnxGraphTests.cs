@@ -93,6 +93,15 @@ public class OnnxGraphTests
         Assert.Equal(6, model.Graph.Node.Count); // the source is untouched
     }
 
+    [Fact]
+    public void ProducerChain_FollowsFirstInputsBackToTheGraphInput()
+    {
+        var graph = DeadBranchModel().Graph;
+        Assert.Equal(["live_sigmoid", "live_add", "live_relu"], Names(graph.ProducerChain("out", 64)));
+        Assert.Equal(["dead_gemm", "dead_tanh"], Names(graph.ProducerChain("d", 2)));
+        Assert.Empty(graph.ProducerChain("w_live", 64));
+    }
+
     private static ModelProto WithOpsets(params (string Domain, long Version)[] entries)
     {
         var m = new ModelProto { IrVersion = 8, Graph = new GraphProto() };
