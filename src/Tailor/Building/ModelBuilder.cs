@@ -300,27 +300,11 @@ public static partial class ModelBuilder
         var graph = model.Graph;
         var prep = OnnxModelFile.Read(EmbeddedModels.ResNetPreprocessPath).Graph;
         string prepIn = prep.RealInputs().Single().Name, prepOut = prep.Output.Single().Name;
-        string Rename(string t) => t == prepIn ? "image_rgb_in" : t == prepOut ? "image_normalized" : "preprocess/" + t;
-        var nodes = new List<NodeProto>();
-        foreach (var n in prep.Node)
-        {
-            var copy = n.Clone();
-            copy.Name = "preprocess/" + (n.Name.Length > 0 ? n.Name : n.OpType);
-            for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = Rename(copy.Input[i]);
-            for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = Rename(copy.Output[i]);
-            nodes.Add(copy);
-        }
-        foreach (var t in prep.Initializer)
-        {
-            var copy = t.Clone();
-            copy.Name = Rename(t.Name);
-            graph.Initializer.Add(copy);
-        }
-        // The backbone now reads the normalized tensor; the graph input is the raw RGB image.
+        // The copied nodes read the graph input; the backbone now reads the normalized tensor.
+        var (nodes, initializers) = OnnxGraph.CopyRenamed(prep, t => t == prepIn ? ImageInput : t == prepOut ? "image_normalized" : "preprocess/" + t, "preprocess/");
+        graph.Initializer.AddRange(initializers);
         graph.RenameTensor(ImageInput, "image_normalized");
-        foreach (var n in nodes) for (int i = 0; i < n.Input.Count; i++) if (n.Input[i] == "image_rgb_in") n.Input[i] = ImageInput;
-        var input = graph.Input.Single(v => v.Name == "image_normalized");
-        input.Name = ImageInput;
+        graph.Input.Single(v => v.Name == "image_normalized").Name = ImageInput;
         graph.Prepend(nodes);
     }
 

@@ -92,6 +92,30 @@ internal static partial class OnnxGraph
         graph.Node.AddRange(all);
     }
 
+    /// <summary>Copies of <paramref name="source"/>'s nodes and initializers with every tensor renamed by
+    /// <paramref name="rename"/> and every node named <paramref name="nodePrefix"/> + its name (or op type), to merge one graph
+    /// into another.</summary>
+    public static (List<NodeProto> Nodes, List<TensorProto> Initializers) CopyRenamed(GraphProto source, Func<string, string> rename, string nodePrefix)
+    {
+        var nodes = new List<NodeProto>();
+        foreach (var n in source.Node)
+        {
+            var copy = n.Clone();
+            copy.Name = nodePrefix + (n.Name.Length > 0 ? n.Name : n.OpType);
+            for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = rename(copy.Input[i]);
+            for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = rename(copy.Output[i]);
+            nodes.Add(copy);
+        }
+        var initializers = new List<TensorProto>();
+        foreach (var t in source.Initializer)
+        {
+            var copy = t.Clone();
+            copy.Name = rename(t.Name);
+            initializers.Add(copy);
+        }
+        return (nodes, initializers);
+    }
+
     /// <summary>Removes the nodes and initializers whose name <paramref name="remove"/> selects.</summary>
     public static void RemoveWhere(this GraphProto graph, Func<string, bool> remove)
     {
