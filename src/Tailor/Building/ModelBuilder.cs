@@ -286,7 +286,7 @@ public static partial class ModelBuilder
 
     private static void RequireTensor(GraphProto graph, string name, string path)
     {
-        if (graph.Node.Any(n => n.Output.Contains(name))) return;
+        if (graph.Producer(name) is not null) return;
         var outputs = graph.Output.Select(o => o.Name).ToList();
         var late = graph.Node.Reverse().Take(8).Select(n => n.Output[0]).Reverse();
         throw new TailorException($"'{path}' has no tensor named '{name}'. Its outputs: {string.Join(", ", outputs)}; the last node outputs: {string.Join(", ", late)}.");

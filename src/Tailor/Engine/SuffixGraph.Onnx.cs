@@ -133,14 +133,11 @@ public sealed partial class SuffixGraph
 
     static Node ConstantNode(NodeProto proto, string tensor)
     {
-        foreach (var a in proto.Attribute)
+        if (proto.Attribute("value") is { T: { } t })
         {
-            if (a.Name == "value" && a.T is { } t)
-            {
-                var node = new Node(tensor, NodeKind.Constant, null, []);
-                LoadTensor(t, node, tensor);
-                return node;
-            }
+            var node = new Node(tensor, NodeKind.Constant, null, []);
+            LoadTensor(t, node, tensor);
+            return node;
         }
         throw OpContext.Error("Constant", proto.Name.Length > 0 ? proto.Name : tensor, "only the 'value' attribute (a tensor) is supported.");
     }
