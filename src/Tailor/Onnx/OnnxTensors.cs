@@ -21,37 +21,24 @@ internal static class OnnxTensors
     /// <param name="name">The name for messages; default the tensor's own (a Constant node's value has none).</param>
     /// <exception cref="TailorException">The tensor is not float, is stored in external data, or holds a number of values
     /// other than its shape needs.</exception>
-    public static float[] ToFloats(TensorProto t, string? name = null)
-    {
-        name = RequireInline(t, name);
-        if (t.DataType != (int)TensorProto.Types.DataType.Float)
-            throw new TailorException($"Initializer '{name}' holds {(TensorProto.Types.DataType)t.DataType}, not float.");
-        float[] values = !t.RawData.IsEmpty ? MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray() : [.. t.FloatData];
-        return CheckCount(t, name, values, "floats");
-    }
+    public static float[] ToFloats(TensorProto t, string? name = null) =>
+        Read(t, name, TensorProto.Types.DataType.Float, t.FloatData, "floats");
 
     /// <summary>The int64 values of a tensor (shapes for Reshape, axes…), from <c>int64_data</c> or <c>raw_data</c>.</summary>
     /// <exception cref="TailorException">The tensor is not int64, is stored in external data, or holds a number of values
     /// other than its shape needs.</exception>
-    public static long[] ToInt64s(TensorProto t, string? name = null)
-    {
-        name = RequireInline(t, name);
-        if (t.DataType != (int)TensorProto.Types.DataType.Int64)
-            throw new TailorException($"Initializer '{name}' holds {(TensorProto.Types.DataType)t.DataType}, not int64.");
-        long[] values = !t.RawData.IsEmpty ? MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray() : [.. t.Int64Data];
-        return CheckCount(t, name, values, "int64 values");
-    }
+    public static long[] ToInt64s(TensorProto t, string? name = null) =>
+        Read(t, name, TensorProto.Types.DataType.Int64, t.Int64Data, "int64 values");
 
-    private static string RequireInline(TensorProto t, string? name)
+    private static T[] Read<T>(TensorProto t, string? name, TensorProto.Types.DataType type, Google.Protobuf.Collections.RepeatedField<T> typed, string what)
+        where T : unmanaged
     {
         name ??= t.Name;
         if (t.DataLocation == TensorProto.Types.DataLocation.External)
             throw new TailorException($"Initializer '{name}' is stored in external data; load the model with its data inlined.");
-        return name;
-    }
-
-    private static T[] CheckCount<T>(TensorProto t, string name, T[] values, string what)
-    {
+        if (t.DataType != (int)type)
+            throw new TailorException($"Initializer '{name}' holds {(TensorProto.Types.DataType)t.DataType}, not {type.ToString().ToLowerInvariant()}.");
+        T[] values = !t.RawData.IsEmpty ? MemoryMarshal.Cast<byte, T>(t.RawData.Span).ToArray() : [.. typed];
         long count = ElementCount(t);
         if (values.Length != count)
             throw new TailorException($"Initializer '{name}' holds {values.Length} {what}, but its shape [{string.Join(", ", t.Dims)}] needs {count}.");
