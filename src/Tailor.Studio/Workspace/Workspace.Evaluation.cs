@@ -52,7 +52,7 @@ public sealed partial class Workspace
             throw new TailorException($"Project '{Shown.Label(projectName)}' has no test examples to evaluate on (corrupt images do not count); add photos to its labels' test sets.");
 
         var idOf = rows.ToDictionary(r => r.Path, r => r.Id);
-        var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, r.Label)), $"project '{projectName}' (test set)");
+        var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, r.Label)), $"{projectName} (test set)");
         EvaluationReport report;
         using (var predictor = new Predictor(model))
             report = Evaluator.Evaluate(predictor, data, null, cancellationToken);

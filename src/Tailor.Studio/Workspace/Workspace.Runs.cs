@@ -22,8 +22,8 @@ public sealed partial class Workspace : IRunStore
         var test = rows.Where(r => r.Set == "test").Select(r => r.Example).ToList();
         if (train.Count == 0)
             throw new TailorException($"Project '{Shown.Label(project)}' has no training examples (corrupt images do not count); add photos to its labels' training sets first.");
-        return (LabeledFolder.FromExamples(train, $"project '{project}' (training set)"),
-                test.Count == 0 ? null : LabeledFolder.FromExamples(test, $"project '{project}' (test set)"));
+        return (LabeledFolder.FromExamples(train, $"{project} (training set)"),
+                test.Count == 0 ? null : LabeledFolder.FromExamples(test, $"{project} (test set)"));
     });
 
     /// <inheritdoc/>

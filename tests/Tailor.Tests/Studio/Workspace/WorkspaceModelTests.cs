@@ -207,4 +207,26 @@ public sealed class WorkspaceModelTests(ImportedHandsFixture fixture) : IClassFi
         Assert.Equal(view.Confusion.SelectMany(r => r).SelectMany(c => c.ExampleIds), stored.Confusion.SelectMany(r => r).SelectMany(c => c.ExampleIds));
         Assert.Null(Ws.StoredEvaluation(P, Ws.ListModelVersions(P)[0].Id));
     }
+
+    [Fact]
+    public void ANetworkTrainedThroughUpdateTask_OnLoadData_CommitsAndEvaluates_WithItsEpochsRecorded()
+    {
+        var reset = Ws.ResetToEmpty(P);
+        long run = Ws.BeginRun(P, new RunRequest { Epochs = 3 });
+        var model = Ws.LoadCurrentModel(P);
+        var (train, test) = Ws.LoadData(P);
+        var task = new UpdateTask(model, train, test, new TrainingOptions { Epochs = 3, Seed = 1 });
+        task.EpochEnded += (_, record) => Ws.RecordEpoch(run, record);
+        task.Run();
+        long version = Ws.CommitModel(P, run, model);
+        Ws.EndRun(run, TrainingState.Completed, null, version);
+
+        Assert.Equal([1, 2, 3], Ws.PriorEpochs(P).Select(e => e.Epoch));
+        Assert.All(Ws.PriorEpochs(P), e => Assert.NotNull(e.ValidationAccuracy));
+        var view = Ws.Evaluate(P);
+        Assert.Equal(version, view.VersionId);
+        Assert.Equal(15, view.Rows.Count);
+        Assert.Equal(Ws.PriorEpochs(P)[^1].ValidationAccuracy!.Value, view.Accuracy, 6);
+        Assert.NotEqual(reset.Id, Ws.GetProject(P).CurrentVersionId);
+    }
 }
