@@ -2,6 +2,8 @@ namespace Tailor.Studio;
 
 /// <summary>The workspace schema as an ordered list of steps; step i brings <c>PRAGMA user_version</c> from i to i + 1.
 /// Each is applied in a transaction of its own. Never edit a released step: append one.</summary>
+/// <remarks>Runs and model versions never reuse an id (AUTOINCREMENT): a model file is named by its version's id, and
+/// a project's epoch history starts at a run id.</remarks>
 internal static class Migrations
 {
     public static readonly string[] Steps =
@@ -46,7 +48,7 @@ internal static class Migrations
         CREATE INDEX examples_by_label ON examples (label, example_set);
         CREATE INDEX examples_by_hash ON examples (sha256);
         CREATE TABLE runs (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             request TEXT NOT NULL,
             state TEXT NOT NULL,
@@ -68,7 +70,7 @@ internal static class Migrations
             PRIMARY KEY (run, epoch)
         );
         CREATE TABLE model_versions (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             run INTEGER NULL REFERENCES runs(id) ON DELETE SET NULL,
             kind TEXT NOT NULL CHECK (kind IN ('base', 'trained', 'reset')),

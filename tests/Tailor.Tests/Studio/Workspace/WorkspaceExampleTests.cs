@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using SkiaSharp;
 using Tailor.Studio;
+using Tailor.Studio.Runs;
+using Tailor.Training;
 
 namespace Tailor.Tests.Studio.Workspace;
 
@@ -322,5 +324,22 @@ public sealed class WorkspaceExampleTests(WorkspaceFixture fixture) : IClassFixt
         var model = UpdatableModel.Load(Ws.ModelFile(Ws.GetProject(project.Id).CurrentVersionId!.Value));
         Assert.Equal("👍 thumbs up", model.Spec.Labels.Names[label.Slot]);
         Assert.False(model.Spec.Labels.IsPlaceholder(label.Slot));
+    }
+
+    [Fact]
+    public void RunIdsAreNeverReused_SoAProjectsEpochHistorySurvivesDeletingAnotherProject()
+    {
+        var a = fixture.NewProject();
+        var b = fixture.NewProject();
+        long runA = Ws.BeginRun(a.Id, new RunRequest());
+        Ws.MakeCurrent(b.Id, Ws.GetProject(b.Id).CurrentVersionId!.Value);   // b's history starts after runA
+        Ws.DeleteProject(a.Id);
+
+        long runB = Ws.BeginRun(b.Id, new RunRequest());
+        Assert.True(runB > runA);
+        Ws.RecordEpoch(runB, new EpochRecord(1, 0.9, 0.8, 0.5, 0.7, 0.6, 0.001, 2));
+        long version = Ws.CommitModel(b.Id, runB, Ws.LoadCurrentModel(b.Id));
+        Assert.Equal(1, Assert.Single(Ws.PriorEpochs(b.Id)).Epoch);
+        Assert.True(File.Exists(Ws.ModelFile(version)));
     }
 }
