@@ -18,6 +18,16 @@ kernels.Add(childOption);
 kernels.SetAction(parse => KernelBenchmarks.Run(parse.GetValue(json), parse.GetValue(childOption)));
 root.Add(kernels);
 
+var parityJson = new Option<bool>("--json") { Description = "Print one JSON object with every tensor's error and the losses (progress goes to stderr)." };
+var parityModels = new Option<string?>("--models") { Description = "A folder of ONNX classifiers (default: ../shared/models)." };
+var parityLayers = new Option<int?>("--layers") { Description = "Train the last N layers that can be updatable (default: the last block and the classifier of each architecture)." };
+var parityKeep = new Option<bool>("--keep") { Description = "Keep the models, features and tensors written (the folder is printed)." };
+var parity = new Command("parity", "PyTorch parity (needs Debian's python3-torch and python3-onnx): for each model, one SGD step and three Adam steps " +
+    "of its last block + classifier in Tailor and in PyTorch from the same cut features; every trained tensor compared relative to its update (≤ 1e-2), " +
+    "every frozen tensor unchanged.") { parityJson, parityModels, parityLayers, parityKeep };
+parity.SetAction(parse => Parity.Run(parse.GetValue(parityModels), parse.GetValue(parityLayers), parse.GetValue(parityJson), parse.GetValue(parityKeep)));
+root.Add(parity);
+
 var headsJson = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
 var heads = new Command("heads", "Accuracy and training time of the nn, logistic-regression and k-NN heads and ML.NET's LbfgsMaximumEntropy on the same " +
     "cached features (hands data; a seeded synthetic Gaussian mixture), and k-NN prediction cost managed vs ONNX Runtime.") { headsJson };
