@@ -6,6 +6,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Onnx;
 using Tailor.Building;
 using Tailor.Data;
@@ -64,18 +65,147 @@ internal static class KernelBenchmarks
             Console.Out.WriteLine(JsonSerializer.Serialize(MeasureAll(Console.Error), Measure.Json));
             return 0;
         }
-        Console.Error.WriteLine("kernels: one core (a child process with DOTNET_PROCESSOR_COUNT=1)…");
-        var one = RunSingleCoreChild();
-        Console.Error.WriteLine($"kernels: all {Environment.ProcessorCount} cores…");
-        var all = MeasureAll(Console.Error);
-        string torch = TorchSharpStatus();
-        if (json)
+        // PyTorch, when Debian's python3-torch is installed: the same steps timed right before and right after Tailor's
+        // (the faster median of the two is kept: a neighbour busy during one run does not flatter Tailor).
+        string? torchMissing = PyTorchPeer.Unavailable();
+        string work = Directory.CreateTempSubdirectory("tailor-kernels-").FullName;
+        try
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new { one_core = one, all_cores = all, torchsharp = torch }, Measure.Json));
+            JsonObject? request = torchMissing is null ? TorchRequest(work) : null;
+            var torchBefore = request is null ? null : RunTorch(request);
+            Console.Error.WriteLine("kernels: one core (a child process with DOTNET_PROCESSOR_COUNT=1)…");
+            var one = RunSingleCoreChild();
+            Console.Error.WriteLine($"kernels: all {Environment.ProcessorCount} cores…");
+            var all = MeasureAll(Console.Error);
+            var torchAfter = request is null ? null : RunTorch(request);
+            var peer = torchBefore is null || torchAfter is null ? null : PeerRows(one, all, torchBefore, torchAfter);
+            string torch = TorchSharpStatus();
+            if (json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    one_core = one, all_cores = all, torchsharp = torch,
+                    pytorch = peer is null ? (object)new { status = torchMissing } : new { version = torchAfter!.Version, target_ratio = TargetRatio, rows = peer },
+                }, Measure.Json));
+                return 0;
+            }
+            Print(one, all, torch);
+            PrintPeer(peer, torchAfter?.Version, torchMissing);
             return 0;
         }
-        Print(one, all, torch);
-        return 0;
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    // ---- PyTorch as the peer -------------------------------------------------------------------------------------
+
+    /// <summary>The target: each engine step at most this fraction of PyTorch's time for the same step.</summary>
+    internal const double TargetRatio = 0.8;
+
+    /// <summary>The ids of the engine steps, in the order <see cref="MeasureAll"/> measures them.</summary>
+    private static readonly string[] StepIds = ["linear8", "linear32", "conv8", "finetune32"];
+
+    internal sealed record TorchFigures(string Version, Dictionary<int, Dictionary<string, double>> Medians);
+
+    internal sealed record PeerRow(string Step, int Threads, double TailorSeconds, double PytorchSeconds, double Ratio, bool MeetsTarget);
+
+    /// <summary>The steps as PyTorch runs them: the same graphs written as ONNX files, with the cut shapes, trainable
+    /// tensors, batch, loss and optimizer of <see cref="MeasureAll"/>'s steps.</summary>
+    private static JsonObject TorchRequest(string dir)
+    {
+        static JsonArray Strings(IEnumerable<string> v) => new([.. v.Select(x => (JsonNode)x)]);
+        static JsonArray Shapes(IEnumerable<int[]> v) => new([.. v.Select(s => (JsonNode)new JsonArray([.. s.Select(d => (JsonNode)d)]))]);
+        string Write(string name, GraphProto graph)
+        {
+            var model = new ModelProto { IrVersion = 8, ProducerName = "Tailor.Bench", Graph = graph };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+            string path = Path.Combine(dir, name + ".onnx");
+            OnnxModelFile.Write(model, path);
+            return path;
+        }
+        var steps = new JsonArray();
+        var r2 = new Random(2);
+        string linear = Write("linear", LinearGraph(Random(r2, 5120, 0.05f), Random(r2, 10, 0.05f)));
+        foreach (int batch in new[] { 8, 32 })
+            steps.Add(new JsonObject
+            {
+                ["id"] = $"linear{batch}", ["model"] = linear, ["cut"] = Strings(["features"]), ["cut_shapes"] = Shapes([[512]]),
+                ["output"] = "prob", ["trainable"] = Strings(["fc.w", "fc.b"]), ["batch"] = batch, ["classes"] = 10,
+                ["optimizer"] = "sgd", ["lr"] = 0.01, ["warmup_seconds"] = 2.0,
+            });
+        steps.Add(new JsonObject
+        {
+            ["id"] = "conv8", ["model"] = Write("pointwise", ConvGraph(new Random(4))), ["cut"] = Strings(["x"]), ["cut_shapes"] = Shapes([[512, 13, 13]]),
+            ["output"] = "prob", ["trainable"] = Strings(["conv.w", "conv.b", "fc.w"]), ["batch"] = 8, ["classes"] = 10,
+            ["optimizer"] = "sgd", ["lr"] = 0.001, ["sample_seconds"] = 0.08, ["samples"] = 9,
+        });
+        // The default fine-tuning: the prepared model itself, cut where TrainingPlan cuts it, with its Adam settings.
+        var prepared = ModelBuilder.Prepare(new PrepareOptions { Labels = ["✊", "✋", "✌️"], Capacity = 10 });
+        string finetune = Path.Combine(dir, "finetune.onnx");
+        prepared.Save(finetune);
+        using (var plan = TrainingPlan.Create(prepared, LabeledFolder.Scan(Path.Combine(SharedData.Hands, "train")),
+            new TrainingOptions { BatchSize = 32, Augmentation = Images.AugmentationOptions.None }))
+        {
+            var h = plan.Settings;
+            steps.Add(new JsonObject
+            {
+                ["id"] = "finetune32", ["model"] = finetune, ["cut"] = Strings(plan.Cut.CutTensors), ["cut_shapes"] = Shapes(plan.CutShapes),
+                ["output"] = prepared.Spec.Loss.Input, ["trainable"] = Strings(prepared.Spec.UpdatableLayers.SelectMany(l => l.Parameters)),
+                ["batch"] = 32, ["classes"] = 3, ["nonnegative"] = true,
+                ["optimizer"] = h.Optimizer == Spec.OptimizerKind.Adam ? "adam" : "sgd", ["lr"] = h.LearningRate, ["beta1"] = h.Beta1, ["beta2"] = h.Beta2,
+                ["epsilon"] = h.Epsilon, ["weight_decay"] = h.WeightDecay, ["momentum"] = h.Momentum, ["nesterov"] = h.Nesterov,
+                ["sample_seconds"] = 0.3, ["samples"] = 7,
+            });
+        }
+        return new JsonObject { ["threads"] = new JsonArray(1, Environment.ProcessorCount), ["steps"] = steps };
+    }
+
+    private static TorchFigures RunTorch(JsonObject request)
+    {
+        Console.Error.WriteLine("kernels: the same steps in PyTorch (1 thread and all)…");
+        var run = PyTorchPeer.RunPython([Path.Combine(PyTorchPeer.ScriptFolder, "torch_steps.py")], request.ToJsonString(), TimeSpan.FromMinutes(20));
+        if (run.ExitCode != 0)
+            throw new InvalidOperationException($"torch_steps.py failed: {PyTorchPeer.LastLine(run.Stderr)}");
+        var result = JsonNode.Parse(run.Stdout)!;
+        var medians = new Dictionary<int, Dictionary<string, double>>();
+        foreach (var (threads, figures) in result["threads"]!.AsObject())
+            medians[int.Parse(threads, CultureInfo.InvariantCulture)] = figures!.AsObject().ToDictionary(f => f.Key, f => (double)f.Value!["median"]!);
+        return new TorchFigures((string)result["torch"]!, medians);
+    }
+
+    private static PeerRow[] PeerRows(Results one, Results all, TorchFigures before, TorchFigures after)
+    {
+        var rows = new List<PeerRow>();
+        for (int i = 0; i < StepIds.Length; i++)
+            foreach (var r in new[] { one, all })
+            {
+                double torch = Math.Min(before.Medians[r.Threads][StepIds[i]], after.Medians[r.Threads][StepIds[i]]);
+                double tailor = r.Steps[i].Seconds;
+                rows.Add(new PeerRow(r.Steps[i].Name, r.Threads, tailor, torch, tailor / torch, tailor / torch <= TargetRatio));
+            }
+        return [.. rows];
+    }
+
+    private static void PrintPeer(PeerRow[]? rows, string? version, string? missing)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string Ms(double s) => s >= 1e-3 ? (s * 1e3).ToString("F2", c) + " ms" : (s * 1e6).ToString("F1", c) + " µs";
+        Console.Out.WriteLine("");
+        if (rows is null)
+        {
+            Console.Out.WriteLine(missing);
+            return;
+        }
+        Console.Out.WriteLine($"PyTorch {version} (Debian's python3-torch), the same steps: the same ONNX graphs run node by node with torch functions " +
+            "(bench/parity/onnx_torch.py), torch.set_num_threads = Tailor's threads, timed before and after Tailor's (the faster median kept).");
+        Console.Out.WriteLine(string.Create(c, $"Ratio = Tailor time / PyTorch time; target ≤ {TargetRatio:F1}."));
+        int width = rows.Max(r => r.Step.Length);
+        Console.Out.WriteLine($"  {"step".PadRight(width)} {"threads",7} {"Tailor",10} {"PyTorch",10} {"ratio",6}  target");
+        foreach (var r in rows)
+            Console.Out.WriteLine(string.Create(c, $"  {r.Step.PadRight(width)} {r.Threads,7} {Ms(r.TailorSeconds),10} {Ms(r.PytorchSeconds),10} {r.Ratio,6:F2}  {(r.MeetsTarget ? "meets" : "misses")}"));
+        Console.Out.WriteLine(string.Create(c, $"{rows.Count(r => r.MeetsTarget)} of {rows.Length} rows meet the target."));
     }
 
     private static Results RunSingleCoreChild()
@@ -254,17 +384,39 @@ internal static class KernelBenchmarks
 
     // ---- engine train steps ------------------------------------------------------------------------------------
 
+    /// <summary>The Linear 512→10 step's graph: Gemm (transB) + Softmax, from the cut input "features".</summary>
+    private static GraphProto LinearGraph(float[] w, float[] bias)
+    {
+        var graph = new GraphProto { Name = "linear" };
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [10, 512], w));
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.b", [10], bias));
+        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["features", "fc.w", "fc.b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
+        return graph;
+    }
+
+    /// <summary>The 1×1 conv step's graph: Conv 512→1000 (bias) + GlobalAveragePool + Flatten + Gemm 1000→10 (no bias) + Softmax,
+    /// from the cut input "x" [512, 13, 13].</summary>
+    private static GraphProto ConvGraph(Random rng)
+    {
+        var graph = new GraphProto { Name = "pointwise" };
+        graph.Initializer.Add(OnnxTensors.FromFloats("conv.w", [1000, 512, 1, 1], Random(rng, 512_000, 0.04f)));
+        graph.Initializer.Add(OnnxTensors.FromFloats("conv.b", [1000], Random(rng, 1000, 0.01f)));
+        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [10, 1000], Random(rng, 10_000, 0.03f)));
+        graph.Node.Add(OnnxGraph.Node("Conv", "conv", ["x", "conv.w", "conv.b"], ["c"]));
+        graph.Node.Add(OnnxGraph.Node("GlobalAveragePool", "pool", ["c"], ["g"]));
+        graph.Node.Add(OnnxGraph.Node("Flatten", "flatten", ["g"], ["f"]));
+        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["f", "fc.w"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
+        return graph;
+    }
+
     private static (Timing Engine, Timing Plain) LinearStep(int batch)
     {
         const int inputs = 512, classes = 10;
         var rng = new Random(2);
         float[] w = Random(rng, classes * inputs, 0.05f), bias = Random(rng, classes, 0.05f);
-        var graph = new GraphProto { Name = "linear" };
-        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [classes, inputs], w));
-        graph.Initializer.Add(OnnxTensors.FromFloats("fc.b", [classes], bias));
-        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["features", "fc.w", "fc.b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
-        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
-        var suffix = SuffixGraph.Build(graph, ["features"], ["prob"], new HashSet<string> { "fc.w", "fc.b" }, 13,
+        var suffix = SuffixGraph.Build(LinearGraph(w, bias), ["features"], ["prob"], new HashSet<string> { "fc.w", "fc.b" }, 13,
             new Dictionary<string, int[]> { ["features"] = [inputs] });
         float[] x = Random(rng, batch * inputs);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % classes).ToArray();
@@ -305,16 +457,7 @@ internal static class KernelBenchmarks
     private static Timing ConvStep(int batch)
     {
         var rng = new Random(4);
-        var graph = new GraphProto { Name = "pointwise" };
-        graph.Initializer.Add(OnnxTensors.FromFloats("conv.w", [1000, 512, 1, 1], Random(rng, 512_000, 0.04f)));
-        graph.Initializer.Add(OnnxTensors.FromFloats("conv.b", [1000], Random(rng, 1000, 0.01f)));
-        graph.Initializer.Add(OnnxTensors.FromFloats("fc.w", [10, 1000], Random(rng, 10_000, 0.03f)));
-        graph.Node.Add(OnnxGraph.Node("Conv", "conv", ["x", "conv.w", "conv.b"], ["c"]));
-        graph.Node.Add(OnnxGraph.Node("GlobalAveragePool", "pool", ["c"], ["g"]));
-        graph.Node.Add(OnnxGraph.Node("Flatten", "flatten", ["g"], ["f"]));
-        graph.Node.Add(OnnxGraph.Node("Gemm", "fc", ["f", "fc.w"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
-        graph.Node.Add(OnnxGraph.Node("Softmax", "softmax", ["logits"], ["prob"], OnnxGraph.IntAttr("axis", 1)));
-        var suffix = SuffixGraph.Build(graph, ["x"], ["prob"], new HashSet<string> { "conv.w", "conv.b", "fc.w" }, 13,
+        var suffix = SuffixGraph.Build(ConvGraph(rng), ["x"], ["prob"], new HashSet<string> { "conv.w", "conv.b", "fc.w" }, 13,
             new Dictionary<string, int[]> { ["x"] = [512, 13, 13] });
         float[] x = Random(rng, batch * 512 * 169);
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
