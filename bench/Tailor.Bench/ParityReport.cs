@@ -4,7 +4,7 @@ using System.Text;
 namespace Tailor.Bench;
 
 /// <summary>
-/// The comparison and the table of the parity tool (<see cref="Parity"/>), without ONNX, Tailor or PyTorch: what the tests
+/// The comparison and the table of the parity tool (bench parity, Parity.cs), without ONNX, Tailor or PyTorch: what the tests
 /// check without PyTorch installed.
 /// </summary>
 internal static class ParityReport
