@@ -162,8 +162,10 @@ internal static class Parity
         catch (Exception e) when (e is not InvalidOperationException)
         {
             // Not a refusal: Tailor failed where it should either train or say why not (a bug to report).
-            string where = e.StackTrace?.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
-            string message = $"Tailor failed with {e.GetType().Name}: {e.Message} ({where})";
+            // The throwing method only (no file path of this machine): "FeatureExtractor.CopyFeatures".
+            string frame = e.StackTrace?.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+            var method = System.Text.RegularExpressions.Regex.Match(frame, @"^at (?:[\w`]+\.)*?(\w+\.\w+)\(");
+            string message = $"{e.GetType().Name} in {(method.Success ? method.Groups[1].Value : "?")}: {e.Message}";
             detail["failure"] = message;
             detail["verdict"] = "Tailor failed";
             return (new ParityReport.Row(name, layers, null, null, null, Refusal: message, Failed: true), detail);
