@@ -85,12 +85,12 @@ internal static class KernelBenchmarks
                 Console.Out.WriteLine(JsonSerializer.Serialize(new
                 {
                     one_core = one, all_cores = all, torchsharp = torch,
-                    pytorch = peer is null ? (object)new { status = torchMissing } : new { version = torchAfter!.Version, target_ratio = TargetRatio, rows = peer },
+                    pytorch = peer is null ? (object)new { status = torchMissing } : new { version = torchAfter!.Version, blas = torchAfter.Blas, target_ratio = TargetRatio, rows = peer },
                 }, Measure.Json));
                 return 0;
             }
             Print(one, all, torch);
-            PrintPeer(peer, torchAfter?.Version, torchMissing);
+            PrintPeer(peer, torchAfter, torchMissing);
             return 0;
         }
         finally
@@ -107,7 +107,7 @@ internal static class KernelBenchmarks
     /// <summary>The ids of the engine steps, in the order <see cref="MeasureAll"/> measures them.</summary>
     private static readonly string[] StepIds = ["linear8", "linear32", "conv8", "finetune32"];
 
-    internal sealed record TorchFigures(string Version, Dictionary<int, Dictionary<string, double>> Medians);
+    internal sealed record TorchFigures(string Version, string Blas, Dictionary<int, Dictionary<string, double>> Medians);
 
     internal sealed record PeerRow(string Step, int Threads, double TailorSeconds, double PytorchSeconds, double Ratio, bool MeetsTarget);
 
@@ -172,7 +172,7 @@ internal static class KernelBenchmarks
         var medians = new Dictionary<int, Dictionary<string, double>>();
         foreach (var (threads, figures) in result["threads"]!.AsObject())
             medians[int.Parse(threads, CultureInfo.InvariantCulture)] = figures!.AsObject().ToDictionary(f => f.Key, f => (double)f.Value!["median"]!);
-        return new TorchFigures((string)result["torch"]!, medians);
+        return new TorchFigures((string)result["torch"]!, (string?)result["blas"] ?? "unknown", medians);
     }
 
     private static PeerRow[] PeerRows(Results one, Results all, TorchFigures before, TorchFigures after)
@@ -188,7 +188,7 @@ internal static class KernelBenchmarks
         return [.. rows];
     }
 
-    private static void PrintPeer(PeerRow[]? rows, string? version, string? missing)
+    private static void PrintPeer(PeerRow[]? rows, TorchFigures? torch, string? missing)
     {
         var c = CultureInfo.InvariantCulture;
         string Ms(double s) => s >= 1e-3 ? (s * 1e3).ToString("F2", c) + " ms" : (s * 1e6).ToString("F1", c) + " µs";
@@ -198,9 +198,10 @@ internal static class KernelBenchmarks
             Console.Out.WriteLine(missing);
             return;
         }
-        Console.Out.WriteLine($"PyTorch {version} (Debian's python3-torch), the same steps: the same ONNX graphs run node by node with torch functions " +
+        Console.Out.WriteLine($"PyTorch {torch!.Version} (Debian's python3-torch), the same steps: the same ONNX graphs run node by node with torch functions " +
             "(bench/parity/onnx_torch.py), torch.set_num_threads = Tailor's threads, timed before and after Tailor's (the faster median kept).");
-        Console.Out.WriteLine(string.Create(c, $"Ratio = Tailor time / PyTorch time; target ≤ {TargetRatio:F1}."));
+        Console.Out.WriteLine(string.Create(c, $"Ratio = Tailor time / PyTorch time; target ≤ {TargetRatio:F1}. PyTorch's BLAS (the libblas.so.3 alternative): {torch.Blas}") +
+            (torch.Blas.Contains("/blas/libblas", StringComparison.Ordinal) ? " — the reference BLAS, slow; with libopenblas0-pthread installed PyTorch's GEMMs are much faster." : "."));
         int width = rows.Max(r => r.Step.Length);
         Console.Out.WriteLine($"  {"step".PadRight(width)} {"threads",7} {"Tailor",10} {"PyTorch",10} {"ratio",6}  target");
         foreach (var r in rows)

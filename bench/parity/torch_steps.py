@@ -32,7 +32,10 @@ def measure(operation, sample_seconds, samples, warmup_seconds):
 def main():
     req = json.load(sys.stdin)
     torch.set_num_interop_threads(1)
-    result = {"torch": torch.__version__, "threads": {}}
+    # Debian's torch calls BLAS through the libblas.so.3 alternative: the reference BLAS unless OpenBLAS/BLIS is installed.
+    blas = next((os.path.realpath(p) for p in ("/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3")
+                 if os.path.exists(p)), "unknown")
+    result = {"torch": torch.__version__, "blas": blas, "threads": {}}
     for threads in req["threads"]:
         torch.set_num_threads(threads)
         figures = {}
