@@ -100,6 +100,34 @@ public class SuffixGraphTests
     }
 
     [Fact]
+    public void CrossEntropy_OnAFlattenedSoftmax_IsSeededAtTheSoftmaxInput_EvenWhenTheTrueClassUnderflows()
+    {
+        // An adopted classifier ends Softmax → Flatten (tailor_flatten_probabilities). With the true class's probability
+        // underflowing (confidently wrong, as a random or pretrained network often is), the exact gradient at the logits
+        // is still p − onehot; seeding −1/max(p, ε) at the Flatten and going back through the Softmax gives about 0.
+        var g = Linear(4, 3);
+        g.Graph.Output.Clear();
+        g.Node("Flatten", ["prob"], "flat", Attr("axis", 1L)).Output("flat");
+        var graph = g.Build(["fc.w"], cutInputs: "features");
+        var x = Random(new Random(3), 2 * 4, 3);
+        for (int i = 0; i < x.Length; i++) x[i] *= 2000f;   // logits in the hundreds: p of the wrong classes underflow
+        graph.SetInput("features", x, 2);
+        graph.Forward(false);
+        var p = graph.Output("flat").ToArray();
+        int[] labels = [Array.IndexOf(p[0..3], p[0..3].Min()), Array.IndexOf(p[3..6], p[3..6].Min())];
+        Assert.True(p[labels[0]] < 1e-7f, $"the test needs an underflowing true class; p = {p[labels[0]]}");
+
+        graph.ZeroGradients();
+        new CrossEntropyLoss("flat").Evaluate(graph, LossTarget.Classes(labels));
+        graph.Backward();
+
+        var atLogits = graph.GradientOf("logits").ToArray();
+        for (int b = 0; b < 2; b++)
+            for (int k = 0; k < 3; k++)
+                Assert.Equal((p[b * 3 + k] - (k == labels[b] ? 1 : 0)) / 2, atLogits[b * 3 + k], 5);
+    }
+
+    [Fact]
     public void UnfusedCrossEntropy_OnSigmoidProbabilities_MatchesFiniteDifferences()
     {
         var g = Linear(5, 3, softmax: false);

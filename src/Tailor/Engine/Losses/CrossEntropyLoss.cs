@@ -8,7 +8,8 @@ namespace Tailor.Engine.Losses;
 /// holds B rows of class probabilities.
 /// </summary>
 /// <remarks>
-/// When the output is computed by a Softmax (or LogSoftmax) over its rows, the gradient is seeded at the
+/// When the output is computed by a Softmax (or LogSoftmax) over its rows — directly, or through Flatten, Reshape or
+/// Identity nodes that only re-view it — the gradient is seeded at the
 /// Softmax's <i>input</i> as <c>(p − onehot(y)) / B</c>: the exact combined derivative, which stays finite even
 /// when p underflows to 0 — seeding −1/p through the Softmax would not. Otherwise the output is taken as
 /// probabilities, clamped below at <see cref="Epsilon"/>, and seeded with <c>−1 / (B · max(p, ε))</c> at the true class.
@@ -27,14 +28,19 @@ public sealed class CrossEntropyLoss(string output) : Loss(output)
             throw new TailorException($"Cross-entropy on '{Output}' got {batch} labels for an output of shape [{string.Join(",", node.Shape)}].");
         int classes = node.Length / batch;
         ReadOnlySpan<float> y = node.Value;
-        bool isLog = node.Op is LogSoftmax;
-        int fusedRow = node.Op switch
+        // An output that only re-views a Softmax (an adopted classifier's Softmax → Flatten) holds the same values in
+        // the same order: the Softmax is what the exact seed goes through.
+        var source = node;
+        while (source.Op is Flatten or Reshape or Identity && source.Inputs[0] is { } viewed && viewed.Length == source.Length)
+            source = viewed;
+        bool isLog = source.Op is LogSoftmax;
+        int fusedRow = source.Op switch
         {
-            Softmax s => s.ContiguousRowLength(node),
-            LogSoftmax l => l.ContiguousRowLength(node),
+            Softmax s => s.ContiguousRowLength(source),
+            LogSoftmax l => l.ContiguousRowLength(source),
             _ => 0,
         };
-        bool fused = fusedRow == classes && node.Inputs[0] is { RequiresGradient: true };
+        bool fused = fusedRow == classes && source.Inputs[0] is { RequiresGradient: true };
         if (isLog && !fused && seedGradient)
             throw new TailorException($"Cross-entropy on '{Output}': a LogSoftmax output is supported only over rows of {classes} classes.");
 
@@ -42,7 +48,7 @@ public sealed class CrossEntropyLoss(string output) : Loss(output)
         int correct = 0;
         Span<float> seed = default;
         if (seedGradient)
-            seed = SuffixGraph.GradientBufferFor(fused ? node.Inputs[0]! : node);
+            seed = SuffixGraph.GradientBufferFor(fused ? source.Inputs[0]! : node);
         float scale = weight / batch;
         for (int b = 0; b < batch; b++)
         {
