@@ -67,6 +67,57 @@ public sealed class StudioCommandTests : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
+    public async Task Import_ThenSigterm_DuringARun_StopsIt_KeepingItsLastFinishedEpoch()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string workspace = _dir.File("ws");
+        using var process = System.Diagnostics.Process.Start(CliRunner.StartInfo(null, "studio", "--import", TestData.Hands, "--port", "0", "--workspace", workspace))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            // The project's address, once the import is done and the server listens.
+            string? line, projectUrl = null;
+            while (projectUrl is null && (line = await process.StandardOutput.ReadLineAsync()) is not null)
+                if (line.StartsWith("Project 'hands': ", StringComparison.Ordinal)) projectUrl = line["Project 'hands': ".Length..];
+            if (projectUrl is null) Assert.Fail("no project address; stderr:\n" + await stderr);
+            var url = new Uri(projectUrl!);
+            long project = long.Parse(url.Query["?project=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            using var http = new HttpClient { BaseAddress = url };
+            http.DefaultRequestHeaders.Add("Origin", url.GetLeftPart(UriPartial.Authority));
+
+            // A network run of many epochs; SIGTERM once its first epoch has finished.
+            using var start = await http.PostAsync($"/api/projects/{project}/runs",
+                new StringContent("""{"head":"neuralNetwork","epochs":200}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(start.IsSuccessStatusCode, await start.Content.ReadAsStringAsync());
+            using (var events = new StreamReader(await http.GetStreamAsync($"/api/projects/{project}/run/events")))
+                while (await events.ReadLineAsync() is { } e && e != "event: epoch") { }
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+                await kill.WaitForExitAsync();
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        string errors = await stderr;
+        Assert.True(process.ExitCode == 143, $"exit {process.ExitCode}\n{errors}");
+        Assert.Contains("keeps its last finished epoch", errors);
+        Assert.Contains("Studio stopped.", errors);
+        Assert.DoesNotContain("   at ", errors);
+
+        // The run was stopped, not lost: its finished epochs are recorded and its model is the current version.
+        using var ws = Tailor.Studio.Workspace.Open(workspace);
+        var p = ws.ListProjects().Single();
+        var run = ws.ListRuns(p.Id).Single();
+        Assert.NotEmpty(run.Epochs);
+        Assert.True(run.Epochs.Count < 200);
+        Assert.NotNull(run.ModelVersionId);
+        Assert.Equal(run.ModelVersionId, p.CurrentVersionId);
+        Assert.NotEqual("failed", run.State);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
     public void Loopback_DoesNotWarn()
     {
         if (!OperatingSystem.IsLinux()) return;
