@@ -229,9 +229,15 @@ public sealed class SecurityTests : IAsyncLifetime
     public async Task Pages_AreServedFromTheAssembly_WithTheSecurityHeaders()
     {
         using var response = await _http.GetAsync("/");
+        Assert.Contains("Content-Security-Policy", response.Headers.Select(h => h.Key));
+        if (StudioServer.Pages() is null)
+        {
+            // Built without the front end (wwwroot): nothing to serve, said as JSON.
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            return;
+        }
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("Content-Security-Policy", response.Headers.Select(h => h.Key));
     }
 
     [Fact]
