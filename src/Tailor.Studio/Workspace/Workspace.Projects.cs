@@ -24,8 +24,14 @@ public sealed partial class Workspace
     public ProjectInfo CreateProject(string name, ProjectBase baseModel)
     {
         ArgumentNullException.ThrowIfNull(baseModel);
+        CheckName(name, "project");
+        return CreateProject(name, baseModel, ModelBuilder.Prepare(baseModel.Options));
+    }
+
+    /// <summary>Creates a project from a model already prepared from <paramref name="baseModel"/> (tests share one).</summary>
+    internal ProjectInfo CreateProject(string name, ProjectBase baseModel, UpdatableModel model)
+    {
         string projectName = CheckName(name, "project");
-        var model = ModelBuilder.Prepare(baseModel.Options);
         bool uploaded = baseModel.Options.BaseModelPath is not null;
         long id = Write(transaction =>
         {

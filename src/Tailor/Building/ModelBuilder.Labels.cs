@@ -1,3 +1,4 @@
+using Tailor.Onnx;
 using Tailor.Spec;
 
 namespace Tailor.Building;
@@ -5,39 +6,42 @@ namespace Tailor.Building;
 public static partial class ModelBuilder
 {
     /// <summary>
-    /// Gives the model's output slots new names (an app that keeps its own labels — renaming one, freeing one, claiming
-    /// one — writes them into the model with this). The capacity stays; the weights stay, so a renamed label keeps what
-    /// its slot learned. A slot that becomes a free placeholder is masked out of the softmax (it can no longer be
-    /// predicted); a slot that becomes a label stays masked until a training gives it examples, unless the model has
-    /// no live label at all. <see cref="UpdateSpec.TrainedExamples"/> follows the slots (a renamed label's count is kept
-    /// under its new name; a freed slot's is dropped).
+    /// Gives the model's output slots new names, for an app that keeps its own labels (renaming one, freeing one,
+    /// claiming one) and writes them into the model. The capacity and the weights stay, so a renamed label keeps what its
+    /// slot learned. The slot mask follows as training's claims do: a slot that has just become a label is live, a slot
+    /// that has become a free placeholder is masked out (it can no longer be predicted), every other slot keeps its state.
+    /// <see cref="UpdateSpec.TrainedExamples"/> follows the slots (a renamed label's count is kept under its new name, a
+    /// freed slot's is dropped, so training without that label's photos is not refused as forgetting it).
     /// </summary>
     /// <exception cref="TailorException"><paramref name="labels"/> has another capacity than the model, or is not valid
-    /// (two slots with one name, an empty name, a placeholder index out of range).</exception>
+    /// (two slots with one name, an empty name, a placeholder index out of range; the message names the field).</exception>
     public static void SetLabels(UpdatableModel model, ClassLabels labels)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(labels);
         var spec = model.Spec;
-        var old = spec.Labels;
-        if (labels.Capacity != old.Capacity)
-            throw new TailorException($"The model has {old.Capacity} slots (capacity {old.Capacity}); the labels given have {labels.Capacity}. " +
+        var before = spec.Labels;
+        if (labels.Capacity != before.Capacity)
+            throw new TailorException($"The model has {before.Capacity} slots (capacity {before.Capacity}); the labels given have {labels.Capacity}. " +
                 "Keep the capacity (ModelBuilder.Expand changes it).");
-        var normalized = new ClassLabels { Names = labels.Names.Select(n => ClassLabels.Normalize(n ?? "")).ToArray(), Placeholders = [.. labels.Placeholders] };
-        var live = LiveSlots(model).ToHashSet();
+        var after = new ClassLabels { Names = labels.Names.Select(n => ClassLabels.Normalize(n ?? "")).ToArray(), Placeholders = [.. labels.Placeholders] };
+        bool masked = EnsureSlotMask(model);
+        var live = masked ? LiveSlots(model).ToHashSet() : [];
+        live.UnionWith(Enumerable.Range(0, after.Capacity).Where(i => before.IsPlaceholder(i) && !after.IsPlaceholder(i)));
+        live.RemoveWhere(after.IsPlaceholder);
         Dictionary<string, int>? trained = null;
         if (spec.TrainedExamples is { } counts)
         {
             trained = [];
             foreach (var (label, count) in counts)
             {
-                int slot = old.IndexOf(label);
-                if (slot >= 0 && !normalized.IsPlaceholder(slot)) trained[normalized.Names[slot]] = count;
+                int slot = before.IndexOf(label);
+                if (slot >= 0 && !after.IsPlaceholder(slot)) trained[after.Names[slot]] = count;
             }
         }
-        model.SetSpec(spec with { Labels = normalized, TrainedExamples = trained });
-        var inUse = Enumerable.Range(0, normalized.Capacity).Where(i => !normalized.IsPlaceholder(i)).ToList();
-        var kept = inUse.Where(live.Contains).ToList();
-        SetLiveSlots(model, kept.Count > 0 ? kept : inUse);
+        model.SetSpec(spec with { Labels = after, TrainedExamples = trained });
+        if (model.Proto.Graph.FindInitializer(LabelsInitializer) is not null)
+            model.Proto.Graph.ReplaceInitializer(OnnxTensors.FromStrings(LabelsInitializer, after.Names));
+        if (masked) SetLiveSlots(model, live);
     }
 }
