@@ -175,7 +175,7 @@ public sealed partial class Workspace : IDisposable
     {
         using var command = Command(db, sql, transaction, parameters);
         object? value = command.ExecuteScalar();
-        return value is null or DBNull ? default! : (T)Convert.ChangeType(value, typeof(T), CultureInfo.InvariantCulture);
+        return value is null or DBNull ? default! : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), CultureInfo.InvariantCulture);
     }
 
     private List<T> Query<T>(string sql, Func<SqliteDataReader, T> read, SqliteTransaction? transaction = null, params (string Name, object? Value)[] parameters)
