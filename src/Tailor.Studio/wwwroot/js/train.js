@@ -5,21 +5,25 @@ import { h, replace, attempt, announce, fixed, percent } from './dom.js';
 import { api } from './api.js';
 
 const HEADS = [
-  { value: 0, key: 'nn', name: 'Neural network (fine-tuning, epochs)' },
-  { value: 1, key: 'logreg', name: 'Logistic regression (L-BFGS, one step)' },
-  { value: 2, key: 'knn', name: 'k-nearest neighbours (instant)' },
+  { value: 'neuralNetwork', key: 'nn', name: 'Neural network (fine-tuning, epochs)' },
+  { value: 'logisticRegression', key: 'logreg', name: 'Logistic regression (L-BFGS, one step)' },
+  { value: 'knn', key: 'knn', name: 'k-nearest neighbours (instant)' },
 ];
 const LAYERS = [
-  { value: 0, key: 'default', name: 'Default fine-tuning' },
-  { value: 1, key: 'classifier', name: 'Classifier only' },
-  { value: 2, key: 'chosen', name: 'Chosen layers' },
+  { value: 'default', key: 'default', name: 'Default fine-tuning' },
+  { value: 'classifierOnly', key: 'classifier', name: 'Classifier only' },
+  { value: 'chosen', key: 'chosen', name: 'Chosen layers' },
 ];
 const STATES = ['Preparing', 'Training', 'Finished', 'Stopped', 'Failed'];
 
 /** A run state's name from a string or the enum's number. */
 export function stateName(value) {
-  return typeof value === 'number' ? STATES[value] ?? String(value) : String(value ?? '');
+  if (typeof value === 'number') return STATES[value] ?? String(value);
+  const text = String(value ?? '');
+  return text ? text[0].toUpperCase() + text.slice(1) : '';
 }
+const headOf = value => HEADS.find(x => x.value === value) ?? HEADS[0];
+const layersOf = value => LAYERS.find(x => x.value === value) ?? LAYERS[0];
 const isActive = state => /^(preparing|training)$/i.test(stateName(state));
 
 /** An allowed range from /options: { min, max, default } under options[name] or options.hyperparameters[name]. */
@@ -78,10 +82,13 @@ class TrainPage {
       this.setHistory(status.history ?? status.epochs ?? []);
       this.showStatus(status);
       this.follow();
+    } else if (status && status.modelVersionId === this.project.currentVersionId) {
+      // The last run made the current model: its history is the model's.
+      this.setHistory(status.history ?? []);
+      this.finished(status);
     } else {
       this.setHistory(await this.priorHistory());
-      if (status) this.showStatus(status);
-      else this.setState('Idle', this.history.length ? `${this.history.length} epochs trained on the current model.` : 'Not trained yet.');
+      this.setState('Idle', this.history.length ? `${this.history.length} epochs trained on the current model.` : 'Not trained yet.');
     }
   }
 
@@ -171,7 +178,7 @@ class TrainPage {
       h('small', { class: 'muted', id: 'lr-help', text: `${this.lr.min}–${this.lr.max}; while a run goes, a change applies from the next epoch on.` }));
 
     const sync = () => {
-      const head = HEADS[Number(this.head.value)].key;
+      const head = headOf(this.head.value).key;
       this.nnOnly.hidden = head !== 'nn';
       this.lrRow.hidden = head !== 'nn';
       this.knnOnly.hidden = head !== 'knn';
@@ -179,7 +186,7 @@ class TrainPage {
       this.startButtons.hidden = head !== 'nn';
       this.trainOnce.hidden = head === 'nn';
       this.trainOnce.textContent = head === 'knn' ? 'Train k-NN' : 'Train logistic regression';
-      this.chosen.hidden = head !== 'nn' || LAYERS[Number(this.layers.value)].key !== 'chosen';
+      this.chosen.hidden = head !== 'nn' || layersOf(this.layers.value).key !== 'chosen';
     };
     this.head.addEventListener('change', sync);
     this.layers.addEventListener('change', sync);
@@ -257,16 +264,16 @@ class TrainPage {
   }
 
   request(epochs) {
-    const head = Number(this.head.value);
+    const head = this.head.value;
     const seed = this.seedInput.value.trim();
     const request = { head, epochs };
-    if (HEADS[head].key === 'nn') {
-      request.layers = Number(this.layers.value);
-      if (LAYERS[request.layers].key === 'chosen')
+    if (headOf(head).key === 'nn') {
+      request.layers = this.layers.value;
+      if (layersOf(request.layers).key === 'chosen')
         request.chosenLayers = [...this.chosen.querySelectorAll('input:checked')].map(i => i.value);
       request.learningRate = this.sliderToLr(Number(this.lrSlider.value));
       request.batchSize = Number(this.batchInput.value);
-    } else if (HEADS[head].key === 'knn') request.k = Number(this.kInput.value);
+    } else if (headOf(head).key === 'knn') request.k = Number(this.kInput.value);
     else request.l2 = Number(this.l2Input.value);
     if (seed !== '') request.seed = Number(seed);
     return request;
@@ -294,8 +301,12 @@ class TrainPage {
     const source = new EventSource(api.runEventsUrl(this.project.id));
     this.source = source;
     const on = (kind, handler) => source.addEventListener(kind, event => handler(JSON.parse(event.data)));
+    on('state', data => {
+      const status = data.status ?? data;
+      this.began({ ...status, kind: 'state' });
+      if (!isActive(status.state)) { this.running = false; source.close(); if (status.state) this.finished(status); }
+    });
     on('began', data => this.began(data));
-    on('status', data => this.began(data));
     on('features', data => this.features(data));
     on('batch', data => this.batchEvent(data));
     on('epoch', data => this.epochEvent(data));
@@ -313,8 +324,18 @@ class TrainPage {
   }
 
   began(data) {
-    if (Array.isArray(data.history ?? data.epochs)) this.setHistory(data.history ?? data.epochs);
-    this.showStatus({ ...data, state: data.state ?? 'Training' });
+    if (Array.isArray(data.history)) this.setHistory(data.history);
+    if (data.kind === 'state') { this.showStatus(data); return; }
+    this.setRunning(true);
+    if (data.epochs) this.runEpochs = data.epochs;
+    if (data.learningRate) this.showLearningRate(data.learningRate);
+    this.setState('Training', `Training ${data.epochs ?? ''} epochs${data.batches ? ` of ${data.batches} batches` : ''}.`);
+  }
+
+  showLearningRate(value) {
+    if (document.activeElement === this.lrSlider) return;
+    this.lrSlider.value = this.lrToSlider(value);
+    this.lrSlider.dispatchEvent(new Event('input'));
   }
 
   features(data) {
@@ -330,7 +351,7 @@ class TrainPage {
     this.progress.hidden = false;
     this.progress.max = data.batches || 1;
     this.progress.value = data.batch ?? 0;
-    this.message.textContent = `Epoch ${data.epoch}${this.epochs ? ` of ${this.epochs}` : ''}: batch ${data.batch} of ${data.batches}, loss ${fixed(data.loss)}.`;
+    this.message.textContent = `Epoch ${data.epoch}${this.lastEpoch ? ` of ${this.lastEpoch}` : ''}: batch ${data.batch} of ${data.batches}, loss ${fixed(data.loss)}.`;
   }
 
   epochEvent(data) {
@@ -344,11 +365,8 @@ class TrainPage {
   learningRateEvent(data) {
     const value = data.learningRate ?? data.value;
     if (value === undefined) return;
-    if (document.activeElement !== this.lrSlider) {
-      this.lrSlider.value = this.lrToSlider(value);
-      this.lrSlider.dispatchEvent(new Event('input'));
-    }
-    this.note(`Learning rate ${value} from the next epoch on.`);
+    this.showLearningRate(value);
+    this.note(`Learning rate ${value} from epoch ${data.epoch ?? 'the next'} on.`);
   }
 
   finished(data) {
@@ -357,7 +375,7 @@ class TrainPage {
     const state = stateName(data.state);
     const parts = [];
     if (data.accuracy !== null && data.accuracy !== undefined) parts.push(`test accuracy ${percent(data.accuracy)}`);
-    if (data.reason) parts.push(data.reason);
+    if (data.reason ?? data.message) parts.push(data.reason ?? data.message);
     this.setState(state || 'Finished', `${state || 'Finished'}${parts.length ? `: ${parts.join('; ')}` : ''}.`);
     this.stateBadge.dataset.accuracy = data.accuracy ?? '';
   }
@@ -365,16 +383,10 @@ class TrainPage {
   showStatus(status) {
     const state = stateName(status.state);
     const active = isActive(state);
-    this.epochs = status.epochs;
-    const first = this.history.length ? this.history[0].epoch : 1;
     this.lastEpoch = status.epochs && status.firstEpoch ? status.firstEpoch + status.epochs - 1 : null;
-    void first;
     this.setRunning(active);
-    if (status.learningRate && document.activeElement !== this.lrSlider) {
-      this.lrSlider.value = this.lrToSlider(status.learningRate);
-      this.lrSlider.dispatchEvent(new Event('input'));
-    }
-    const message = status.lastMessage ?? status.message ?? (active ? `Epoch ${status.epoch ?? 0} of ${status.epochs ?? '?'}.` : '');
+    if (status.learningRate) this.showLearningRate(status.learningRate);
+    const message = status.message ?? (active ? `Epoch ${(status.firstEpoch ?? 1) + Math.max(0, (status.epoch ?? 1) - 1)}${this.lastEpoch ? ` of ${this.lastEpoch}` : ''}.` : '');
     this.setState(state || 'Idle', message);
   }
 
