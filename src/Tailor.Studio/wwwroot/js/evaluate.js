@@ -75,7 +75,7 @@ class EvaluatePage {
       figure('Accuracy', percent(r.accuracy), 'accuracy'),
       figure('Right', `${correct} / ${r.count ?? rows.length}`, 'right'),
       figure('Loss', fixed(r.loss), 'loss'),
-      r.skipped ? figure('Skipped', String(Array.isArray(r.skipped) ? r.skipped.length : r.skipped), 'skipped') : null);
+      (r.skipped?.length ?? 0) > 0 ? figure('Skipped', String(r.skipped.length), 'skipped') : null);
     announce(`Accuracy ${percent(r.accuracy)}: ${correct} of ${rows.length} test photos right.`);
 
     const per = r.perLabel ?? [];
@@ -86,7 +86,7 @@ class EvaluatePage {
         h('td', { text: `${p.correct ?? Math.round((p.accuracy ?? 0) * (p.count ?? 0))} / ${p.count ?? p.total ?? '–'}` }),
         h('td', { text: percent(p.accuracy) }))))));
 
-    const matrixLabels = r.confusion?.labels ?? labels;
+    const matrixLabels = r.confusionLabels ?? r.confusion?.labels ?? labels;
     const cells = matrixOf(r.confusion, matrixLabels);
     replace(this.matrix, h('table', { class: 'confusion' },
       h('thead', {}, h('tr', {}, h('td', {}), matrixLabels.map(name => h('th', { scope: 'col', text: name })))),
