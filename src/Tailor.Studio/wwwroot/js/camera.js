@@ -152,6 +152,7 @@ export class Camera {
   startBurst() {
     if (this.timer || !this.stream || this.capture.disabled) return;
     this.captured = 0;
+    this.count.textContent = '0 photos captured';
     this.burstTarget = { labelId: Number(this.label.value), set: this.set.value };
     this.capture.classList.add('active');
     this.capture.setAttribute('aria-pressed', 'true');

@@ -145,8 +145,8 @@ class TrainPage {
     this.lrSlider.addEventListener('change', async () => {
       const value = showLr();
       if (!this.running) return;
-      const ok = await attempt(() => api.setLearningRate(this.project.id, value));
-      if (ok !== undefined) this.note(`Learning rate ${value} from the next epoch on.`);
+      // The run's learningRate event says from which epoch on (noted when it comes).
+      await attempt(() => api.setLearningRate(this.project.id, value));
     });
     showLr();
 
