@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Net;
+using Tailor.Studio;
+using Tailor.Studio.Runs;
 using Tailor.Studio.Web;
 
 namespace Tailor.Cli.Commands;
@@ -52,7 +54,11 @@ internal static class StudioCommand
 
     private static async Task<int> RunAsync(string workspaceDir, string? import, IPAddress address, int? port, CancellationToken ct)
     {
-        await using var server = await StudioServer.StartAsync(new StudioServerOptions
+        using var workspace = Workspace.Open(workspaceDir);
+        ProjectInfo? imported = import is null ? null : Import(workspace, import, ct);
+        // Disposed after the server: stops a run under way after its mini-batch and commits its last finished epoch.
+        using var runs = new RunManager(workspace);
+        await using var server = await StudioServer.StartAsync(workspace, runs, new StudioServerOptions
         {
             Address = address,
             Port = port ?? StudioServer.DefaultPort,
@@ -60,7 +66,32 @@ internal static class StudioCommand
             ErrorLog = line => CliApp.WriteNote(line),
         }, ct);
         Report(server, address, port);
-        return await ServeUntilStopped(server, ct);
+        Console.Out.WriteLine($"Workspace: {Text.Path(workspace.Directory)}");
+        if (imported is not null) Console.Out.WriteLine($"Project '{Text.Label(imported.Name)}': {server.ProjectUrl(imported.Id)}");
+        return await ServeUntilStopped(server, runs, ct);
+    }
+
+    private static ProjectInfo Import(Workspace workspace, string folder, CancellationToken ct)
+    {
+        ImportProgress? last = null;
+        var project = workspace.ImportFolder(folder, null, new Progress(p =>
+        {
+            last = p;
+            StatusLine.Error.Report("Importing", p.Done, p.Total, "photos");
+        }), ct);
+        StatusLine.Error.End();
+        int photos = project.Labels.Sum(l => l.TrainCount + l.TestCount);
+        Console.Out.WriteLine($"Imported {Text.Count(photos, "photo")} in {Text.Count(project.Labels.Count, "label")} into project '{Text.Label(project.Name)}'" +
+                              (last is { Duplicates: > 0 } ? $"; {Text.Count(last.Duplicates, "duplicate")} left out" : "") + ".");
+        if (last is { Refused: > 0 })
+            CliApp.WriteNote($"{Text.Count(last.Refused, "file")} refused" + (last.LastRefusal is { } why ? $", the last: {why}" : "") + ".");
+        return project;
+    }
+
+    /// <summary>Reports progress on the calling thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    private sealed class Progress(Action<ImportProgress> report) : IProgress<ImportProgress>
+    {
+        public void Report(ImportProgress value) => report(value);
     }
 
     private static void Report(StudioServer server, IPAddress address, int? port)
@@ -75,11 +106,11 @@ internal static class StudioCommand
 
     /// <summary>Serves until Ctrl+C or SIGTERM (or <paramref name="ct"/>), then stops cleanly: returns 130 or 143, as
     /// every command stopped by a signal.</summary>
-    private static async Task<int> ServeUntilStopped(StudioServer server, CancellationToken ct)
+    private static async Task<int> ServeUntilStopped(StudioServer server, RunManager runs, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using (Interrupts.StopGracefully(stop, signal =>
-                   $"Stopping the studio; a run under way keeps its last finished epoch ({Interrupts.Name(signal)} again to quit at once)…"))
+                   $"Stopping the studio; a run under way stops after its mini-batch and keeps its last finished epoch ({Interrupts.Name(signal)} again to quit at once)…"))
         {
             Console.Out.WriteLine("Press Ctrl+C to stop.");
             try
@@ -90,6 +121,7 @@ internal static class StudioCommand
             {
             }
             await server.StopAsync(CancellationToken.None);
+            runs.Dispose();   // a run under way stops after its mini-batch; its last finished epoch is committed
         }
         CliApp.WriteNote("Studio stopped.");
         return Interrupts.StoppedExitCode;

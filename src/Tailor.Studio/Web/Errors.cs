@@ -49,7 +49,7 @@ internal static class Errors
         }
         catch (TailorException e)
         {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, e.Message);
+            await WriteAsync(context, Api.IsNotFound(e.Message) ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest, e.Message);
         }
         catch (BadHttpRequestException e)
         {

@@ -46,7 +46,7 @@ internal static class ServerSentEvents
             await foreach (var item in events.WithCancellation(token))
             {
                 if (item is null) continue;
-                string data = JsonSerializer.Serialize(item, item.GetType(), StudioJson.Options);
+                string data = JsonSerializer.Serialize(item, item.GetType(), StudioJson.Events);
                 await Send($"event: {kind(item)}\ndata: {data}\n\n");
             }
         }

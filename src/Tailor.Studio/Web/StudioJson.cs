@@ -9,6 +9,9 @@ internal static class StudioJson
 {
     public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 
+    /// <summary>The event stream's: as <see cref="Options"/>, members that do not apply to an event's kind (null) left out.</summary>
+    public static readonly JsonSerializerOptions Events = new(Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
     /// <summary>Applies the studio's settings to <paramref name="options"/> (the API's own options object).</summary>
     public static JsonSerializerOptions Configure(JsonSerializerOptions options)
     {

@@ -60,9 +60,17 @@ public sealed class StudioServer : IAsyncDisposable
     /// <summary>The page of a project: the studio's address with <c>?project=ID</c>.</summary>
     public Uri ProjectUrl(long projectId) => new(Url, $"?project={projectId}");
 
-    /// <summary>Starts serving the studio.</summary>
-    public static Task<StudioServer> StartAsync(StudioServerOptions? options = null, CancellationToken cancellationToken = default) =>
-        StartAsync(options ?? new StudioServerOptions(), Api.Map, cancellationToken);
+    /// <summary>Starts serving <paramref name="workspace"/> and <paramref name="runs"/> (the caller keeps both and
+    /// disposes them after the server).</summary>
+    /// <exception cref="TailorException">The port is taken (and <see cref="StudioServerOptions.FallBackToFreePort"/> is
+    /// false), or the address cannot be listened on (not one of this machine's); the message names them.</exception>
+    public static Task<StudioServer> StartAsync(Workspace workspace, Runs.RunManager runs, StudioServerOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentNullException.ThrowIfNull(runs);
+        return StartAsync(options ?? new StudioServerOptions(), (routes, stopping) => Api.Map(routes, workspace, runs, stopping), cancellationToken);
+    }
 
     /// <summary>Starts a server with these endpoints (tests add their own).</summary>
     internal static async Task<StudioServer> StartAsync(StudioServerOptions options, Action<IEndpointRouteBuilder, CancellationToken> map,

@@ -107,6 +107,28 @@ public sealed record ClassLabels
         return this with { Names = names, Placeholders = Placeholders.Where(i => i != taken).ToArray() };
     }
 
+    /// <summary>Returns labels where the label in <paramref name="slot"/> is called <paramref name="name"/> (NFC, trimmed):
+    /// the slot keeps its place, so a model's weights for it keep meaning the same class.</summary>
+    /// <exception cref="TailorException">The slot is out of range or a free placeholder, the name is empty, or another
+    /// slot already has that name (the message names the slot).</exception>
+    public ClassLabels Rename(int slot, string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (slot < 0 || slot >= Capacity)
+            throw new TailorException($"Slot {slot} does not exist; the slots are 0 to {Capacity - 1} (capacity {Capacity}).");
+        if (IsPlaceholder(slot))
+            throw new TailorException($"Slot {slot} ('{Shown.Label(Names[slot])}') is a free placeholder, not a label; claim it first (ClassLabels.Claim).");
+        string normalized = Normalize(name);
+        if (normalized.Length == 0)
+            throw new TailorException($"The new name of slot {slot} ('{Shown.Label(Names[slot])}') is empty; a label is a non-empty string.");
+        for (int i = 0; i < Names.Count; i++)
+            if (i != slot && Normalize(Names[i]) == normalized)
+                throw new TailorException($"Cannot rename '{Shown.Label(Names[slot])}' to '{Shown.Label(normalized)}': slot {i} already has that name.");
+        var names = Names.ToArray();
+        names[slot] = normalized;
+        return this with { Names = names };
+    }
+
     /// <summary>Returns labels where every label of <paramref name="labels"/> not yet in use holds a free slot:
     /// those named like a free placeholder take that placeholder's slot first, then the others take the first
     /// free slots in the order given. <paramref name="added"/> maps each new label to its slot.</summary>

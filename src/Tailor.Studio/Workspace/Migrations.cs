@@ -1,0 +1,80 @@
+namespace Tailor.Studio;
+
+/// <summary>The workspace schema as an ordered list of steps; step i brings <c>PRAGMA user_version</c> from i to i + 1.
+/// Each is applied in a transaction of its own. Never edit a released step: append one.</summary>
+internal static class Migrations
+{
+    public static readonly string[] Steps =
+    [
+        """
+        CREATE TABLE projects (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created TEXT NOT NULL,
+            base_description TEXT NOT NULL,
+            base_kind TEXT NOT NULL CHECK (base_kind IN ('embedded', 'onnx')),
+            capacity INTEGER NOT NULL CHECK (capacity >= 1),
+            current_version INTEGER NULL,
+            history_from_run INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE labels (
+            id INTEGER PRIMARY KEY,
+            project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            slot INTEGER NOT NULL CHECK (slot >= 0),
+            UNIQUE (project, name),
+            UNIQUE (project, slot)
+        );
+        CREATE TABLE examples (
+            id INTEGER PRIMARY KEY,
+            project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            label INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+            example_set TEXT NOT NULL CHECK (example_set IN ('train', 'test')),
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            format TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('upload', 'camera', 'import', 'paste')),
+            original_name TEXT NULL,
+            corrupt INTEGER NOT NULL DEFAULT 0,
+            corrupt_reason TEXT NULL,
+            added TEXT NOT NULL,
+            UNIQUE (project, sha256)
+        );
+        CREATE INDEX examples_by_label ON examples (label, example_set);
+        CREATE INDEX examples_by_hash ON examples (sha256);
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            request TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NULL,
+            started TEXT NOT NULL,
+            ended TEXT NULL,
+            model_version INTEGER NULL
+        );
+        CREATE TABLE run_epochs (
+            run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            train_loss_mean REAL,
+            train_loss_last_batch REAL,
+            train_accuracy REAL,
+            validation_loss REAL,
+            validation_accuracy REAL,
+            learning_rate REAL,
+            seconds REAL,
+            PRIMARY KEY (run, epoch)
+        );
+        CREATE TABLE model_versions (
+            id INTEGER PRIMARY KEY,
+            project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            run INTEGER NULL REFERENCES runs(id) ON DELETE SET NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('base', 'trained', 'reset')),
+            created TEXT NOT NULL,
+            file TEXT NOT NULL,
+            evaluation TEXT NULL
+        );
+        """,
+    ];
+}

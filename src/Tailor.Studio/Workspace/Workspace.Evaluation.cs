@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Tailor.Data;
+using Tailor.Prediction;
+
+namespace Tailor.Studio;
+
+/// <summary>One cell of the confusion matrix: the test examples of a true label predicted as a label.</summary>
+public sealed record ConfusionCell(int Count, IReadOnlyList<long> ExampleIds);
+
+/// <summary>Accuracy on one label's test examples.</summary>
+public sealed record LabelEvaluation(long LabelId, string Label, int Count, int Correct, double Accuracy);
+
+/// <summary>One evaluated test example.</summary>
+/// <param name="PredictedProbability">The probability of the predicted label.</param>
+/// <param name="TrueLabelProbability">The probability the model gave the true label.</param>
+public sealed record EvaluationRow(long ExampleId, string TrueLabel, string PredictedLabel, double PredictedProbability, double TrueLabelProbability, bool Correct);
+
+/// <summary>A test example evaluation could not read, and why.</summary>
+public sealed record SkippedExample(long ExampleId, string Reason);
+
+/// <summary>A model version evaluated on the project's test set.</summary>
+/// <param name="Accuracy">Fraction of evaluated examples predicted right (0..1).</param>
+/// <param name="Loss">Mean cross-entropy of the true label.</param>
+/// <param name="ConfusionLabels">Rows (true) and columns (predicted) of <paramref name="Confusion"/>: the project's labels in slot order.</param>
+/// <param name="Confusion">[true][predicted] cells with their example ids.</param>
+/// <param name="Rows">Wrong ones first, then by the true label's probability, ascending.</param>
+public sealed record EvaluationView(long VersionId, double Accuracy, double Loss, int Count, IReadOnlyList<LabelEvaluation> PerLabel,
+    IReadOnlyList<string> ConfusionLabels, IReadOnlyList<IReadOnlyList<ConfusionCell>> Confusion, IReadOnlyList<EvaluationRow> Rows,
+    IReadOnlyList<SkippedExample> Skipped);
+
+public sealed partial class Workspace
+{
+    /// <summary>Evaluates a model version (default: the current one) on the project's test set with the library's
+    /// <see cref="Predictor"/> and <see cref="Evaluator"/>; the result is stored as the version's evaluation. Corrupt
+    /// images are left out; an image that fails to load now is listed in <see cref="EvaluationView.Skipped"/>.</summary>
+    /// <exception cref="TailorException">No such project or version; the project has no readable test example.</exception>
+    public EvaluationView Evaluate(long projectId, long? versionId = null, CancellationToken cancellationToken = default)
+    {
+        var (model, version, labels, rows, projectName) = Read(() =>
+        {
+            string project = ProjectName(projectId, null);
+            long version = versionId ?? Scalar<long?>("SELECT current_version FROM projects WHERE id = $p;", null, ("$p", projectId))
+                ?? throw new TailorException($"Project '{Shown.Label(project)}' has no current model version.");
+            var model = UpdatableModel.Load(FullPath(VersionFileLocked(projectId, version, null)));
+            ApplyLabelsLocked(projectId, model, null);
+            var rows = Query(
+                "SELECT e.id, e.sha256, l.name FROM examples e JOIN labels l ON l.id = e.label WHERE e.project = $p AND e.example_set = 'test' AND e.corrupt = 0 ORDER BY e.id;",
+                r => (Id: r.GetInt64(0), Path: FullPath(ImageStore.ImagePath(r.GetString(1))), Label: r.GetString(2)), null, ("$p", projectId));
+            return (model, version, LabelsLocked(projectId, null), rows, project);
+        });
+        if (rows.Count == 0)
+            throw new TailorException($"Project '{Shown.Label(projectName)}' has no test examples to evaluate on (corrupt images do not count); add photos to its labels' test sets.");
+
+        var idOf = rows.ToDictionary(r => r.Path, r => r.Id);
+        var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, r.Label)), $"project '{projectName}' (test set)");
+        EvaluationReport report;
+        using (var predictor = new Predictor(model))
+            report = Evaluator.Evaluate(predictor, data, null, cancellationToken);
+
+        var names = labels.Select(l => l.Name).ToList();
+        foreach (var r in report.Examples)
+            if (!names.Contains(r.Predicted)) names.Add(r.Predicted);
+        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i);
+        var cells = names.Select(_ => names.Select(_ => new List<long>()).ToArray()).ToArray();
+        var evaluated = report.Examples.Select(r => new EvaluationRow(idOf[r.Path], r.Label, r.Predicted, r.Probability, r.TrueProbability, r.Label == r.Predicted)).ToList();
+        foreach (var row in evaluated) cells[index[row.TrueLabel]][index[row.PredictedLabel]].Add(row.ExampleId);
+        var ordered = evaluated.OrderBy(r => r.Correct).ThenBy(r => r.TrueLabelProbability).ThenBy(r => r.ExampleId).ToList();
+        var perLabel = labels.Select(l =>
+        {
+            var mine = evaluated.Where(r => r.TrueLabel == l.Name).ToList();
+            int correct = mine.Count(r => r.Correct);
+            return new LabelEvaluation(l.Id, l.Name, mine.Count, correct, mine.Count == 0 ? 0 : (double)correct / mine.Count);
+        }).ToList();
+        var view = new EvaluationView(version, report.Accuracy, report.Loss, report.Count, perLabel, names,
+            cells.Select(row => (IReadOnlyList<ConfusionCell>)row.Select(c => new ConfusionCell(c.Count, c)).ToList()).ToList(),
+            ordered, report.Skipped.Select(s => new SkippedExample(idOf.GetValueOrDefault(s.Path), s.Reason)).ToList());
+        Write(transaction => Execute("UPDATE model_versions SET evaluation = $e WHERE id = $v;", transaction,
+            ("$e", JsonSerializer.Serialize(view, s_json)), ("$v", version)));
+        return view;
+    }
+}
