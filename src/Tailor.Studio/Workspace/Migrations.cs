@@ -15,7 +15,8 @@ internal static class Migrations
             base_kind TEXT NOT NULL CHECK (base_kind IN ('embedded', 'onnx')),
             capacity INTEGER NOT NULL CHECK (capacity >= 1),
             current_version INTEGER NULL,
-            history_from_run INTEGER NOT NULL DEFAULT 0
+            history_from_run INTEGER NOT NULL DEFAULT 0,
+            labels_version INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE labels (
             id INTEGER PRIMARY KEY,
@@ -73,6 +74,7 @@ internal static class Migrations
             kind TEXT NOT NULL CHECK (kind IN ('base', 'trained', 'reset')),
             created TEXT NOT NULL,
             file TEXT NOT NULL,
+            labels_version INTEGER NOT NULL DEFAULT 0,
             evaluation TEXT NULL
         );
         """,

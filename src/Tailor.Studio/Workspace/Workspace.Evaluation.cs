@@ -78,4 +78,13 @@ public sealed partial class Workspace
             ("$e", JsonSerializer.Serialize(view, s_json)), ("$v", version)));
         return view;
     }
+
+    /// <summary>The evaluation last stored for a model version of the project (by <see cref="Evaluate"/>), or null.</summary>
+    /// <exception cref="TailorException">No such project or version.</exception>
+    public EvaluationView? StoredEvaluation(long projectId, long versionId) => Read(() =>
+    {
+        VersionFileLocked(projectId, versionId, null);
+        string? json = Scalar<string?>("SELECT evaluation FROM model_versions WHERE id = $v;", null, ("$v", versionId));
+        return json is null ? null : JsonSerializer.Deserialize<EvaluationView>(json, s_json);
+    });
 }

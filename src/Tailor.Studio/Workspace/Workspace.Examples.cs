@@ -7,6 +7,9 @@ public sealed partial class Workspace
     /// <summary>The most bytes one image may have (25 MiB): a 48-megapixel phone JPEG is about 20 MiB.</summary>
     public const long MaxUploadBytes = 25L << 20;
 
+    /// <summary>An example's original file name is kept (as text) up to this many characters.</summary>
+    public const int MaxOriginalNameLength = 260;
+
     /// <summary>The longer side of a thumbnail, at most, in pixels.</summary>
     public const int ThumbnailSide = 256;
 
@@ -28,6 +31,7 @@ public sealed partial class Workspace
         ArgumentNullException.ThrowIfNull(content);
         if (!s_sources.Contains(source))
             throw new TailorException($"Unknown example source '{Shown.Label(source ?? "")}'; allowed: {string.Join(", ", s_sources)}.");
+        if (originalName is { Length: > MaxOriginalNameLength }) originalName = originalName[..MaxOriginalNameLength];
         string shown = originalName is { Length: > 0 } ? $"'{Shown.Label(originalName)}'" : "The image";
         // The label and project must exist before anything is written.
         Read(() => { RequireLabel(projectId, labelId, null); return 0; });
@@ -36,36 +40,34 @@ public sealed partial class Workspace
         var header = ImageStore.ReadHeader(bytes, shown);
         string hash = ImageStore.Hash(bytes);
 
-        var existing = Read(() => ExamplesWhere("e.project = $p AND e.sha256 = $h", null, ("$p", projectId), ("$h", hash)));
-        if (existing.Count > 0) return new AddResult(existing[0], true);
-
-        string imagePath = FullPath(ImageStore.ImagePath(hash));
-        if (!File.Exists(imagePath))
-        {
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(imagePath)!);
-            AtomicFile.WriteAllBytes(imagePath, bytes);
-        }
-        string? corrupt = null;
-        if (header.Width == 0 || header.Height == 0)
-            corrupt = "its header cannot be read: the file looks damaged or truncated";
-        else
-        {
-            string thumbPath = FullPath(ImageStore.ThumbPath(hash));
-            try
-            {
-                if (!File.Exists(thumbPath)) ImageStore.WriteThumbnail(imagePath, thumbPath, ThumbnailSide);
-            }
-            catch (TailorException e)
-            {
-                corrupt = e.Message.Replace($"'{Shown.Path(imagePath)}'", "the image", StringComparison.Ordinal);
-            }
-        }
-
+        // Under the lock from here on: the file, its thumbnail and the row appear together, and a concurrent delete of the
+        // last example holding the same bytes cannot remove the file in between.
         return Write(transaction =>
         {
             RequireLabel(projectId, labelId, transaction);
             var again = ExamplesWhere("e.project = $p AND e.sha256 = $h", transaction, ("$p", projectId), ("$h", hash));
             if (again.Count > 0) return new AddResult(again[0], true);
+            string imagePath = FullPath(ImageStore.ImagePath(hash));
+            if (!File.Exists(imagePath))
+            {
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(imagePath)!);
+                AtomicFile.WriteAllBytes(imagePath, bytes);
+            }
+            string? corrupt = null;
+            if (header.Width == 0 || header.Height == 0)
+                corrupt = "its header cannot be read: the file looks damaged or truncated";
+            else
+            {
+                string thumbPath = FullPath(ImageStore.ThumbPath(hash));
+                try
+                {
+                    if (!File.Exists(thumbPath)) ImageStore.WriteThumbnail(imagePath, thumbPath, ThumbnailSide);
+                }
+                catch (TailorException e)
+                {
+                    corrupt = e.Message.Replace($"'{Shown.Path(imagePath)}'", "the image", StringComparison.Ordinal);
+                }
+            }
             long id = Scalar<long>(
                 """
                 INSERT INTO examples (project, label, example_set, sha256, format, width, height, bytes, source, original_name, corrupt, corrupt_reason, added)
@@ -167,10 +169,12 @@ public sealed partial class Workspace
 
     private void RemoveImageIfUnused(string hash)
     {
-        bool used = Read(() => Scalar<long>("SELECT count(*) FROM examples WHERE sha256 = $h;", null, ("$h", hash)) > 0);
-        if (used) return;
-        TryDelete(FullPath(ImageStore.ImagePath(hash)));
-        TryDelete(FullPath(ImageStore.ThumbPath(hash)));
+        lock (_gate)
+        {
+            if (_disposed || Scalar<long>("SELECT count(*) FROM examples WHERE sha256 = $h;", null, ("$h", hash)) > 0) return;
+            TryDelete(FullPath(ImageStore.ImagePath(hash)));
+            TryDelete(FullPath(ImageStore.ThumbPath(hash)));
+        }
     }
 
     private void RequireLabel(long projectId, long labelId, SqliteTransaction? transaction)

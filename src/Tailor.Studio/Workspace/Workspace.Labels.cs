@@ -6,7 +6,8 @@ namespace Tailor.Studio;
 
 public sealed partial class Workspace
 {
-    /// <summary>Adds a label to a project: it claims the lowest free slot of the model.</summary>
+    /// <summary>Adds a label to a project: it claims the lowest free slot of the model (models loaded from now on, and model
+    /// files given by <see cref="ModelFile"/>, have its name; the model learns it in the next run).</summary>
     /// <param name="projectId">The project.</param>
     /// <param name="name">Any Unicode text (stored NFC-normalized and trimmed; no control characters); it is never
     /// used in a file path.</param>
@@ -26,14 +27,16 @@ public sealed partial class Workspace
                 throw new TailorException(
                     $"Cannot add the label '{Shown.Label(label)}' to project '{Shown.Label(project.Name)}': all {project.Capacity} slots of its model are in use " +
                     $"(capacity {project.Capacity}: {string.Join(", ", project.Labels.Select(l => Shown.Label(l.Name)))}). Delete a label, or create a project with a larger capacity.");
-            return Scalar<long>("INSERT INTO labels (project, name, slot) VALUES ($p, $name, $slot) RETURNING id;", transaction,
+            long id = Scalar<long>("INSERT INTO labels (project, name, slot) VALUES ($p, $name, $slot) RETURNING id;", transaction,
                 ("$p", projectId), ("$name", label), ("$slot", slot));
+            LabelsChangedLocked(projectId, transaction);
+            return id;
         });
         return Read(() => LabelsLocked(projectId, null).Single(l => l.Id == id));
     }
 
-    /// <summary>Renames a label. It keeps its slot, so what the model learned for it stays; the current model file gets
-    /// the new class name at once (rewritten atomically in place).</summary>
+    /// <summary>Renames a label. It keeps its slot, so what the model learned for it stays; models loaded from now on, and
+    /// the model files <see cref="ModelFile"/> gives (rewritten atomically in place), have the new class name.</summary>
     /// <exception cref="TailorException">No such project or label; an empty, too long or duplicate name.</exception>
     public LabelInfo RenameLabel(long projectId, long labelId, string newName)
     {
@@ -47,7 +50,7 @@ public sealed partial class Workspace
             if (project.Labels.Any(l => l.Name == label && l.Id != labelId))
                 throw new TailorException($"Project '{Shown.Label(project.Name)}' already has a label '{Shown.Label(label)}'.");
             Execute("UPDATE labels SET name = $name WHERE id = $l;", transaction, ("$name", label), ("$l", labelId));
-            RewriteCurrentModelLocked(projectId, transaction);
+            LabelsChangedLocked(projectId, transaction);
             return 0;
         });
         return Read(() => LabelsLocked(projectId, null).Single(l => l.Id == labelId));
@@ -64,7 +67,7 @@ public sealed partial class Workspace
                 throw new TailorException($"Project '{Shown.Label(project.Name)}' has no label {labelId}.");
             var hashes = Query("SELECT sha256 FROM examples WHERE label = $l;", r => r.GetString(0), transaction, ("$l", labelId));
             Execute("DELETE FROM labels WHERE id = $l;", transaction, ("$l", labelId));
-            RewriteCurrentModelLocked(projectId, transaction);
+            LabelsChangedLocked(projectId, transaction);
             return hashes;
         });
         foreach (string hash in hashes) RemoveImageIfUnused(hash);
@@ -99,14 +102,23 @@ public sealed partial class Workspace
         ModelBuilder.SetLabels(model, SlotNames(capacity, labels.Where(l => l.Slot < capacity).Select(l => (l.Name, l.Slot))));
     }
 
-    /// <summary>Rewrites the current model file with the project's labels (atomically, in place).</summary>
-    private void RewriteCurrentModelLocked(long projectId, SqliteTransaction transaction)
+    /// <summary>Marks every model file of the project as holding older labels; <see cref="ModelFile"/> brings one up to date
+    /// when it is asked for (loading a model applies the labels in memory anyway).</summary>
+    private void LabelsChangedLocked(long projectId, SqliteTransaction transaction) =>
+        Execute("UPDATE projects SET labels_version = labels_version + 1 WHERE id = $p;", transaction, ("$p", projectId));
+
+    /// <summary>Rewrites a version's model file with the project's labels (atomically, in place) when they changed since it
+    /// was written.</summary>
+    private void SyncModelFileLabelsLocked(long versionId)
     {
-        string? file = Scalar<string?>("SELECT v.file FROM projects p JOIN model_versions v ON v.id = p.current_version WHERE p.id = $p;",
-            transaction, ("$p", projectId));
-        if (file is null) return;
+        var row = Query(
+            "SELECT v.project, v.file, v.labels_version, p.labels_version FROM model_versions v JOIN projects p ON p.id = v.project WHERE v.id = $v;",
+            r => (Project: r.GetInt64(0), File: r.GetString(1), Have: r.GetInt64(2), Want: r.GetInt64(3)), null, ("$v", versionId));
+        if (row.Count == 0 || row[0].Have == row[0].Want) return;
+        var (project, file, _, want) = row[0];
         var model = UpdatableModel.Load(FullPath(file));
-        ApplyLabelsLocked(projectId, model, transaction);
+        ApplyLabelsLocked(project, model, null);
         model.Save(FullPath(file));
+        Execute("UPDATE model_versions SET labels_version = $w WHERE id = $v;", null, ("$w", want), ("$v", versionId));
     }
 }

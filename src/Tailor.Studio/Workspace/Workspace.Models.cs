@@ -23,12 +23,16 @@ public sealed partial class Workspace
             null, ("$p", projectId));
     });
 
-    /// <summary>The file of a model version (to download it). The labels in the current version's file are the project's.</summary>
+    /// <summary>The file of a model version (to download it), holding the project's labels: when they changed since the file
+    /// was written (a label added, renamed or deleted), the file is rewritten first, atomically.</summary>
     /// <exception cref="TailorException">No model version has this id.</exception>
     public string ModelFile(long versionId) => Read(() =>
-        Scalar<string?>("SELECT file FROM model_versions WHERE id = $v;", null, ("$v", versionId)) is { } file
-            ? FullPath(file)
-            : throw new TailorException($"There is no model version {versionId} in this workspace."));
+    {
+        string file = Scalar<string?>("SELECT file FROM model_versions WHERE id = $v;", null, ("$v", versionId))
+            ?? throw new TailorException($"There is no model version {versionId} in this workspace.");
+        SyncModelFileLabelsLocked(versionId);
+        return FullPath(file);
+    });
 
     /// <summary>A model version (default: the current one) with the project's labels in its slots.</summary>
     /// <exception cref="TailorException">No such project or version (the version must be the project's).</exception>
@@ -77,7 +81,6 @@ public sealed partial class Workspace
             VersionFileLocked(projectId, versionId, transaction);
             Execute("UPDATE projects SET current_version = $v WHERE id = $p;", transaction, ("$v", versionId), ("$p", projectId));
             RestartHistoryLocked(projectId, transaction);
-            RewriteCurrentModelLocked(projectId, transaction);
             return 0;
         });
         return ListModelVersions(projectId).Single(v => v.Id == versionId);
@@ -97,13 +100,14 @@ public sealed partial class Workspace
             ?? throw new TailorException($"Project '{Shown.Label(project)}' has no model version {versionId}.");
     }
 
-    /// <summary>Records a model version, writes its file atomically as models/&lt;id&gt;.onnx and makes it current, all in
+    /// <summary>Records a model version (whose labels must be the project's now), writes its file atomically as models/&lt;id&gt;.onnx and makes it current, all in
     /// <paramref name="transaction"/>: if anything fails the file is removed and the transaction rolls back, so the previous
     /// current version stays current.</summary>
     private long AddVersionLocked(long projectId, long? runId, string kind, UpdatableModel model, SqliteTransaction transaction)
     {
-        long id = Scalar<long>("INSERT INTO model_versions (project, run, kind, created, file) VALUES ($p, $r, $k, $now, '') RETURNING id;", transaction,
-            ("$p", projectId), ("$r", runId), ("$k", kind), ("$now", Now()));
+        long id = Scalar<long>(
+            "INSERT INTO model_versions (project, run, kind, created, file, labels_version) VALUES ($p, $r, $k, $now, '', (SELECT labels_version FROM projects WHERE id = $p)) RETURNING id;",
+            transaction, ("$p", projectId), ("$r", runId), ("$k", kind), ("$now", Now()));
         string relative = Path.Combine("models", $"{id}.onnx");
         Execute("UPDATE model_versions SET file = $f WHERE id = $v;", transaction, ("$f", relative), ("$v", id));
         Execute("UPDATE projects SET current_version = $v WHERE id = $p;", transaction, ("$v", id), ("$p", projectId));

@@ -298,4 +298,29 @@ public sealed class WorkspaceExampleTests(WorkspaceFixture fixture) : IClassFixt
         var e = Assert.Throws<TailorException>(() => Ws.MoveExample(project.Id, example.Id, foreign.Id, null));
         Assert.Contains($"has no label {foreign.Id}", e.Message);
     }
+
+    [Fact]
+    public void ConcurrentUploads_OfTheSameBytes_AddEachImageOnce()
+    {
+        var project = fixture.NewProject();
+        var label = Ws.AddLabel(project.Id, "many");
+        var photos = HandPhotos("✊").Take(4).Select(File.ReadAllBytes).ToArray();
+        var results = new AddResult[16];
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+            results[i] = Ws.AddExample(project.Id, label.Id, ExampleSet.Train, Bytes(photos[i % 4]), "upload", $"{i}.jpg"));
+
+        Assert.Equal(4, results.Count(r => !r.Duplicate));
+        Assert.Equal(4, Ws.ListExamples(project.Id, label.Id, null, 0, 100).Total);
+        Assert.Equal(4, results.Select(r => r.Example.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public void AddLabel_WritesItsNameIntoTheCurrentModelFile()
+    {
+        var project = fixture.NewProject();
+        var label = Ws.AddLabel(project.Id, "👍 thumbs up");
+        var model = UpdatableModel.Load(Ws.ModelFile(Ws.GetProject(project.Id).CurrentVersionId!.Value));
+        Assert.Equal("👍 thumbs up", model.Spec.Labels.Names[label.Slot]);
+        Assert.False(model.Spec.Labels.IsPlaceholder(label.Slot));
+    }
 }

@@ -202,5 +202,9 @@ public sealed class WorkspaceModelTests(ImportedHandsFixture fixture) : IClassFi
         }
         // Stored as the version's evaluation.
         Assert.Equal(view.Accuracy, Ws.ListModelVersions(P).Single(v => v.Id == version).Accuracy);
+        var stored = Ws.StoredEvaluation(P, version)!;
+        Assert.Equal(view.Rows, stored.Rows);
+        Assert.Equal(view.Confusion.SelectMany(r => r).SelectMany(c => c.ExampleIds), stored.Confusion.SelectMany(r => r).SelectMany(c => c.ExampleIds));
+        Assert.Null(Ws.StoredEvaluation(P, Ws.ListModelVersions(P)[0].Id));
     }
 }
