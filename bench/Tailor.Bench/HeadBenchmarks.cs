@@ -281,9 +281,9 @@ internal static class HeadBenchmarks
         var model = new ModelProto { IrVersion = 7, ProducerName = "tailor-bench" };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
         var graph = new GraphProto { Name = "features" };
-        graph.Input.Add(OnnxBuild.TensorValue("features", TensorProto.Types.DataType.Float, OnnxBuild.Dim("N"), OnnxBuild.Dim(d)));
-        graph.Output.Add(OnnxBuild.TensorValue("embedding", TensorProto.Types.DataType.Float, OnnxBuild.Dim("N"), OnnxBuild.Dim(d)));
-        graph.Node.Add(OnnxBuild.Node("Identity", "identity", ["features"], ["embedding"]));
+        graph.Input.Add(OnnxGraph.TensorInfo("features", TensorProto.Types.DataType.Float, null, d));
+        graph.Output.Add(OnnxGraph.TensorInfo("embedding", TensorProto.Types.DataType.Float, null, d));
+        graph.Node.Add(OnnxGraph.Node("Identity", "identity", ["features"], ["embedding"]));
         model.Graph = graph;
         return model;
     }

@@ -385,11 +385,7 @@ internal static class TrainBenchmark
     {
         var model = UpdatableModel.Load(modelPath);
         var cut = GraphCut.Compute(model);
-        var prefix = ModelProto.Parser.ParseFrom(model.ToBytes());
-        prefix.Graph.Output.Clear();
-        foreach (var t in cut.CutTensors) prefix.Graph.Output.Add(new ValueInfoProto { Name = t });
-        Prune(prefix.Graph, cut.CutTensors);
-        prefix.MetadataProps.Clear();
+        var prefix = Tailor.Onnx.OnnxGraph.Subgraph(model.Proto, cut.CutTensors);
         string path = Path.ChangeExtension(modelPath, ".prefix.onnx");
         File.WriteAllBytes(path, prefix.ToByteArray());
         var p = model.Spec.Preprocessing;
@@ -462,25 +458,6 @@ internal static class TrainBenchmark
         {
             foreach (var v in batches16.Concat(batches1)) v.Dispose();
         }
-    }
-
-    /// <summary>Keeps only the nodes and initializers needed for <paramref name="outputs"/>.</summary>
-    private static void Prune(GraphProto graph, IEnumerable<string> outputs)
-    {
-        var needed = new HashSet<string>(outputs);
-        var keep = new HashSet<NodeProto>();
-        for (int i = graph.Node.Count - 1; i >= 0; i--)
-        {
-            if (!graph.Node[i].Output.Any(needed.Contains)) continue;
-            keep.Add(graph.Node[i]);
-            foreach (var input in graph.Node[i].Input) needed.Add(input);
-        }
-        var nodes = graph.Node.Where(keep.Contains).ToList();
-        graph.Node.Clear();
-        graph.Node.AddRange(nodes);
-        var initializers = graph.Initializer.Where(t => needed.Contains(t.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(initializers);
     }
 
     private static void CollectGarbage()

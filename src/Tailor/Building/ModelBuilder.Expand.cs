@@ -65,7 +65,7 @@ public static partial class ModelBuilder
     {
         ClassLabels.CheckCapacity(options.Capacity);
         var proto = OnnxModelFile.Read(path);
-        EnsureNodeNames(proto.Graph);
+        proto.Graph.EnsureNodeNames();
         string? json = proto.GetMetadata(UpdateSpec.MetadataKey);
         UpdatableModel model = json is not null
             ? UpdatableModel.FromStoredSpec(proto, json, path)
@@ -192,7 +192,7 @@ public static partial class ModelBuilder
             throw new TailorException($"ExpandOptions.Labels names {labels.Count} classes, but the classifier '{classifier.Name}' has {classes}; give one label per existing class.");
 
         // Probabilities: reuse a Softmax on the path, else add one; flatten [N, C, 1, 1] to [N, C].
-        bool hasSoftmax = PathNodes(graph, classifier.Output[0], output).Any(n => n.OpType == "Softmax");
+        bool hasSoftmax = graph.ProducerChain(output, 64).TakeWhile(n => !n.Output.Contains(classifier.Output[0])).Any(n => n.OpType == "Softmax");
         string probs = output;
         graph.Output.Clear();
         if (!hasSoftmax)
@@ -206,9 +206,9 @@ public static partial class ModelBuilder
         graph.Initializer.Add(OnnxTensors.FromStrings(LabelsInitializer, classLabels.Names));
         graph.Node.Add(OnnxGraph.Node("Gather", "label_of_index", [LabelsInitializer, LabelIndexTensor], [LabelOutput], OnnxGraph.IntAttr("axis", 0)));
         graph.Output.Add(OnnxGraph.TensorInfo(ProbabilitiesOutput, DataType.Float, null, classes));
-        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, [null]));
-        MakeBatchDynamic(proto);
-        FinishGraph(proto);
+        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, OnnxGraph.Dim("N")));
+        proto.MakeBatchDynamic();
+        proto.FinishGraph();
 
         long[] inDims = inputs[0].Dims();
         var pre = options.Preprocessing ?? new ImagePreprocessing();
@@ -238,43 +238,13 @@ public static partial class ModelBuilder
     private static NodeProto FindClassifier(GraphProto graph, string output, string path)
     {
         // Walk back from the output through ops that keep the class axis (activations, pooling, reshapes).
-        string tensor = output;
-        for (int guard = 0; guard < 64; guard++)
+        foreach (var n in graph.ProducerChain(output, 64))
         {
-            var n = graph.Producer(tensor);
-            if (n is null) break;
             if (n.OpType is "Gemm" or "MatMul" or "Conv" && graph.FindInitializer(n.Input[1]) is not null) return n;
             if (n.OpType is "Add" && graph.Producer(n.Input[0]) is { OpType: "MatMul" } mm) return mm;
             if (n.OpType is not ("Softmax" or "Relu" or "Flatten" or "Reshape" or "Squeeze" or "AveragePool" or "GlobalAveragePool" or "Identity" or "Dropout" or "Add" or "LogSoftmax" or "Sigmoid"))
                 break;
-            tensor = n.Input[0];
         }
         throw new TailorException($"Cannot find the classifier layer of '{path}' (a Gemm, MatMul or 1×1 Conv before the output '{output}'). Name it with ExpandOptions.ClassifierLayer; candidates: {string.Join(", ", CandidateLayers(graph))}.");
-    }
-
-    private static IEnumerable<NodeProto> PathNodes(GraphProto graph, string from, string to)
-    {
-        string tensor = to;
-        for (int guard = 0; guard < 64 && tensor != from; guard++)
-        {
-            var n = graph.Producer(tensor);
-            if (n is null) yield break;
-            yield return n;
-            tensor = n.Input[0];
-        }
-    }
-
-    /// <summary>ONNX node names are optional; Tailor names layers by them, so unnamed nodes get
-    /// <c>{OpType}_{index}</c>.</summary>
-    internal static void EnsureNodeNames(GraphProto graph)
-    {
-        var used = graph.Node.Select(n => n.Name).Where(n => n.Length > 0).ToHashSet();
-        for (int i = 0; i < graph.Node.Count; i++)
-        {
-            if (graph.Node[i].Name.Length > 0) continue;
-            string name = $"{graph.Node[i].OpType}_{i}";
-            while (!used.Add(name)) name += "_";
-            graph.Node[i].Name = name;
-        }
     }
 }

@@ -46,7 +46,7 @@ public static partial class ModelBuilder
         string masked = softmax.Input[0] + "_masked";
         var add = OnnxGraph.Node("Add", SlotMaskNode, [softmax.Input[0], SlotMaskInitializer], [masked]);
         softmax.Input[0] = masked;
-        graph.Node.Insert(graph.Node.IndexOf(softmax), add);
+        graph.InsertBefore(softmax, add);
         graph.Initializer.Add(OnnxTensors.FromFloats(SlotMaskInitializer, dims, MaskValues(spec.Labels.Capacity, InUseSlots(spec.Labels))));
         return true;
     }
@@ -91,16 +91,8 @@ public static partial class ModelBuilder
     /// <summary>The Softmax whose output reaches <paramref name="probabilities"/> through shape-only ops, or null.</summary>
     private static NodeProto? ProbabilitiesSoftmax(GraphProto graph, string probabilities)
     {
-        string tensor = probabilities;
-        for (int guard = 0; guard < 16; guard++)
-        {
-            var node = graph.Producer(tensor);
-            if (node is null) return null;
-            if (node.OpType == "Softmax") return node;
-            if (node.OpType is not ("Flatten" or "Reshape" or "Identity" or "Squeeze")) return null;
-            tensor = node.Input[0];
-        }
-        return null;
+        var node = graph.ProducerChain(probabilities, 16).FirstOrDefault(n => n.OpType is not ("Flatten" or "Reshape" or "Identity" or "Squeeze"));
+        return node is { OpType: "Softmax" } ? node : null;
     }
 
     /// <summary>The rank of <paramref name="tensor"/> from the ops that produce it (no shape inference in .NET), or null.</summary>

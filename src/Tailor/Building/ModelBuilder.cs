@@ -83,11 +83,11 @@ public static partial class ModelBuilder
         int? declaredFeatureDim = DeclaredFeatureDimension(graph, featureName);
 
         // Keep only what computes the features; the base model's own head (if any) goes.
-        PruneTo(graph, [featureName]);
+        graph.PruneTo([featureName]);
         graph.Output.Clear();
         graph.ValueInfo.Clear();
-        MakeBatchDynamic(model);
-        RenameTensor(graph, baseInput.Name, ImageInput);
+        model.MakeBatchDynamic();
+        graph.RenameTensor(baseInput.Name, ImageInput);
 
         if (embedded)
             PrependResNetPreprocessing(model);
@@ -112,8 +112,8 @@ public static partial class ModelBuilder
             OnnxGraph.IntAttr("transB", 1)));
         AddSoftmaxAndLabel(graph, LogitsTensor, labels);
         graph.Output.Add(OnnxGraph.TensorInfo(ProbabilitiesOutput, DataType.Float, null, capacity));
-        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, [null]));
-        FinishGraph(model);
+        graph.Output.Add(OnnxGraph.TensorInfo(LabelOutput, DataType.String, OnnxGraph.Dim("N")));
+        model.FinishGraph();
 
         var notes = new Dictionary<string, string>
         {
@@ -286,105 +286,10 @@ public static partial class ModelBuilder
 
     private static void RequireTensor(GraphProto graph, string name, string path)
     {
-        if (graph.Node.Any(n => n.Output.Contains(name))) return;
+        if (graph.Producer(name) is not null) return;
         var outputs = graph.Output.Select(o => o.Name).ToList();
         var late = graph.Node.Reverse().Take(8).Select(n => n.Output[0]).Reverse();
         throw new TailorException($"'{path}' has no tensor named '{name}'. Its outputs: {string.Join(", ", outputs)}; the last node outputs: {string.Join(", ", late)}.");
-    }
-
-    /// <summary>Removes every node and initializer not needed to compute <paramref name="outputs"/>.</summary>
-    internal static void PruneTo(GraphProto graph, IEnumerable<string> outputs)
-    {
-        var (nodes, needed) = NodesFor(graph, outputs);
-        graph.Node.Clear();
-        graph.Node.AddRange(nodes);
-        var inits = graph.Initializer.Where(t => needed.Contains(t.Name)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(inits);
-        var ins = graph.Input.Where(v => needed.Contains(v.Name)).ToList();
-        graph.Input.Clear();
-        graph.Input.AddRange(ins);
-    }
-
-    /// <summary>The nodes that <paramref name="outputs"/> depend on, in graph order, and every tensor name they read or produce.</summary>
-    private static (List<NodeProto> Nodes, HashSet<string> Needed) NodesFor(GraphProto graph, IEnumerable<string> outputs)
-    {
-        var needed = new HashSet<string>(outputs);
-        var keep = new HashSet<NodeProto>();
-        for (int i = graph.Node.Count - 1; i >= 0; i--)
-        {
-            var n = graph.Node[i];
-            if (!n.Output.Any(needed.Contains)) continue;
-            keep.Add(n);
-            foreach (var input in n.Input) needed.Add(input);
-        }
-        return (graph.Node.Where(keep.Contains).ToList(), needed);
-    }
-
-    /// <summary>
-    /// A model computing only <paramref name="outputs"/> of <paramref name="model"/> (no metadata), for ONNX Runtime.
-    /// It shares the source's node and initializer messages instead of copying them (Google.Protobuf's C# messages
-    /// have no parent link, so one message can sit in two graphs): a deep clone of a ResNet18 model would allocate
-    /// about 60 MB only to be serialized once. Neither model may be changed while the other is in use.
-    /// </summary>
-    internal static ModelProto PrefixModel(ModelProto model, IReadOnlyCollection<string> outputs)
-    {
-        var source = model.Graph;
-        var (nodes, needed) = NodesFor(source, outputs);
-        var graph = new GraphProto { Name = source.Name, DocString = source.DocString };
-        graph.Node.AddRange(nodes);
-        graph.Initializer.AddRange(source.Initializer.Where(t => needed.Contains(t.Name)));
-        graph.SparseInitializer.AddRange(source.SparseInitializer.Where(t => needed.Contains(t.Values?.Name ?? "")));
-        graph.Input.AddRange(source.Input.Where(v => needed.Contains(v.Name)));
-        graph.ValueInfo.AddRange(source.ValueInfo.Where(v => needed.Contains(v.Name)));
-        foreach (var t in outputs) graph.Output.Add(new ValueInfoProto { Name = t });
-        var prefix = new ModelProto
-        {
-            IrVersion = model.IrVersion, ProducerName = model.ProducerName, ProducerVersion = model.ProducerVersion,
-            Domain = model.Domain, ModelVersion = model.ModelVersion, Graph = graph,
-        };
-        prefix.OpsetImport.AddRange(model.OpsetImport);
-        prefix.Functions.AddRange(model.Functions);
-        return prefix;
-    }
-
-    /// <summary>
-    /// Makes the batch dimension symbolic ("N") on every graph input and output, drops stale
-    /// intermediate shapes, and rewrites Reshape targets that hard-code a batch of 1 to 0 ("copy the
-    /// input's first dimension"), so ONNX Runtime can run batches through a model saved with batch 1.
-    /// </summary>
-    internal static void MakeBatchDynamic(ModelProto model)
-    {
-        var graph = model.Graph;
-        var inits = graph.Initializer.Select(i => i.Name).ToHashSet();
-        foreach (var v in graph.Input.Where(v => !inits.Contains(v.Name)).Concat(graph.Output))
-        {
-            var dims = v.Type?.TensorType?.Shape?.Dim;
-            if (dims is { Count: > 0 })
-                dims[0] = new TensorShapeProto.Types.Dimension { DimParam = "N" };
-        }
-        graph.ValueInfo.Clear();
-        foreach (var reshape in graph.Node.Where(n => n.OpType == "Reshape" && n.Input.Count == 2))
-        {
-            if (graph.FindInitializer(reshape.Input[1]) is not { } shape) continue;
-            long[] s = OnnxTensors.ToInt64s(shape);
-            if (s.Length > 0 && s[0] == 1)
-            {
-                s[0] = 0;
-                graph.ReplaceInitializer(OnnxTensors.FromInt64s(shape.Name, shape.Dims, s));
-            }
-        }
-    }
-
-    private static void RenameTensor(GraphProto graph, string from, string to)
-    {
-        if (from == to) return;
-        foreach (var n in graph.Node)
-        {
-            for (int i = 0; i < n.Input.Count; i++) if (n.Input[i] == from) n.Input[i] = to;
-            for (int i = 0; i < n.Output.Count; i++) if (n.Output[i] == from) n.Output[i] = to;
-        }
-        foreach (var v in graph.Input.Concat(graph.Output)) if (v.Name == from) v.Name = to;
     }
 
     /// <summary>Puts the package's ResNetPreprocess.onnx graph (RGB → BGR, minus the mean image) in front
@@ -395,28 +300,12 @@ public static partial class ModelBuilder
         var graph = model.Graph;
         var prep = OnnxModelFile.Read(EmbeddedModels.ResNetPreprocessPath).Graph;
         string prepIn = prep.RealInputs().Single().Name, prepOut = prep.Output.Single().Name;
-        string Rename(string t) => t == prepIn ? "image_rgb_in" : t == prepOut ? "image_normalized" : "preprocess/" + t;
-        var nodes = new List<NodeProto>();
-        foreach (var n in prep.Node)
-        {
-            var copy = n.Clone();
-            copy.Name = "preprocess/" + (n.Name.Length > 0 ? n.Name : n.OpType);
-            for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = Rename(copy.Input[i]);
-            for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = Rename(copy.Output[i]);
-            nodes.Add(copy);
-        }
-        foreach (var t in prep.Initializer)
-        {
-            var copy = t.Clone();
-            copy.Name = Rename(t.Name);
-            graph.Initializer.Add(copy);
-        }
-        // The backbone now reads the normalized tensor; the graph input is the raw RGB image.
-        RenameTensor(graph, ImageInput, "image_normalized");
-        foreach (var n in nodes) for (int i = 0; i < n.Input.Count; i++) if (n.Input[i] == "image_rgb_in") n.Input[i] = ImageInput;
-        var input = graph.Input.Single(v => v.Name == "image_normalized");
-        input.Name = ImageInput;
-        Prepend(graph, nodes);
+        // The copied nodes read the graph input; the backbone now reads the normalized tensor.
+        var (nodes, initializers) = OnnxGraph.CopyRenamed(prep, t => t == prepIn ? ImageInput : t == prepOut ? "image_normalized" : "preprocess/" + t, "preprocess/");
+        graph.Initializer.AddRange(initializers);
+        graph.RenameTensor(ImageInput, "image_normalized");
+        graph.Input.Single(v => v.Name == "image_normalized").Name = ImageInput;
+        graph.Prepend(nodes);
     }
 
     private static void PrependNormalization(GraphProto graph, IReadOnlyList<float>? mean, IReadOnlyList<float>? std, int channels)
@@ -426,7 +315,7 @@ public static partial class ModelBuilder
                 throw new TailorException($"--{name} has {v.Count} values; the model's input has {channels} channels (give {channels} values or 1).");
         string current = ImageInput;
         var steps = new List<NodeProto>();
-        RenameTensor(graph, ImageInput, "image_normalized");
+        graph.RenameTensor(ImageInput, "image_normalized");
         var input = graph.Input.Single(v => v.Name == "image_normalized");
         input.Name = ImageInput;
         if (mean is not null)
@@ -443,7 +332,7 @@ public static partial class ModelBuilder
             graph.Initializer.Add(OnnxTensors.FromFloats("preprocess/std", [1, std.Count, 1, 1], std.ToArray()));
             steps.Add(OnnxGraph.Node("Div", "preprocess/divide_std", [current, "preprocess/std"], ["image_normalized"]));
         }
-        Prepend(graph, steps);
+        graph.Prepend(steps);
     }
 
     /// <summary>C·H·W of the feature tensor when the base model declares its shape (as a graph output or in
@@ -463,7 +352,7 @@ public static partial class ModelBuilder
         var probe = model.Clone();
         probe.Graph.Output.Clear();
         probe.Graph.Output.Add(new ValueInfoProto { Name = featureName });
-        FinishGraph(probe);
+        probe.FinishGraph();
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         try
         {
@@ -479,24 +368,5 @@ public static partial class ModelBuilder
         {
             throw new TailorException($"ONNX Runtime cannot run '{path}' up to '{featureName}' on a {pre.Width}×{pre.Height} image: {e.Message}", e);
         }
-    }
-
-    private static void Prepend(GraphProto graph, IEnumerable<NodeProto> nodes)
-    {
-        var all = nodes.Concat(graph.Node).ToList();
-        graph.Node.Clear();
-        graph.Node.AddRange(all);
-    }
-
-    /// <summary>IR ≥ 4 lets initializers stay out of the graph inputs (ONNX Runtime can then fold
-    /// them as constants); older files list every initializer as an input, which we drop.</summary>
-    internal static void FinishGraph(ModelProto model)
-    {
-        if (model.IrVersion < 4) model.IrVersion = 4;
-        var inits = model.Graph.Initializer.Select(i => i.Name).ToHashSet();
-        var realInputs = model.Graph.Input.Where(v => !inits.Contains(v.Name)).ToList();
-        model.Graph.Input.Clear();
-        model.Graph.Input.AddRange(realInputs);
-        model.ProducerName = "Tailor";
     }
 }

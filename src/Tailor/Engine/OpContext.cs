@@ -1,4 +1,5 @@
 using Onnx;
+using Tailor.Onnx;
 
 namespace Tailor.Engine;
 
@@ -31,13 +32,7 @@ internal sealed class OpContext
 
     public TailorException Fail(string message) => Error(OpType, NodeName, message);
 
-    AttributeProto? Find(string name)
-    {
-        foreach (var a in node.Attribute)
-            if (a.Name == name)
-                return a;
-        return null;
-    }
+    AttributeProto? Find(string name) => node.Attribute(name);
 
     public bool Has(string name) => Find(name) is not null;
 

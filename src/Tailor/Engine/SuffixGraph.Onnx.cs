@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Onnx;
+using Tailor.Onnx;
 
 namespace Tailor.Engine;
 
@@ -36,11 +36,7 @@ public sealed partial class SuffixGraph
         var initializers = new Dictionary<string, TensorProto>();
         foreach (var t in graph.Initializer)
             initializers[t.Name] = t;
-        var producers = new Dictionary<string, NodeProto>();
-        foreach (var n in graph.Node)
-            foreach (var o in n.Output)
-                if (o.Length > 0)
-                    producers[o] = n;
+        var producers = graph.Producers();
         foreach (var name in trainableInitializers)
             if (!initializers.ContainsKey(name))
                 throw new TailorException($"Trainable initializer '{name}' does not exist in the graph.");
@@ -137,14 +133,11 @@ public sealed partial class SuffixGraph
 
     static Node ConstantNode(NodeProto proto, string tensor)
     {
-        foreach (var a in proto.Attribute)
+        if (proto.Attribute("value") is { T: { } t })
         {
-            if (a.Name == "value" && a.T is { } t)
-            {
-                var node = new Node(tensor, NodeKind.Constant, null, []);
-                LoadTensor(t, node, tensor);
-                return node;
-            }
+            var node = new Node(tensor, NodeKind.Constant, null, []);
+            LoadTensor(t, node, tensor);
+            return node;
         }
         throw OpContext.Error("Constant", proto.Name.Length > 0 ? proto.Name : tensor, "only the 'value' attribute (a tensor) is supported.");
     }
@@ -153,38 +146,15 @@ public sealed partial class SuffixGraph
     static void LoadTensor(TensorProto t, Node node, string? name = null)
     {
         name ??= t.Name;
-        if (t.DataLocation == TensorProto.Types.DataLocation.External)
-            throw new TailorException($"Initializer '{name}' is stored in external data; load the model with its data inlined.");
-        int[] shape = [.. t.Dims.Select(d => checked((int)d))];
-        long count = 1;
-        foreach (int d in shape)
-            count *= d;
-        node.Shape = shape;
-        node.Length = checked((int)count);
-        var raw = t.RawData.Span;
+        node.Shape = [.. t.Dims.Select(d => checked((int)d))];
+        node.Length = checked((int)OnnxTensors.ElementCount(t));
         switch ((TensorProto.Types.DataType)t.DataType)
         {
             case TensorProto.Types.DataType.Float:
-                var values = new float[count];
-                if (t.FloatData.Count > 0)
-                    t.FloatData.CopyTo(values, 0);
-                else if (raw.Length == count * 4)
-                    for (int i = 0; i < values.Length; i++)
-                        values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]);
-                else if (count > 0)
-                    throw new TailorException($"Initializer '{name}' holds {Math.Max(t.FloatData.Count, raw.Length / 4)} floats, but its shape needs {count}.");
-                node.ValueBuffer = values;
+                node.ValueBuffer = OnnxTensors.ToFloats(t, name);
                 break;
             case TensorProto.Types.DataType.Int64:
-                var longs = new long[count];
-                if (t.Int64Data.Count > 0)
-                    t.Int64Data.CopyTo(longs, 0);
-                else if (raw.Length == count * 8)
-                    for (int i = 0; i < longs.Length; i++)
-                        longs[i] = BinaryPrimitives.ReadInt64LittleEndian(raw[(8 * i)..]);
-                else if (count > 0)
-                    throw new TailorException($"Initializer '{name}' holds too few int64 values for its shape.");
-                node.Int64Value = longs;
+                node.Int64Value = OnnxTensors.ToInt64s(t, name);
                 break;
             default:
                 throw new TailorException($"Initializer '{name}' has data type {(TensorProto.Types.DataType)t.DataType}; the training engine reads float and int64 initializers only.");

@@ -30,7 +30,7 @@ public sealed unsafe class FeatureExtractor : IDisposable
     {
         Model = model;
         Cut = cut;
-        var prefix = ModelBuilder.PrefixModel(model.Proto, cut.CutTensors);
+        var prefix = OnnxGraph.Subgraph(model.Proto, cut.CutTensors);
         try
         {
             _session = OnnxSessions.Create(prefix.ToByteArray(), executionProvider, out _nativeBytes);

@@ -43,7 +43,7 @@ public sealed class GraphCut
     internal static GraphCut AtInputsOf(GraphProto graph, string layer)
     {
         var node = graph.FindNode(layer) ?? throw new TailorException($"The classifier '{layer}' is not in the graph.");
-        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
+        var initializers = graph.InitializerNames();
         return AtTensors([.. node.Input.Where(i => i.Length > 0 && !initializers.Contains(i)).Distinct()]);
     }
 
@@ -51,42 +51,25 @@ public sealed class GraphCut
     {
         if (spec.UpdatableLayers.Count == 0)
             throw new TailorException("The model has no updatable layers; mark some with PrepareOptions.UpdatableLayers.");
-        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
-        var reached = new HashSet<string>();           // tensors downstream of an updatable layer
-        var suffix = new List<NodeProto>();
         var updatable = spec.UpdatableLayers.Select(l => l.Name).ToHashSet();
         foreach (var name in updatable)
             if (graph.FindNode(name) is null) throw new TailorException($"The updatable layer '{name}' is not in the graph.");
-        foreach (var node in graph.Node)
-        {
-            if (updatable.Contains(node.Name) || node.Input.Any(reached.Contains))
-            {
-                suffix.Add(node);
-                foreach (var o in node.Output) reached.Add(o);
-            }
-        }
+        // The suffix: the updatable layers and every node downstream of them (reached: the tensors they compute).
+        var (suffix, reached) = OnnxGraph.Downstream(graph.Node, [], n => updatable.Contains(n.Name));
+        var initializers = graph.InitializerNames();
         // The label string (ArgMax → Gather) is for the exported model; training needs only the
         // probabilities, so keep just the nodes those (and the loss input) need.
         foreach (var term in spec.LossTerms)
             if (!reached.Contains(term.Input))
             {
-                bool exists = graph.Node.Any(n => n.Output.Contains(term.Input)) || graph.Input.Any(i => i.Name == term.Input) || initializers.Contains(term.Input);
-                throw new TailorException(exists
+                throw new TailorException(graph.TensorNames().Contains(term.Input)
                     ? $"The loss term {term} reads '{term.Input}', which no updatable layer ({string.Join(", ", updatable)}) affects: it cannot train anything. " +
                       "Pick a tensor after them, such as the probabilities output."
                     : $"The loss term {term} reads '{term.Input}', which is not a tensor of the graph. Tensors after the updatable layers: " +
                       $"{string.Join(", ", suffix.SelectMany(n => n.Output).Where(o => o.Length > 0).Take(20))}.");
             }
         var wanted = new HashSet<string>(spec.LossTerms.Select(t => t.Input)) { spec.ProbabilitiesOutput };
-        var needed = new HashSet<string>(wanted);
-        var kept = new List<NodeProto>();
-        for (int i = suffix.Count - 1; i >= 0; i--)
-        {
-            if (!suffix[i].Output.Any(needed.Contains)) continue;
-            kept.Add(suffix[i]);
-            foreach (var input in suffix[i].Input) needed.Add(input);
-        }
-        kept.Reverse();
+        var (kept, _) = OnnxGraph.Upstream(suffix, wanted);
         var cut = new List<string>();
         foreach (var node in kept)
             foreach (var input in node.Input)

@@ -3,6 +3,7 @@ using Tailor.Building;
 using Tailor.Data;
 using Tailor.Features;
 using Tailor.Images;
+using Tailor.Onnx;
 using Tailor.Spec;
 using Tailor.Training;
 
@@ -160,7 +161,7 @@ public static class HeadTrainer
         {
             backbone.Graph.Output.Clear();
             backbone.Graph.Output.Add(new global::Onnx.ValueInfoProto { Name = model.Spec.Features });
-            ModelBuilder.PruneTo(backbone.Graph, [model.Spec.Features]);
+            backbone.Graph.PruneTo([model.Spec.Features]);
         }
         var slots = plan.Slots.Labels;
         var proto = KnnOnnxExport.Export(backbone, knn, new KnnExportOptions
@@ -278,8 +279,8 @@ public static class HeadTrainer
         var layer = model.Spec.UpdatableLayers.FirstOrDefault(l => l.Name == model.Spec.Classifier)
             ?? throw new TailorException($"The classifier '{model.Spec.Classifier}' is not updatable.");
         var shape = model.GetParameterShape(layer.Parameters[0]);
-        var node = model.Proto.Graph.Node.First(n => n.Name == layer.Name);
-        bool rowsAreClasses = node.OpType == "Conv" || (node.OpType == "Gemm" && node.Attribute.Any(a => a.Name == "transB" && a.I == 1));
+        var node = model.Proto.Graph.FindNode(layer.Name) ?? throw new TailorException($"The classifier '{layer.Name}' is not in the graph.");
+        bool rowsAreClasses = node.OpType == "Conv" || (node.OpType == "Gemm" && node.IntAttribute("transB", 0) == 1);
         if (!rowsAreClasses || shape[0] != model.Spec.Labels.Capacity || shape.Skip(1).Aggregate(1L, (a, d) => a * d) != dim)
             throw new TailorException($"The classifier '{layer.Name}' ({node.OpType}, weight [{string.Join(", ", shape)}]) is not a [classes, {dim}] fully-connected layer; logistic regression cannot be written into it.");
         return (layer.Parameters[0], layer.Parameters.Count > 1 ? layer.Parameters[1] : null);

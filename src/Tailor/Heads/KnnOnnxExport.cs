@@ -2,7 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Google.Protobuf;
 using Onnx;
-using static Tailor.Heads.OnnxBuild;
+using Tailor.Onnx;
+using static Tailor.Onnx.OnnxGraph;
 
 namespace Tailor.Heads;
 
@@ -63,7 +64,7 @@ public static class KnnOnnxExport
     /// ambiguous; an output name is already used; the model's ai.onnx opset is below 7; a label of the k-NN is not among
     /// <see cref="KnnExportOptions.Labels"/>, or those repeat a label.</exception>
     public static void Export(string modelPath, string outputPath, KNearestNeighbors knn, KnnExportOptions? options = null) =>
-        Onnx.OnnxModelFile.Write(Export(Onnx.OnnxModelFile.Read(modelPath), knn, options), outputPath);
+        OnnxModelFile.Write(Export(OnnxModelFile.Read(modelPath), knn, options), outputPath);
 
     /// <summary>Whether <paramref name="model"/> holds a k-NN head written by Tailor.</summary>
     public static bool HasKnn(UpdatableModel model) => HasKnn(model.Proto);
@@ -100,7 +101,7 @@ public static class KnnOnnxExport
         columns = [.. columns, .. missing];
         ModelProto result = HasKnn(model) ? RemoveHead(model) : model.Clone();
         GraphProto graph = result.Graph ?? throw new TailorException("The model has no graph.");
-        int opset = DefaultOpset(result);
+        int opset = result.Opset();
         if (opset < 7)
             throw new TailorException(
                 $"The model's ai.onnx opset is {opset}; the k-NN head needs opset 7 or later (numpy-style broadcasting).");
@@ -110,7 +111,7 @@ public static class KnnOnnxExport
             : throw new TailorException(
                 $"The model has {graph.Output.Count} outputs ({string.Join(", ", graph.Output.Select(o => $"'{o.Name}'"))}); " +
                 "name the feature tensor with KnnExportOptions.FeatureTensor."));
-        HashSet<string> names = TensorNames(graph);
+        HashSet<string> names = graph.TensorNames();
         if (!names.Contains(feature))
             throw new TailorException($"The feature tensor '{feature}' is not in the model's graph.");
         foreach (string output in new[] { options.ProbabilitiesOutput, options.LabelOutput })
@@ -148,34 +149,34 @@ public static class KnnOnnxExport
             onehot[i * labels + labelIndex[knn.GetLabel(i)]] = 1f;
         }
         var init = graph.Initializer;
-        init.Add(Floats(ExamplesName, examples, n, d));
-        init.Add(Floats(OneHotName, onehot, n, labels));
-        init.Add(Strings(LabelsName, columns));
-        init.Add(Floats(P + "ones_d", Enumerable.Repeat(1f, d).ToArray(), d, 1));
-        init.Add(Floats(P + "ones_l", Enumerable.Repeat(1f, labels).ToArray(), labels, 1));
-        init.Add(Int64s(P + "shape_scores", [-1, labels], 2));
+        init.Add(OnnxTensors.FromFloats(ExamplesName, [n, d], examples));
+        init.Add(OnnxTensors.FromFloats(OneHotName, [n, labels], onehot));
+        init.Add(OnnxTensors.FromStrings(LabelsName, columns));
+        init.Add(OnnxTensors.FromFloats(P + "ones_d", [d, 1], Enumerable.Repeat(1f, d).ToArray()));
+        init.Add(OnnxTensors.FromFloats(P + "ones_l", [labels, 1], Enumerable.Repeat(1f, labels).ToArray()));
+        init.Add(OnnxTensors.FromInt64s(P + "shape_scores", [2], [-1, labels]));
 
         var nodes = graph.Node;
         void Add(string op, string[] inputs, string[] outputs, params AttributeProto[] attributes) =>
             nodes.Add(Node(op, P + outputs[0], inputs, outputs, attributes));
 
-        Add("Flatten", [feature], [P + "x"], Int("axis", 1));
+        Add("Flatten", [feature], [P + "x"], IntAttr("axis", 1));
         if (knn.Metric == KnnMetric.Euclidean)
         {
             double[] sum = new double[d];
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < d; j++)
                     sum[j] += examples[i * d + j];
-            init.Add(Floats(P + "mean", sum.Select(s => (float)(s / n)).ToArray(), d));
-            init.Add(Floats(P + "minus_two", [-2f]));
+            init.Add(OnnxTensors.FromFloats(P + "mean", [d], sum.Select(s => (float)(s / n)).ToArray()));
+            init.Add(OnnxTensors.FromFloats(P + "minus_two", [], [-2f]));
             Add("Sub", [P + "x", P + "mean"], [P + "xc"]);
             Add("Sub", [ExamplesName, P + "mean"], [P + "ec"]);
             Add("Mul", [P + "xc", P + "xc"], [P + "xc_sq"]);
             Add("MatMul", [P + "xc_sq", P + "ones_d"], [P + "xx"]);            // [N, 1]
             Add("Mul", [P + "ec", P + "ec"], [P + "ec_sq"]);
             Add("MatMul", [P + "ec_sq", P + "ones_d"], [P + "ee_col"]);        // [n, 1]
-            Add("Transpose", [P + "ee_col"], [P + "ee"], Ints("perm", 1, 0)); // [1, n]
-            Add("Transpose", [P + "ec"], [P + "ec_t"], Ints("perm", 1, 0));   // [D, n]
+            Add("Transpose", [P + "ee_col"], [P + "ee"], IntsAttr("perm", 1, 0)); // [1, n]
+            Add("Transpose", [P + "ec"], [P + "ec_t"], IntsAttr("perm", 1, 0));   // [D, n]
             Add("MatMul", [P + "xc", P + "ec_t"], [P + "xe"]);                 // [N, n]
             Add("Mul", [P + "xe", P + "minus_two"], [P + "m2xe"]);
             Add("Add", [P + "xx", P + "m2xe"], [P + "d2_partial"]);
@@ -185,8 +186,8 @@ public static class KnnOnnxExport
         }
         else
         {
-            init.Add(Floats(P + "tiny", [KNearestNeighbors.NormEpsilon]));
-            init.Add(Floats(P + "one", [1f]));
+            init.Add(OnnxTensors.FromFloats(P + "tiny", [], [KNearestNeighbors.NormEpsilon]));
+            init.Add(OnnxTensors.FromFloats(P + "one", [], [1f]));
             foreach (var (src, v) in new[] { (P + "x", "x"), (ExamplesName, "e") })
             {
                 Add("Mul", [src, src], [P + v + "_sq"]);
@@ -195,7 +196,7 @@ public static class KnnOnnxExport
                 Add("Add", [P + v + "_norm", P + "tiny"], [P + v + "_den"]);
                 Add("Div", [src, P + v + "_den"], [P + v + "_unit"]);
             }
-            Add("Transpose", [P + "e_unit"], [P + "e_unit_t"], Ints("perm", 1, 0));
+            Add("Transpose", [P + "e_unit"], [P + "e_unit_t"], IntsAttr("perm", 1, 0));
             Add("MatMul", [P + "x_unit", P + "e_unit_t"], [P + "cos"]);
             Add("Sub", [P + "one", P + "cos"], [P + "one_minus_cos"]);
             Add("Relu", [P + "one_minus_cos"], [P + "dist"]);
@@ -204,8 +205,8 @@ public static class KnnOnnxExport
         // k smallest distances.
         if (opset >= 11)
         {
-            init.Add(Int64s(P + "k", [k], 1));
-            Add("TopK", [P + "dist", P + "k"], [P + "near_dist", P + "near_index"], Int("axis", 1), Int("largest", 0), Int("sorted", 1));
+            init.Add(OnnxTensors.FromInt64s(P + "k", [1], [k]));
+            Add("TopK", [P + "dist", P + "k"], [P + "near_dist", P + "near_index"], IntAttr("axis", 1), IntAttr("largest", 0), IntAttr("sorted", 1));
         }
         else
         {
@@ -213,24 +214,24 @@ public static class KnnOnnxExport
             Add("Neg", [P + "dist"], [P + "neg_dist"]);
             if (opset == 10)
             {
-                init.Add(Int64s(P + "k", [k], 1));
-                Add("TopK", [P + "neg_dist", P + "k"], [P + "near_neg_dist", P + "near_index"], Int("axis", 1));
+                init.Add(OnnxTensors.FromInt64s(P + "k", [1], [k]));
+                Add("TopK", [P + "neg_dist", P + "k"], [P + "near_neg_dist", P + "near_index"], IntAttr("axis", 1));
             }
             else
-                Add("TopK", [P + "neg_dist"], [P + "near_neg_dist", P + "near_index"], Int("axis", 1), Int("k", k));
+                Add("TopK", [P + "neg_dist"], [P + "near_neg_dist", P + "near_index"], IntAttr("axis", 1), IntAttr("k", k));
             Add("Neg", [P + "near_neg_dist"], [P + "near_dist"]);
         }
 
-        Add("Gather", [OneHotName, P + "near_index"], [P + "near_onehot"], Int("axis", 0)); // [N, k, L]
+        Add("Gather", [OneHotName, P + "near_index"], [P + "near_onehot"], IntAttr("axis", 0)); // [N, k, L]
         if (knn.Weighting == KnnWeighting.Uniform)
         {
-            init.Add(Floats(P + "uniform_w", Enumerable.Repeat(1f, k).ToArray(), 1, k));
+            init.Add(OnnxTensors.FromFloats(P + "uniform_w", [1, k], Enumerable.Repeat(1f, k).ToArray()));
             Add("MatMul", [P + "uniform_w", P + "near_onehot"], [P + "scores3"]);           // [N, 1, L]
         }
         else
         {
-            init.Add(Floats(P + "eps", [KNearestNeighbors.InverseDistanceEpsilon]));
-            init.Add(Int64s(P + "shape_w", [-1, 1, k], 3));
+            init.Add(OnnxTensors.FromFloats(P + "eps", [], [KNearestNeighbors.InverseDistanceEpsilon]));
+            init.Add(OnnxTensors.FromInt64s(P + "shape_w", [3], [-1, 1, k]));
             Add("Add", [P + "near_dist", P + "eps"], [P + "near_dist_eps"]);
             Add("Reciprocal", [P + "near_dist_eps"], [P + "w"]);
             Add("Reshape", [P + "w", P + "shape_w"], [P + "w3"]);                             // [N, 1, k]
@@ -239,19 +240,19 @@ public static class KnnOnnxExport
         Add("Reshape", [P + "scores3", P + "shape_scores"], [P + "scores"]);                 // [N, L]
         Add("MatMul", [P + "scores", P + "ones_l"], [P + "total"]);                          // [N, 1]
         nodes.Add(Node("Div", P + "probabilities", [P + "scores", P + "total"], [options.ProbabilitiesOutput]));
-        Add("ArgMax", [options.ProbabilitiesOutput], [P + "top"], Int("axis", 1), Int("keepdims", 0));
-        nodes.Add(Node("Gather", P + "label", [LabelsName, P + "top"], [options.LabelOutput], Int("axis", 0)));
+        Add("ArgMax", [options.ProbabilitiesOutput], [P + "top"], IntAttr("axis", 1), IntAttr("keepdims", 0));
+        nodes.Add(Node("Gather", P + "label", [LabelsName, P + "top"], [options.LabelOutput], IntAttr("axis", 0)));
 
         graph.Output.Clear();
-        graph.Output.Add(TensorValue(options.ProbabilitiesOutput, TensorProto.Types.DataType.Float, batch.Clone(), Dim(labels)));
-        graph.Output.Add(TensorValue(options.LabelOutput, TensorProto.Types.DataType.String, batch.Clone()));
+        graph.Output.Add(TensorInfo(options.ProbabilitiesOutput, TensorProto.Types.DataType.Float, batch.Clone(), Dim(labels)));
+        graph.Output.Add(TensorInfo(options.LabelOutput, TensorProto.Types.DataType.String, batch.Clone()));
 
-        SetMetadata(result, JsonSerializer.Serialize(meta, KnnJson.Default.KnnMetadata));
+        result.SetMetadata(MetadataKey, JsonSerializer.Serialize(meta, KnnJson.Default.KnnMetadata));
         return result;
     }
 
     /// <summary>Whether <paramref name="model"/> holds a k-NN head written by Tailor.</summary>
-    internal static bool HasKnn(ModelProto model) => model.MetadataProps.Any(p => p.Key == MetadataKey);
+    internal static bool HasKnn(ModelProto model) => model.GetMetadata(MetadataKey) is not null;
 
     /// <summary>Reads the k-NN head (settings and stored examples) back from a model written by <see cref="Export(ModelProto, KNearestNeighbors, KnnExportOptions?)"/>.
     /// Adding examples to the result and exporting again onto the same model extends the stored set.</summary>
@@ -273,8 +274,8 @@ public static class KnnOnnxExport
         };
         var knn = new KNearestNeighbors(meta.Dimension, meta.K, weighting, metric);
         GraphProto graph = model.Graph;
-        float[] examples = ReadFloats(FindInitializer(graph, ExamplesName));
-        float[] onehot = ReadFloats(FindInitializer(graph, OneHotName));
+        float[] examples = OnnxTensors.ToFloats(KnnInitializer(graph, ExamplesName));
+        float[] onehot = OnnxTensors.ToFloats(KnnInitializer(graph, OneHotName));
         int n = meta.Count, d = meta.Dimension, labels = meta.Labels.Length;
         if (examples.Length != n * d || onehot.Length != n * labels)
             throw new TailorException(
@@ -298,12 +299,7 @@ public static class KnnOnnxExport
         KnnMetadata meta = ReadMetadata(model);
         ModelProto result = model.Clone();
         GraphProto graph = result.Graph;
-        var keepNodes = graph.Node.Where(nd => !nd.Name.StartsWith(P, StringComparison.Ordinal)).ToList();
-        graph.Node.Clear();
-        graph.Node.AddRange(keepNodes);
-        var keepInit = graph.Initializer.Where(t => !t.Name.StartsWith(P, StringComparison.Ordinal)).ToList();
-        graph.Initializer.Clear();
-        graph.Initializer.AddRange(keepInit);
+        graph.RemoveWhere(name => name.StartsWith(P, StringComparison.Ordinal));
         graph.Output.Clear();
         foreach (string b64 in meta.RemovedOutputs)
             graph.Output.Add(ValueInfoProto.Parser.ParseFrom(Convert.FromBase64String(b64)));
@@ -315,7 +311,7 @@ public static class KnnOnnxExport
 
     private static KnnMetadata ReadMetadata(ModelProto model)
     {
-        string json = model.MetadataProps.FirstOrDefault(p => p.Key == MetadataKey)?.Value
+        string json = model.GetMetadata(MetadataKey)
             ?? throw new TailorException($"The model holds no k-NN written by Tailor (no '{MetadataKey}' metadata entry).");
         KnnMetadata? meta;
         try
@@ -331,18 +327,9 @@ public static class KnnOnnxExport
         return meta;
     }
 
-    private static TensorProto FindInitializer(GraphProto graph, string name) =>
-        graph.Initializer.FirstOrDefault(t => t.Name == name)
+    private static TensorProto KnnInitializer(GraphProto graph, string name) =>
+        graph.FindInitializer(name)
         ?? throw new TailorException($"The model's k-NN initializer '{name}' is missing.");
-
-    private static void SetMetadata(ModelProto model, string json)
-    {
-        var entry = model.MetadataProps.FirstOrDefault(p => p.Key == MetadataKey);
-        if (entry is null)
-            model.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = json });
-        else
-            entry.Value = json;
-    }
 }
 
 internal sealed class KnnMetadata

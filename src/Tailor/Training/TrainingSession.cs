@@ -45,7 +45,7 @@ public sealed class TrainingSession : IDisposable
         var cut = plan.Cut;
         var trainable = spec.UpdatableLayers.SelectMany(l => l.Parameters).ToList();
         var shapes = cut.CutTensors.Select((t, i) => (t, plan.CutShapes[i])).ToDictionary(p => p.t, p => p.Item2);
-        _graph = SuffixGraph.Build(model.Proto.Graph, cut.CutTensors, _loss.Outputs, trainable.ToHashSet(), (int)model.Proto.Opset(), shapes, plan.Settings.Seed);
+        _graph = SuffixGraph.Build(model.Proto.Graph, cut.CutTensors, _loss.Outputs, trainable.ToHashSet(), model.Proto.Opset(), shapes, plan.Settings.Seed);
         _parameters = [.. trainable.Select(p => _graph.Parameters[p])];
         _capacity = spec.Labels.Capacity;
         Settings = plan.Settings;

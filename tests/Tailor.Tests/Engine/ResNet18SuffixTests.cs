@@ -4,6 +4,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 using Tailor.Engine;
 using Tailor.Engine.Losses;
+using Tailor.Onnx;
 
 namespace Tailor.Tests.Engine;
 
@@ -43,7 +44,7 @@ public class ResNet18SuffixTests
         var model = LoadModel();
         var (cut, expected) = RunOnnxRuntime(model);
         string[] trainable = ["Parameter14", "Parameter10", "Parameter403", "Parameter404", "Parameter417", "Parameter418"];
-        var graph = SuffixGraph.Build(model.Graph, [Cut], [Output], trainable.ToHashSet(), (int)model.OpsetImport[0].Version);
+        var graph = SuffixGraph.Build(model.Graph, [Cut], [Output], trainable.ToHashSet(), model.Opset());
         Assert.Equal([512, 7, 7], graph.InputExampleShape(Cut));
         graph.SetInput(Cut, cut, 1);
         graph.Forward(training: false);

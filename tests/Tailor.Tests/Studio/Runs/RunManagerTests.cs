@@ -222,7 +222,9 @@ public sealed class RunManagerTests(PreparedModelFixture prepared) : IClassFixtu
     {
         var store = Store();
         using var runs = new RunManager(store);
-        var request = Quick with { Epochs = 3, BatchSize = 1 };   // 120 batches an epoch (30 photos × 4 variants)
+        // 120 batches (30 photos × 4 variants) of one, each a step of the fine-tuned convolution: the epoch lasts long
+        // enough (over a second) for several batch events to be handed out.
+        var request = new RunRequest { Epochs = 1, BatchSize = 1 };
         int batches = 0;
         runs.Published += e =>
         {
@@ -237,14 +239,15 @@ public sealed class RunManagerTests(PreparedModelFixture prepared) : IClassFixtu
 
         Assert.Equal(RunEvent.StateKind, events[0].Kind);
         Assert.Equal(RunEvent.FinishedKind, events[^1].Kind);
-        Assert.Equal([1, 2, 3], events.Where(e => e.Kind == RunEvent.EpochKind).Select(e => e.Record!.Epoch));
+        Assert.Equal([1], events.Where(e => e.Kind == RunEvent.EpochKind).Select(e => e.Record!.Epoch));
         var delivered = received.Where(r => r.Event.Kind == RunEvent.BatchKind).Select(r => r.At).ToList();
-        Assert.Equal(360, batches);
-        Assert.NotEmpty(delivered);
+        Assert.Equal(120, batches);
+        Assert.True(delivered.Count >= 2, $"{delivered.Count} batch events delivered");
         Assert.True(delivered.Count < batches, $"{delivered.Count} of {batches} batches delivered");
-        // At most 10 a second: consecutive batch events at least 100 ms apart (a little less for the clock's granularity).
-        var gaps = delivered.Zip(delivered.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
-        Assert.All(gaps, gap => Assert.True(gap >= 95, $"batch events {gap:F0} ms apart"));
+        // At most 10 a second: handed out at least 100 ms apart. Measured where the events arrive, one can come late (the
+        // reading thread preempted on a busy machine) and the next seem early, so the test checks the mean gap, with 10%.
+        double span = (delivered[^1] - delivered[0]).TotalMilliseconds;
+        Assert.True(span >= 90 * (delivered.Count - 1), $"{delivered.Count} batch events in {span:F0} ms");
         Assert.Equal(0, runs.SubscriberCount(Project));
     }
 
