@@ -62,14 +62,13 @@ internal static class Api
         routes.MapPost("/api/projects/{p:long}/runs", (long p, RunRequest request) =>
         {
             ws.GetProject(p);
-            RefuseWhileRunning(runs, p, "starting another");
             try
             {
                 return runs.Start(p, request);
             }
             catch (TailorException e) when (runs.Status(p) is { IsActive: true })
             {
-                throw HttpError.Conflict(e.Message);   // a second Start that raced this one
+                throw HttpError.Conflict(e.Message);   // the run manager's message names the run going on
             }
         });
         routes.MapGet("/api/projects/{p:long}/run", (long p) =>
