@@ -16,6 +16,7 @@ internal static class Registry
         PredictCommand.Create,
         InfoCommand.Create,
         ResetCommand.Create,
+        StudioCommand.Create,
         BenchCommand.Create,
     ];
 

@@ -12,6 +12,13 @@ public interface IRunStore
     /// <see cref="CommitModel"/>).</summary>
     UpdatableModel LoadCurrentModel(long projectId);
 
+    /// <summary>A fresh copy of the project's base model (the version made when the project was created, or the one it was
+    /// last reset to), which a run starts from when continuing the current model would be wrong: a k-NN run (it stores the
+    /// project's examples once, not again beside those the current k-NN holds) and a network or logistic-regression run
+    /// when the current model is a k-NN (no classifier layer is left to train). Null when the store keeps none: runs then
+    /// start from the current model.</summary>
+    UpdatableModel? LoadBaseModel(long projectId) => null;
+
     /// <summary>The project's training examples and its test examples (null when the test set is empty), with the
     /// images marked corrupt left out.</summary>
     (LabeledFolder Train, LabeledFolder? Test) LoadData(long projectId);

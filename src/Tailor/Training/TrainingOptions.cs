@@ -43,9 +43,16 @@ public sealed record TrainingOptions
     /// <summary>Learning rate per epoch from the base rate. Default: the model's
     /// <see cref="Spec.UpdateSpec.LearningRateSchedule"/> over this run's epochs (cosine for a model prepared
     /// with the defaults), or constant when the model names none. An event handler may also change
-    /// <see cref="TrainingContext.Optimizer"/>'s parameters between epochs; a learning rate it sets takes
-    /// over from the schedule for the rest of the run.</summary>
+    /// <see cref="TrainingContext.Optimizer"/>'s parameters between epochs (or in <see cref="UpdateTask.TrainingBegan"/>,
+    /// before the first); a learning rate it sets takes over from the schedule for the rest of the run.</summary>
     public LearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>Train only these of the model's updatable layers (<see cref="Spec.UpdateSpec.UpdatableLayers"/>, by
+    /// name) in this run; the others stay frozen, and when they come first the cut moves after them (fewer layers run
+    /// per step). The model keeps its update spec: a later training may train all of them again. A name that is not one
+    /// of the model's updatable layers, or an empty list, is a <see cref="TailorException"/> naming the allowed ones.
+    /// Default: all of them.</summary>
+    public IReadOnlyList<string>? UpdatableLayers { get; init; }
 
     /// <summary>On-the-fly augmentation; each example gets <see cref="AugmentationOptions.VariantsPerExample"/>
     /// cached variants (variant 0 is the original), and every epoch visits all of them. Default: the model's

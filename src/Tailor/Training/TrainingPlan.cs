@@ -124,6 +124,7 @@ public sealed class TrainingPlan : IDisposable
         // Only the slots this training has examples for can be predicted (free placeholders and labels without examples get
         // probability 0); set before the suffix graph is built, so training sees the softmax the written model has.
         var working = model.Clone();
+        if (options.UpdatableLayers is { } chosen) working.SetSpec(working.Spec with { UpdatableLayers = ChosenLayers(spec, chosen) });
         slots.ApplyTo(working);
         // Replaying kept examples: the kept examples and the data are everything the model was last trained on, so the
         // training starts from the initial weights (the reset layers are all after the cut: the features do not change).
@@ -131,6 +132,20 @@ public sealed class TrainingPlan : IDisposable
         if (startsOver) ModelBuilder.SetLiveSlots(working, slots.LiveSlots);   // reset made every label live
         var cut = GraphCut.Compute(working);
         return new TrainingPlan(model, train, validation, options, settings, examples, trainExamples, validationExamples, slots, working, startsOver, cut);
+    }
+
+    /// <summary>The model's updatable layers named in <paramref name="chosen"/> (<see cref="TrainingOptions.UpdatableLayers"/>), in the spec's order.</summary>
+    /// <exception cref="TailorException">An empty list, or a name that is not one of the model's updatable layers.</exception>
+    private static IReadOnlyList<UpdatableLayer> ChosenLayers(UpdateSpec spec, IReadOnlyList<string> chosen)
+    {
+        string allowed = string.Join(", ", spec.UpdatableLayers.Select(l => l.Name));
+        if (chosen.Count == 0)
+            throw new TailorException($"UpdatableLayers is empty: name at least one of the model's updatable layers ({allowed}), or leave it null to train them all.");
+        var unknown = chosen.Where(name => spec.UpdatableLayers.All(l => l.Name != name)).ToList();
+        if (unknown.Count > 0)
+            throw new TailorException($"UpdatableLayers: {string.Join(", ", unknown.Select(n => $"'{n}'"))} {(unknown.Count > 1 ? "are not" : "is not one")} of the model's updatable layers; " +
+                $"it has {allowed} (ModelBuilder.ConfigureTraining or tailor prepare --updatable marks others).");
+        return spec.UpdatableLayers.Where(l => chosen.Contains(l.Name)).ToList();
     }
 
     /// <summary>

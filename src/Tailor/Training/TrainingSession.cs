@@ -173,6 +173,8 @@ public sealed class TrainingSession : IDisposable
         var plan = _plan ?? throw new InvalidOperationException("This session has no model to export: it was not made from a TrainingPlan.");
         var copy = plan.Working.Clone();
         foreach (var p in _parameters) copy.SetParameter(p.Name, p.Value);
+        // A run that trained some of the updatable layers (TrainingOptions.UpdatableLayers) leaves the model's list as it was.
+        if (plan.Options.UpdatableLayers is not null) copy.SetSpec(copy.Spec with { UpdatableLayers = plan.Model.Spec.UpdatableLayers });
         return copy;
     }
 

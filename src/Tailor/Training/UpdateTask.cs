@@ -142,9 +142,11 @@ public sealed partial class UpdateTask
         bool validated = data.Validation is { Count: > 0 };
         var best = new BestEpoch(validated && (_options.KeepBest ?? DefaultHyperparameters.KeepBest), validated ? _options.Patience : 0, firstEpoch, history);
         int batchCount = (train.Count + maxBatch - 1) / maxBatch;
+        double rateBefore = session.LearningRate;
         TrainingBegan?.Invoke(this, new TrainingBeganEventArgs(train.Count / train.Variants, train.Variants, settings.Epochs, maxBatch, firstEpoch + 1, plan.Slots.Labels.Names));
         int completed = firstEpoch;
-        double? scheduledRate = null;
+        // A rate a TrainingBegan handler set takes over from the schedule from the first epoch on, as one set between epochs does.
+        double? scheduledRate = session.LearningRate == rateBefore ? null : rateBefore;
         for (int epoch = firstEpoch; epoch < settings.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();

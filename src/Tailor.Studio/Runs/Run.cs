@@ -1,0 +1,292 @@
+using System.Globalization;
+using Tailor.Data;
+using Tailor.Features;
+using Tailor.Heads;
+using Tailor.Prediction;
+using Tailor.Spec;
+using Tailor.Training;
+
+namespace Tailor.Studio.Runs;
+
+/// <summary>
+/// One run: its thread, its state and its subscribers. Every change of state happens under <see cref="_gate"/> together
+/// with posting the event to the subscribers, so a subscriber attached at any moment gets the state once and then every
+/// later event, none twice. When the run ends it lets go of the model, the data and the subscribers; only its status stays.
+/// </summary>
+internal sealed class Run
+{
+    private readonly IRunStore _store;
+    private readonly Action<RunEvent> _published;
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Subscriber> _subscribers = [];
+    private readonly List<EpochRecord> _history;
+    private readonly Hyperparameter? _learningRateDomain;
+    private UpdatableModel? _model;
+    private IReadOnlyList<string>? _layers;
+    private RunStatus _status;
+    private double? _pendingRate;
+    private UpdateTask? _task;
+
+    public Run(IRunStore store, long projectId, long runId, RunRequest request, UpdatableModel model, IReadOnlyList<string>? layers,
+        IReadOnlyList<EpochRecord> prior, Action<RunEvent> published)
+    {
+        _store = store;
+        _model = model;
+        _layers = layers;
+        _published = published;
+        _history = [.. prior];
+        int first = prior.Count == 0 ? 1 : prior[^1].Epoch + 1;
+        bool network = request.Head == RunHead.NeuralNetwork;
+        model.Spec.Hyperparameters.TryGetValue(HyperparameterNames.LearningRate, out _learningRateDomain);
+        double? rate = network ? request.LearningRate ?? _learningRateDomain?.Default : null;
+        _status = new RunStatus(runId, projectId, request, RunState.Preparing, 0, network ? request.Epochs : 1, first, rate,
+            [.. _history], null, null, null);
+    }
+
+    public Task Ended => _ended.Task;
+
+    public int SubscriberCount
+    {
+        get { lock (_gate) return _subscribers.Count; }
+    }
+
+    public RunStatus Status()
+    {
+        lock (_gate) return _status;
+    }
+
+    public void Start()
+    {
+        var thread = new Thread(Execute) { IsBackground = true, Name = $"Tailor studio run {_status.RunId}" };
+        thread.Start();
+    }
+
+    public bool RequestStop()
+    {
+        lock (_gate)
+        {
+            if (!_status.IsActive) return false;
+            _stop.Cancel();
+            return true;
+        }
+    }
+
+    public (RunStatus Status, Subscriber? Subscriber) Attach()
+    {
+        lock (_gate)
+        {
+            if (!_status.IsActive) return (_status, null);
+            var subscriber = new Subscriber();
+            _subscribers.Add(subscriber);
+            return (_status, subscriber);
+        }
+    }
+
+    public void Detach(Subscriber subscriber)
+    {
+        lock (_gate) _subscribers.Remove(subscriber);
+    }
+
+    public void SetLearningRate(double rate)
+    {
+        lock (_gate)
+        {
+            if (_status.Request.Head != RunHead.NeuralNetwork)
+                throw new TailorException($"Run {_status.RunId} fits a {(_status.Request.Head == RunHead.Knn ? "k-NN" : "logistic-regression")} head, which has no learning rate.");
+            if (!_status.IsActive) throw new TailorException($"Run {_status.RunId} has ended; the learning rate applies to a running network run.");
+            if (!double.IsFinite(rate) || rate < 0) throw new TailorException($"learning_rate = {rate}: give a finite number ≥ 0.");
+            _learningRateDomain?.Check(HyperparameterNames.LearningRate, rate);
+            _pendingRate = rate;
+            // The epoch in progress keeps its rate; the next one (or the first, before any began) takes this one. (Asked in
+            // the instant between an epoch's end and the next one's first batch, it waits for the epoch after.)
+            int from = _status.FirstEpoch + _status.Epoch;
+            Publish(new RunEvent { Kind = RunEvent.LearningRateKind, RunId = _status.RunId, LearningRate = rate, Epoch = from });
+        }
+    }
+
+    /// <summary>The rate asked for, applied on the training thread between epochs (or before the first).</summary>
+    private void ApplyPendingRate(TrainingContext context)
+    {
+        double? rate;
+        lock (_gate)
+        {
+            rate = _pendingRate;
+            _pendingRate = null;
+        }
+        if (rate is double r) context.Optimizer.LearningRate = r;
+    }
+
+    private void Publish(RunEvent e)
+    {
+        // Under _gate (held by the caller or taken here): the state and the subscribers' queues change together.
+        lock (_gate)
+        {
+            foreach (var s in _subscribers) s.Post(e);
+        }
+        _published(e);
+    }
+
+    private void Update(Func<RunStatus, RunStatus> change, RunEvent? e = null)
+    {
+        lock (_gate)
+        {
+            _status = change(_status);
+            if (e is not null) Publish(e);
+        }
+    }
+
+    private void Execute()
+    {
+        var request = _status.Request;
+        var token = _stop.Token;
+        try
+        {
+            var (train, test) = _store.LoadData(_status.ProjectId);
+            if (request.Head == RunHead.NeuralNetwork) TrainNetwork(train, test, token);
+            else TrainHead(train, test, token);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            End(RunState.Stopped, "Stopped before anything was trained; nothing was committed and the current model is unchanged.", null, null);
+        }
+        catch (Exception e)
+        {
+            // A run never takes the process down: the library's message (a bad image, a setting, a diverged loss) ends it.
+            End(RunState.Failed, e is TailorException ? e.Message : $"The run failed: {e.GetType().Name}: {e.Message}", null, null);
+        }
+        finally
+        {
+            _model = null;
+            _layers = null;
+            _task = null;
+            _stop.Dispose();
+            _ended.TrySetResult();
+        }
+    }
+
+    private void TrainNetwork(LabeledFolder train, LabeledFolder? test, CancellationToken token)
+    {
+        var model = _model!;
+        var request = _status.Request;
+        int before = _status.FirstEpoch - 1;   // epochs of the history before this run
+        var options = new TrainingOptions
+        {
+            Epochs = request.Epochs,
+            LearningRate = request.LearningRate,
+            BatchSize = request.BatchSize,
+            Seed = request.Seed,
+            UpdatableLayers = _layers,
+            // The test set validates every epoch (val.loss and val.acc, as the reference app shows), it does not choose the
+            // epoch kept: the model committed is the last epoch's, the one the table ends with (and Stop keeps).
+            KeepBest = false,
+            // The workspace leaves out the images it knows are corrupt; one that still fails to decode is skipped and named.
+            SkipBadExamples = true,
+        };
+        var task = _task = new UpdateTask(model, train, test, options);
+        long runId = _status.RunId;
+        task.FeaturesProgress += (_, p) => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total });
+        task.TrainingBegan += (_, b) =>
+        {
+            ApplyPendingRate(task.Context);
+            int batches = (b.Examples * b.Variants + b.BatchSize - 1) / b.BatchSize;
+            double rate = task.Context.Optimizer.LearningRate;
+            Update(s => s with { State = RunState.Training, LearningRate = rate },
+                new RunEvent { Kind = RunEvent.BeganKind, RunId = runId, Epochs = b.Epochs, Batches = batches, LearningRate = rate });
+        };
+        task.MiniBatchEnded += (_, m) =>
+        {
+            if (m.BatchIndex == 0)
+            {
+                // The schedule (or a rate asked for) set this epoch's rate as it began.
+                double rate = task.Context.Optimizer.LearningRate;
+                Update(s => s with { Epoch = m.Epoch, LearningRate = rate });
+            }
+            Publish(new RunEvent { Kind = RunEvent.BatchKind, RunId = runId, Epoch = before + m.Epoch, Batch = m.BatchIndex + 1, Batches = m.BatchCount, Loss = m.Loss });
+        };
+        task.EpochEnded += (_, r) =>
+        {
+            var record = r with { Epoch = before + r.Epoch };
+            _store.RecordEpoch(runId, record);
+            ApplyPendingRate(task.Context);
+            Update(s =>
+            {
+                _history.Add(record);
+                return s with { History = [.. _history] };
+            }, new RunEvent { Kind = RunEvent.EpochKind, RunId = runId, Epoch = record.Epoch, Record = record });
+        };
+        var result = task.Run(token);
+
+        long? version = result.KeptEpoch > 0 ? _store.CommitModel(_status.ProjectId, runId, model) : null;
+        double? accuracy = version is null ? null : _history.LastOrDefault(e => e.Epoch == before + result.KeptEpoch)?.ValidationAccuracy;
+        var state = result.State switch
+        {
+            TrainingState.Completed => RunState.Finished,
+            TrainingState.Cancelled => RunState.Stopped,
+            _ => RunState.Failed,
+        };
+        string? reason = result.State switch
+        {
+            TrainingState.Cancelled when result.KeptEpoch == 0 => "Stopped before the first epoch finished; nothing was committed and the current model is unchanged.",
+            TrainingState.Cancelled => $"Stopped during epoch {before + result.EpochsCompleted + 1}; the model of epoch {before + result.KeptEpoch} is committed.",
+            _ => result.Reason,
+        };
+        End(state, Join(reason, Skipped(result.Skipped)), version, accuracy, result.EpochsCompleted);
+    }
+
+    private void TrainHead(LabeledFolder train, LabeledFolder? test, CancellationToken token)
+    {
+        var model = _model!;
+        var request = _status.Request;
+        long runId = _status.RunId;
+        Update(s => s with { State = RunState.Training });
+        var progress = new Progress(p => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total }));
+        int seed = request.Seed ?? (int)model.Spec.DefaultOr(HyperparameterNames.Seed, TrainingDefaults.Seed);
+        HeadTrainingResult result = request.Head == RunHead.Knn
+            ? HeadTrainer.TrainKnn(model, train, new KnnTrainingOptions { K = request.K, Seed = seed, SkipBadExamples = true, Progress = progress }, token)
+            : HeadTrainer.TrainLogisticRegression(model, train, new LogisticRegressionTrainingOptions
+            {
+                L2 = request.L2 ?? TrainingDefaults.LogisticRegressionL2, Seed = seed, SkipBadExamples = true, Progress = progress,
+            }, token);
+        long version = _store.CommitModel(_status.ProjectId, runId, model);
+        double? accuracy = null;
+        if (test is not null)
+        {
+            using var predictor = new Predictor(model);
+            // Committed already: a Stop now does not undo it, so the evaluation (a few images) is not cancelled.
+            accuracy = Evaluator.Evaluate(predictor, test).Accuracy;
+        }
+        End(RunState.Finished, Skipped(result.Skipped), version, accuracy, 1);
+    }
+
+    private void End(RunState state, string? reason, long? version, double? accuracy, int? epochsCompleted = null)
+    {
+        var training = state switch { RunState.Finished => TrainingState.Completed, RunState.Stopped => TrainingState.Cancelled, _ => TrainingState.Failed };
+        try
+        {
+            _store.EndRun(_status.RunId, training, reason, version);
+        }
+        catch (Exception e)
+        {
+            reason = Join(reason, $"Recording the run's end failed: {e.Message}");
+        }
+        Update(s => s with
+        {
+            State = state, Message = reason, ModelVersionId = version, Accuracy = accuracy,
+            Epoch = epochsCompleted ?? (s.State == RunState.Training ? s.Epoch : 0),
+        }, new RunEvent { Kind = RunEvent.FinishedKind, RunId = _status.RunId, State = state, Reason = reason, ModelVersionId = version, Accuracy = accuracy });
+        lock (_gate) _subscribers.Clear();   // each has its finished event queued; nothing more comes
+    }
+
+    private static string? Skipped(IReadOnlyList<(string Path, string Reason)> skipped) => skipped.Count == 0 ? null
+        : string.Create(CultureInfo.InvariantCulture, $"Skipped {skipped.Count} unreadable image{(skipped.Count == 1 ? "" : "s")}: ") +
+          string.Join("; ", skipped.Select(s => $"{s.Path}: {s.Reason}"));
+
+    private static string? Join(string? a, string? b) => a is null ? b : b is null ? a : a + " " + b;
+
+    private sealed class Progress(Action<FeatureProgress> report) : IProgress<FeatureProgress>
+    {
+        public void Report(FeatureProgress value) => report(value);
+    }
+}
