@@ -276,6 +276,8 @@ internal static class Api
             k = new Range(KNearestNeighbors.MinK, KNearestNeighbors.MaxK, KNearestNeighbors.DefaultK, null),
             l2 = new Range(0, 1, TrainingDefaults.LogisticRegressionL2, null),
             classifier = spec.Classifier,
+            // The camera draws (and cuts captures to) the part of the frame the model sees.
+            preprocessing = spec.Preprocessing,
             layers = spec.UpdatableLayers.Select(l => new { name = l.Name, op = l.Op }),
             hyperparameters = spec.Hyperparameters,
         };
