@@ -1,7 +1,7 @@
 // Train: the head, the layers, hyperparameters within the model's allowed values, 1 / 10 / 50 / custom epochs,
 // Start and Stop, a learning-rate slider that changes the rate from the next epoch on while a run goes, the live
 // chart and per-epoch table from the run's event stream. Training itself runs on the server.
-import { h, replace, attempt, announce, fixed, percent } from './dom.js';
+import { h, replace, attempt, announce, fixed, percent, confirmDialog } from './dom.js';
 import { api } from './api.js';
 
 const HEADS = [
@@ -112,7 +112,9 @@ class TrainPage {
 
   build() {
     const field = (label, input, help) => h('label', { class: 'field' }, h('span', { text: label }), input, help ? h('small', { class: 'muted', text: help }) : null);
-    this.head = h('select', { 'data-testid': 'head' }, HEADS.map(x => h('option', { value: x.value, text: x.name })));
+    this.head = h('select', { 'data-testid': 'head' }, HEADS.map(x => h('option', { value: x.value, text: x.name, selected: x.key === this.options.head })));
+    this.headNotice = h('p', { class: 'notice', hidden: true, 'data-testid': 'head-notice',
+      text: 'The current model has a k-NN head, which learns by storing examples, not by epochs: the network trains from the pretrained base (the k-NN version stays in Models).' });
     this.layers = h('select', { 'data-testid': 'layers' }, LAYERS.map(x => h('option', { value: x.value, text: x.name })));
     const updatable = this.options.layers ?? this.options.updatableLayers ?? [];
     const layerNames = updatable.map(l => typeof l === 'string' ? l : l.name);
@@ -120,7 +122,9 @@ class TrainPage {
       h('legend', { text: 'Layers to train' }),
       layerNames.length ? layerNames.map(name => h('label', {}, h('input', { type: 'checkbox', value: name, checked: true }), ` ${name}`))
         : h('p', { class: 'muted', text: 'The model names no layers to choose from.' }));
-    this.batchInput = h('input', { type: 'number', min: this.batch.min, max: this.batch.max, step: 1, value: this.batch.default, 'data-testid': 'batch-size' });
+    this.batchInput = this.batch.values
+      ? h('select', { 'data-testid': 'batch-size' }, this.batch.values.map(v => h('option', { value: v, text: String(v), selected: v === this.batch.default })))
+      : h('input', { type: 'number', min: this.batch.min, max: this.batch.max, step: 1, value: this.batch.default, 'data-testid': 'batch-size' });
     this.kInput = h('input', { type: 'number', min: this.k.min, max: this.k.max, step: 1, value: this.k.default, 'data-testid': 'k' });
     this.l2Input = h('input', { type: 'number', min: this.l2.min, max: this.l2.max, step: 'any', value: this.l2.default, 'data-testid': 'l2' });
     this.seedInput = h('input', { type: 'number', min: 0, step: 1, placeholder: 'model default', 'data-testid': 'seed' });
@@ -170,7 +174,7 @@ class TrainPage {
       this.tableBody);
 
     this.nnOnly = h('div', { class: 'grid' },
-      field('Layers', this.layers), field('Batch size', this.batchInput, `${this.batch.min}–${this.batch.max}`));
+      field('Layers', this.layers), field('Batch size', this.batchInput, this.batch.values ? 'the values the model allows' : `${this.batch.min}–${this.batch.max}`));
     this.knnOnly = h('div', { class: 'grid', hidden: true }, field('k (neighbours)', this.kInput, `${this.k.min}–${this.k.max}`));
     this.logregOnly = h('div', { class: 'grid', hidden: true }, field('L2 regularization', this.l2Input, `${this.l2.min}–${this.l2.max}`));
     this.lrRow = h('div', { class: 'lr' },
@@ -187,7 +191,9 @@ class TrainPage {
       this.trainOnce.hidden = head === 'nn';
       this.trainOnce.textContent = head === 'knn' ? 'Train k-NN' : 'Train logistic regression';
       this.chosen.hidden = head !== 'nn' || layersOf(this.layers.value).key !== 'chosen';
+      this.headNotice.hidden = !this.needsBase();
     };
+    this.sync = sync;
     this.head.addEventListener('change', sync);
     this.layers.addEventListener('change', sync);
 
@@ -196,6 +202,7 @@ class TrainPage {
         h('div', { class: 'spread' }, h('h1', { id: 'train-title', text: 'Train' }),
           h('div', { class: 'status' }, this.stateBadge, this.progress)),
         h('div', { class: 'grid' }, field('Head', this.head), field('Seed', this.seedInput, 'same seed, same result')),
+        this.headNotice,
         this.nnOnly, this.chosen, this.knnOnly, this.logregOnly, this.lrRow,
         h('div', { class: 'spread controls' }, h('div', { class: 'buttons' }, this.startButtons, this.trainOnce), this.stopButton),
         this.message, this.notes),
@@ -283,6 +290,15 @@ class TrainPage {
     for (const input of [this.batchInput, this.kInput, this.l2Input, this.customEpochs, this.seedInput]) {
       if (!input.closest('[hidden]') && !input.reportValidity()) return;
     }
+    if (this.needsBase()) {
+      if (!await confirmDialog('Train the network from the pretrained base?', this.headNotice.textContent, 'Reset and train')) return;
+      const models = await attempt(() => api.models(this.project.id));
+      const base = models?.filter(v => String(v.kind).toLowerCase() === 'base').sort((a, b) => a.id - b.id)[0];
+      if (!base || await attempt(() => api.makeCurrent(this.project.id, base.id)) === undefined) return;
+      this.options.head = 'nn';
+      this.setHistory([]);
+      this.sync();
+    }
     const status = await attempt(() => api.startRun(this.project.id, this.request(epochs)));
     if (!status) return;
     this.showStatus(status);
@@ -369,8 +385,19 @@ class TrainPage {
     this.note(`Learning rate ${value} from epoch ${data.epoch ?? 'the next'} on.`);
   }
 
+  /** A network run on a model whose head is k-NN starts from the pretrained base. */
+  needsBase() {
+    return headOf(this.head.value).key === 'nn' && this.options.head === 'knn';
+  }
+
   finished(data) {
     this.setRunning(false);
+    if (data.modelVersionId) {
+      // The committed model's head is the run's (a k-NN run makes a k-NN model).
+      const key = headOf(data.request?.head ?? this.head.value).key;
+      this.options.head = key;
+      this.sync?.();
+    }
     this.progress.hidden = true;
     const state = stateName(data.state);
     const parts = [];

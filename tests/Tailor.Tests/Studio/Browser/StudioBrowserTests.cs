@@ -71,9 +71,12 @@ public sealed class StudioBrowserTests(BrowserFixture browser)
         await Expect(page.GetByTestId("run-message")).ToContainTextAsync("test accuracy");
 
         // Train the network: rows appear while it runs (Stop is live when the first one shows).
+        // The model now has a k-NN head: the network starts from the pretrained base, said and asked first.
         await page.GetByTestId("head").SelectOptionAsync("neuralNetwork");
+        await Expect(page.GetByTestId("head-notice")).ToBeVisibleAsync();
         await page.GetByTestId("custom-epochs").FillAsync("300");
         await page.GetByTestId("train-custom").ClickAsync();
+        await page.GetByTestId("dialog-ok").ClickAsync();
         var rows = page.GetByTestId("epoch-row");
         await Expect(rows.First).ToBeVisibleAsync(new() { Timeout = 90_000 });
         await Expect(page.GetByTestId("stop")).ToBeEnabledAsync();
