@@ -84,8 +84,10 @@ class CollectPage {
       replace(this.labels, h('p', { class: 'panel muted', 'data-testid': 'no-labels', text: 'No labels yet: add one above (any text, emoji welcome).' }));
       return;
     }
-    if (!this.target || !this.project.labels.some(l => l.id === this.target.labelId))
+    if (!this.target || !this.project.labels.some(l => l.id === this.target.labelId)) {
       this.target = { labelId: this.project.labels[0].id, set: 'train' };
+      this.camera.setTarget(this.target);
+    }
     this.galleries = [];
     replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
     this.markTarget();
@@ -175,15 +177,16 @@ class CollectPage {
         })));
   }
 
+  /** The gallery chosen by a click or focus: pastes go there, and the camera follows the choice. */
   select(labelId, set) {
     this.target = { labelId, set };
     this.markTarget();
+    this.camera.setTarget(this.target);
   }
 
   markTarget() {
     for (const g of this.galleries ?? [])
       g.box.classList.toggle('selected', g.label.id === this.target?.labelId && g.set === this.target?.set);
-    this.camera.setTarget(this.target);
   }
 
   async paste(event) {

@@ -82,6 +82,12 @@ function openDialog({ title, text, okText, danger, input }) {
     inputEl.required = false;
   }
   dialog.returnValue = '';
+  // Enter in the field means OK (the form's default button would be the first one, Cancel).
+  inputEl.onkeydown = event => {
+    if (event.key !== 'Enter' || event.isComposing) return;
+    event.preventDefault();
+    if (inputEl.reportValidity()) dialog.close('ok');
+  };
   return new Promise(resolve => {
     dialog.addEventListener('close', () => {
       const confirmed = dialog.returnValue === 'ok';
