@@ -66,7 +66,7 @@ export async function render(view, context) {
             await refresh();
           },
         })),
-      h('p', { class: 'muted', text: 'The download is a standard ONNX model: it runs in plain ONNX Runtime, and `tailor` can train it further.' })),
+      h('p', { class: 'muted', text: 'The download is a standard ONNX model: it runs in plain ONNX Runtime, and the tailor command line can train it further.' })),
     h('section', { class: 'panel', 'aria-labelledby': 'versions-title' },
       h('h2', { id: 'versions-title', text: 'Versions' }),
       h('div', { class: 'scroll' }, h('table', { 'data-testid': 'model-table' },

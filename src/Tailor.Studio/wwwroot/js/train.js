@@ -5,9 +5,9 @@ import { h, replace, attempt, announce, fixed, percent, confirmDialog } from './
 import { api } from './api.js';
 
 const HEADS = [
-  { value: 'neuralNetwork', key: 'nn', name: 'Neural network (fine-tuning, epochs)' },
-  { value: 'logisticRegression', key: 'logreg', name: 'Logistic regression (L-BFGS, one step)' },
-  { value: 'knn', key: 'knn', name: 'k-nearest neighbours (instant)' },
+  { value: 'neuralNetwork', key: 'nn', name: 'Neural network' },
+  { value: 'logisticRegression', key: 'logreg', name: 'Logistic regression' },
+  { value: 'knn', key: 'knn', name: 'k-nearest neighbours' },
 ];
 const LAYERS = [
   { value: 'default', key: 'default', name: 'Default fine-tuning' },
@@ -127,7 +127,7 @@ class TrainPage {
       : h('input', { type: 'number', min: this.batch.min, max: this.batch.max, step: 1, value: this.batch.default, 'data-testid': 'batch-size' });
     this.kInput = h('input', { type: 'number', min: this.k.min, max: this.k.max, step: 1, value: this.k.default, 'data-testid': 'k' });
     this.l2Input = h('input', { type: 'number', min: this.l2.min, max: this.l2.max, step: 'any', value: this.l2.default, 'data-testid': 'l2' });
-    this.seedInput = h('input', { type: 'number', min: 0, step: 1, placeholder: 'model default', 'data-testid': 'seed' });
+    this.seedInput = h('input', { type: 'number', min: 0, step: 1, placeholder: 'default', 'data-testid': 'seed' });
     this.customEpochs = h('input', { type: 'number', min: 1, max: 1000, step: 1, value: 5, 'data-testid': 'custom-epochs', 'aria-label': 'Custom number of epochs' });
 
     // The slider moves on a log scale between the allowed bounds (a learning rate spans decades).

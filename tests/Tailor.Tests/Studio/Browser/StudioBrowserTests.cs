@@ -61,7 +61,7 @@ public sealed class StudioBrowserTests(BrowserFixture browser)
         // Thumbnails load (lazily, from the server).
         await Expect(page.Locator("[data-testid=example] img").First).ToHaveJSPropertyAsync("complete", true);
         Assert.True(await page.Locator("[data-testid=example] img").First.EvaluateAsync<int>("i => i.naturalWidth") > 0);
-        await studio.ScreenshotAsync("collect");
+        await studio.ScreenshotAsync("collect", fullPage: false);
 
         // Train k-NN: one click, finished with a test accuracy.
         await page.GetByTestId("nav-train").ClickAsync();
@@ -194,6 +194,12 @@ public sealed class StudioBrowserTests(BrowserFixture browser)
         await page.GetByTestId("nav-train").ClickAsync();
         await Expect(page.GetByTestId("run-state")).ToHaveAttributeAsync("data-state", "idle");
         await Expect(rows).ToHaveCountAsync(0);
+
+        // The project list shows the project with its counts.
+        await page.GetByTestId("nav-projects").ClickAsync();
+        await Expect(page.GetByTestId("project-card")).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("project-card")).ToContainTextAsync("3 labels of 10 slots");
+        await studio.ScreenshotAsync("projects", fullPage: false);
         Assert.Empty(studio.ConsoleErrors);
     }
 

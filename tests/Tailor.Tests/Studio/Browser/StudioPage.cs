@@ -79,6 +79,7 @@ internal sealed class StudioPage : IAsyncDisposable
         // Lazy thumbnails below the fold load when scrolled to; a full-page shot should show them all.
         await Page.EvaluateAsync("() => document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')");
         await Page.WaitForFunctionAsync("() => [...document.images].every(i => i.complete)");
+        if (!fullPage) await Page.EvaluateAsync("() => window.scrollTo(0, 0)");
         await Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = fullPage });
     }
 
