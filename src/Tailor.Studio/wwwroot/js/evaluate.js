@@ -56,6 +56,11 @@ class EvaluatePage {
   }
 
   async evaluate() {
+    if (this.project.labels.every(l => l.testCount === 0)) {
+      replace(this.summary, h('p', { class: 'muted', 'data-testid': 'no-test-set' }, 'The test set is empty: add test photos on ',
+        h('a', { href: `#/p/${this.project.id}/collect`, text: 'Collect' }), ' to evaluate the model.'));
+      return;
+    }
     this.again.disabled = true;
     replace(this.summary, h('p', { class: 'muted', text: 'Evaluating…' }));
     const [project, result] = await Promise.all([api.project(this.project.id).catch(() => this.project), attempt(() => api.evaluate(this.project.id))]);
