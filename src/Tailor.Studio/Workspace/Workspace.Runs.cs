@@ -11,6 +11,18 @@ public sealed partial class Workspace : IRunStore
     public UpdatableModel LoadCurrentModel(long projectId) => LoadModel(projectId);
 
     /// <inheritdoc/>
+    /// <remarks>The project's first version of kind base (the prepared model), with the project's labels in its slots.</remarks>
+    public UpdatableModel? LoadBaseModel(long projectId) => Read(() =>
+    {
+        ProjectName(projectId, null);
+        long? baseId = Scalar<long?>("SELECT min(id) FROM model_versions WHERE project = $p AND kind = 'base';", null, ("$p", projectId));
+        if (baseId is null) return null;
+        var model = UpdatableModel.Load(FullPath(VersionFileLocked(projectId, baseId, null)));
+        ApplyLabelsLocked(projectId, model, null);
+        return model;
+    });
+
+    /// <inheritdoc/>
     /// <exception cref="TailorException">The project has no readable training example.</exception>
     public (LabeledFolder Train, LabeledFolder? Test) LoadData(long projectId) => Read(() =>
     {

@@ -85,6 +85,21 @@ public sealed class WorkspaceModelTests(ImportedHandsFixture fixture) : IClassFi
     }
 
     [Fact]
+    public void LoadBaseModel_IsThePreparedModel_WithTheProjectsLabels_WhateverIsCurrent()
+    {
+        TrainKnnAndCommit("base model");
+        Assert.Equal(HeadKind.KNearestNeighbors, Ws.LoadCurrentModel(P).Spec.Head);
+
+        var baseModel = ((Tailor.Studio.Runs.IRunStore)Ws).LoadBaseModel(P);
+
+        Assert.NotNull(baseModel);
+        Assert.Equal(HeadKind.NeuralNetwork, baseModel.Spec.Head);
+        foreach (var label in Ws.GetProject(P).Labels)
+            Assert.Equal(label.Name, baseModel.Spec.Labels.Names[label.Slot]);
+        Assert.Throws<TailorException>(() => ((Tailor.Studio.Runs.IRunStore)Ws).LoadBaseModel(987654));
+    }
+
+    [Fact]
     public void ModelVersions_BaseAtCreation_CommitMakesCurrent_MakeCurrentBack_ResetToEmpty()
     {
         var versions = Ws.ListModelVersions(P);
