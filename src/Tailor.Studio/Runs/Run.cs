@@ -27,6 +27,7 @@ internal sealed class Run
     private IReadOnlyList<string>? _layers;
     private RunStatus _status;
     private double? _pendingRate;
+    private int _epochsBegun;   // epochs of this run that began (under _gate, with the pending rate applied as each began)
     private UpdateTask? _task;
 
     public Run(IRunStore store, long projectId, long runId, RunRequest request, UpdatableModel model, IReadOnlyList<string>? layers,
@@ -99,9 +100,9 @@ internal sealed class Run
             if (!double.IsFinite(rate) || rate < 0) throw new TailorException($"learning_rate = {rate}: give a finite number ≥ 0.");
             _learningRateDomain?.Check(HyperparameterNames.LearningRate, rate);
             _pendingRate = rate;
-            // The epoch in progress keeps its rate; the next one (or the first, before any began) takes this one. (Asked in
-            // the instant between an epoch's end and the next one's first batch, it waits for the epoch after.)
-            int from = _status.FirstEpoch + _status.Epoch;
+            // The epoch in progress keeps its rate; the next one (or the first, before any began) takes this one: the pending
+            // rate is applied, under this lock, as each epoch begins, so counting those beginnings names it exactly.
+            int from = _status.FirstEpoch + _epochsBegun;
             Publish(new RunEvent { Kind = RunEvent.LearningRateKind, RunId = _status.RunId, LearningRate = rate, Epoch = from });
         }
     }
@@ -114,6 +115,7 @@ internal sealed class Run
         {
             rate = _pendingRate;
             _pendingRate = null;
+            _epochsBegun++;
         }
         if (rate is double r) context.Optimizer.LearningRate = r;
     }

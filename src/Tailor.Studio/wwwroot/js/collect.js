@@ -1,0 +1,259 @@
+// Collect: per-label galleries of the training and the test set; upload (many files, drag and drop, paste), the
+// webcam, move examples between labels and sets, add/rename/delete labels; capacity and free slots; duplicates.
+import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
+import { api, setName } from './api.js';
+import { Camera } from './camera.js';
+
+const PAGE = 60;
+const setTitle = { train: 'Training', test: 'Test' };
+
+export async function render(view, context) {
+  const page = new CollectPage(view, context);
+  await page.load();
+  return () => page.dispose();
+}
+
+class CollectPage {
+  constructor(view, context) {
+    this.view = view;
+    this.context = context;
+    this.project = context.project;
+    this.target = null; // { labelId, set }: where a paste (and the camera by default) goes
+    this.onPaste = event => this.paste(event);
+    document.addEventListener('paste', this.onPaste);
+  }
+
+  dispose() {
+    document.removeEventListener('paste', this.onPaste);
+    this.camera?.stop();
+  }
+
+  async load() {
+    const [project, options] = await Promise.all([api.project(this.project.id), api.options(this.project.id).catch(() => null)]);
+    this.project = project;
+    this.options = options;
+    this.report = h('div', { class: 'report', 'aria-live': 'polite', 'data-testid': 'upload-report' });
+    this.summary = h('p', { class: 'summary', 'data-testid': 'capacity' });
+    this.labels = h('div', { class: 'labels', 'data-testid': 'labels' });
+    const name = h('input', { type: 'text', id: 'label-name', required: true, maxLength: 200, 'data-testid': 'label-name', autocomplete: 'off' });
+    this.addButton = h('button', { type: 'submit', class: 'primary', 'data-testid': 'add-label', text: 'Add label' });
+    this.camera = new Camera({
+      project: () => this.project,
+      options: this.options,
+      target: () => this.target,
+      onCaptured: () => this.refreshCounts(),
+      onBurstEnd: () => this.reloadAll(),
+    });
+    replace(this.view,
+      h('section', { class: 'panel', 'aria-labelledby': 'collect-title' },
+        h('div', { class: 'spread' },
+          h('h1', { id: 'collect-title', text: 'Collect' }),
+          this.summary),
+        h('form', {
+          class: 'row', 'data-testid': 'add-label-form',
+          onsubmit: async event => {
+            event.preventDefault();
+            const label = await attempt(() => api.addLabel(this.project.id, name.value.trim()));
+            if (!label) return;
+            name.value = '';
+            announce(`Label ${label.name} added`);
+            await this.reloadAll();
+            name.focus();
+          },
+        }, h('label', { for: 'label-name', text: 'New label' }), name, this.addButton),
+        h('p', { class: 'muted', text: 'Drop photos on a gallery, choose them with “Add photos”, or paste an image (Ctrl+V) into the selected gallery. Photos are checked by content; a photo already in the project is reported, not added twice.' }),
+        this.report),
+      this.camera.element,
+      this.labels);
+    this.renderLabels();
+  }
+
+  updateSummary() {
+    const p = this.project;
+    const train = p.labels.reduce((s, l) => s + l.trainCount, 0);
+    const test = p.labels.reduce((s, l) => s + l.testCount, 0);
+    this.summary.textContent = `${plural(p.labels.length, 'label')} · ${p.freeSlots} of ${p.capacity} slots free · ${train} training, ${test} test examples`;
+    this.addButton.disabled = p.freeSlots <= 0;
+    this.addButton.title = p.freeSlots <= 0 ? `All ${p.capacity} slots are used: delete a label to free one` : '';
+  }
+
+  renderLabels() {
+    this.updateSummary();
+    this.camera.setLabels(this.project.labels);
+    if (this.project.labels.length === 0) {
+      replace(this.labels, h('p', { class: 'panel muted', 'data-testid': 'no-labels', text: 'No labels yet: add one above (any text, emoji welcome).' }));
+      return;
+    }
+    if (!this.target || !this.project.labels.some(l => l.id === this.target.labelId)) {
+      this.target = { labelId: this.project.labels[0].id, set: 'train' };
+      this.camera.setTarget(this.target);
+    }
+    this.galleries = [];
+    replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
+    this.markTarget();
+  }
+
+  labelSection(label) {
+    const section = h('section', { class: 'panel label', 'data-testid': 'label', 'data-label': label.name, 'data-label-id': label.id, 'aria-label': `Label ${label.name}` },
+      h('div', { class: 'spread' },
+        h('h2', {}, h('span', { class: 'label-name', 'data-testid': 'label-title', text: label.name }),
+          h('span', { class: 'muted slot', text: ` slot ${label.slot}` })),
+        h('div', { class: 'buttons' },
+          h('button', { type: 'button', 'data-testid': 'rename-label', text: 'Rename…', onclick: () => this.rename(label) }),
+          h('button', { type: 'button', class: 'danger', 'data-testid': 'delete-label', text: 'Delete…', onclick: () => this.deleteLabel(label) }))),
+      h('div', { class: 'sets' }, ['train', 'test'].map(set => this.gallery(label, set))));
+    return section;
+  }
+
+  gallery(label, set) {
+    const count = set === 'train' ? label.trainCount : label.testCount;
+    const grid = h('ul', { class: 'thumbs', 'data-testid': 'thumbs' });
+    const more = h('button', { type: 'button', class: 'link', hidden: true, 'data-testid': 'more', text: 'Show more' });
+    const input = h('input', { type: 'file', accept: 'image/*', multiple: true, class: 'visually-hidden', 'data-testid': 'file-input', id: `files-${label.id}-${set}` });
+    input.addEventListener('change', async () => {
+      const files = [...input.files];
+      input.value = '';
+      await this.upload(label.id, set, 'upload', files);
+    });
+    const heading = h('h3', {}, `${setTitle[set]} `, h('span', { class: 'count', 'data-testid': 'count', text: String(count) }));
+    const box = h('div', {
+      class: 'gallery', tabindex: 0, 'data-testid': `gallery-${set}`, 'data-set': set, 'data-label-id': label.id,
+      role: 'group', 'aria-label': `${label.name}, ${setTitle[set].toLowerCase()} set: ${plural(count, 'example')}; paste here with Ctrl+V`,
+      onfocus: () => this.select(label.id, set),
+      onclick: () => this.select(label.id, set),
+      ondragover: event => { event.preventDefault(); box.classList.add('drop'); },
+      ondragleave: () => box.classList.remove('drop'),
+      ondrop: async event => {
+        event.preventDefault();
+        box.classList.remove('drop');
+        this.select(label.id, set);
+        const files = [...(event.dataTransfer?.files ?? [])];
+        if (files.length) await this.upload(label.id, set, 'upload', files);
+      },
+    },
+    h('div', { class: 'spread' }, heading,
+      h('label', { class: 'button', for: input.id, text: 'Add photos…', 'data-testid': 'add-photos' })),
+    input, grid, more,
+    h('p', { class: 'muted empty', text: 'Drop photos here' }));
+    const entry = { label, set, box, grid, more, heading, loaded: 0, total: count };
+    more.addEventListener('click', () => this.loadPage(entry));
+    this.galleries.push(entry);
+    this.loadPage(entry);
+    return box;
+  }
+
+  async loadPage(entry) {
+    const page = await attempt(() => api.examples(this.project.id, { label: entry.label.id, set: entry.set, offset: entry.loaded, limit: PAGE }));
+    if (!page || this.context.stale()) return;
+    entry.total = page.total;
+    entry.loaded += page.items.length;
+    entry.grid.append(...page.items.map(example => this.thumb(example)));
+    entry.more.hidden = entry.loaded >= entry.total;
+    entry.more.textContent = `Show ${Math.min(PAGE, entry.total - entry.loaded)} more of ${entry.total - entry.loaded}`;
+    entry.box.classList.toggle('has-items', entry.total > 0);
+  }
+
+  thumb(example) {
+    const set = setName(example.set);
+    const other = set === 'train' ? 'test' : 'train';
+    const labelSelect = h('select', { 'aria-label': 'Move to label', 'data-testid': 'move-label' },
+      this.project.labels.map(l => h('option', { value: l.id, text: l.name, selected: l.id === example.labelId })));
+    labelSelect.addEventListener('change', () => this.move(example, { labelId: Number(labelSelect.value) }));
+    const picture = example.corrupt
+      ? h('div', { class: 'corrupt', 'data-testid': 'corrupt', title: example.corruptReason ?? '', text: `Unreadable: ${example.corruptReason ?? 'not an image'}` })
+      : h('a', { href: api.imageUrl(example.id), target: '_blank', rel: 'noopener', tabindex: -1 },
+        h('img', { src: api.thumbnailUrl(example.id), loading: 'lazy', decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
+    return h('li', { class: 'thumb', 'data-testid': 'example', 'data-example-id': example.id },
+      picture,
+      h('div', { class: 'actions' },
+        labelSelect,
+        h('button', { type: 'button', 'data-testid': `move-to-${other}`, title: `Move to the ${other === 'train' ? 'training' : 'test'} set`, text: other === 'train' ? '→ train' : '→ test', onclick: () => this.move(example, { set: other }) }),
+        h('button', {
+          type: 'button', class: 'danger', 'data-testid': 'delete-example', 'aria-label': `Delete example ${example.id}`, text: '✕',
+          onclick: async () => {
+            if (!await confirmDialog('Delete this example?', `The photo is removed from “${example.label}” (${setTitle[set].toLowerCase()} set).`)) return;
+            if (await attempt(() => api.deleteExample(this.project.id, example.id)) !== undefined) await this.reloadAll();
+          },
+        })));
+  }
+
+  /** The gallery chosen by a click or focus: pastes go there, and the camera follows the choice. */
+  select(labelId, set) {
+    this.target = { labelId, set };
+    this.markTarget();
+    this.camera.setTarget(this.target);
+  }
+
+  markTarget() {
+    for (const g of this.galleries ?? [])
+      g.box.classList.toggle('selected', g.label.id === this.target?.labelId && g.set === this.target?.set);
+  }
+
+  async paste(event) {
+    const files = [...(event.clipboardData?.files ?? [])].filter(f => f.type.startsWith('image/'));
+    if (files.length === 0 || !this.target) return;
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
+    event.preventDefault();
+    await this.upload(this.target.labelId, this.target.set, 'paste', files);
+  }
+
+  async upload(labelId, set, source, files) {
+    if (files.length === 0) return;
+    const label = this.project.labels.find(l => l.id === labelId);
+    replace(this.report, h('p', { text: `Adding ${plural(files.length, 'photo')} to ${label?.name} (${set})…` }));
+    const result = await attempt(() => api.upload(this.project.id, labelId, set, source, files));
+    if (!result) { replace(this.report); return; }
+    this.showReport(result, label, set);
+    await this.reloadAll();
+  }
+
+  showReport(result, label, set) {
+    const added = result.added?.length ?? 0;
+    const duplicates = result.duplicates ?? [];
+    const refused = result.refused ?? [];
+    const parts = [h('p', { 'data-testid': 'upload-summary', text: `${label?.name ?? ''} (${set}): ${plural(added, 'photo')} added${duplicates.length ? `, ${plural(duplicates.length, 'duplicate')} not added again` : ''}${refused.length ? `, ${refused.length} refused` : ''}.` })];
+    if (duplicates.length)
+      parts.push(h('ul', { class: 'muted', 'data-testid': 'duplicates' }, duplicates.map(d =>
+        h('li', { text: `${d.name ?? d.originalName ?? 'photo'}: already in the project${d.existing?.label ? ` as ${d.existing.label} (${setName(d.existing.set)})` : d.label ? ` as ${d.label} (${setName(d.set)})` : ''}` }))));
+    if (refused.length)
+      parts.push(h('ul', { class: 'error-list', 'data-testid': 'refused' }, refused.map(r => h('li', { text: `${r.name}: ${r.error}` }))));
+    replace(this.report, parts);
+    announce(parts[0].textContent);
+  }
+
+  async move(example, change) {
+    if (await attempt(() => api.moveExample(this.project.id, example.id, change)) !== undefined) await this.reloadAll();
+  }
+
+  async rename(label) {
+    const name = await promptDialog(`Rename “${label.name}”`, 'New name', label.name);
+    if (!name || name === label.name) return;
+    if (await attempt(() => api.renameLabel(this.project.id, label.id, name)) !== undefined) await this.reloadAll();
+  }
+
+  async deleteLabel(label) {
+    const count = label.trainCount + label.testCount;
+    if (!await confirmDialog(`Delete the label “${label.name}”?`, `Its ${plural(count, 'example')} are deleted too and its slot is freed. This cannot be undone.`)) return;
+    if (await attempt(() => api.deleteLabel(this.project.id, label.id)) !== undefined) await this.reloadAll();
+  }
+
+  async refreshCounts() {
+    const project = await api.project(this.project.id).catch(() => null);
+    if (!project || this.context.stale()) return;
+    this.project = project;
+    this.updateSummary();
+    for (const g of this.galleries ?? []) {
+      const label = project.labels.find(l => l.id === g.label.id);
+      if (label) g.heading.querySelector('.count').textContent = String(g.set === 'train' ? label.trainCount : label.testCount);
+    }
+  }
+
+  async reloadAll() {
+    const focusedTestId = document.activeElement?.closest?.('[data-label-id]')?.dataset.labelId;
+    const project = await api.project(this.project.id).catch(error => { showError(error); return null; });
+    if (!project || this.context.stale()) return;
+    this.project = project;
+    this.renderLabels();
+    if (focusedTestId) this.labels.querySelector(`.gallery[data-label-id="${focusedTestId}"][data-set="${this.target?.set}"]`)?.focus({ preventScroll: true });
+  }
+}
