@@ -280,4 +280,53 @@ public partial class OpTests
         GradientCheck.AssertClose([2.5f, 4.5f, 6.5f], Forward("Gemm",
             [("a", [1, 2], [1f, 2f]), ("b", [3, 2], [1f, 0f, 0f, 1f, 1f, 1f]), ("c", [1], [1f])],
             [Attr("transB", 1L), Attr("alpha", 2f), Attr("beta", 0.5f)], opset: 9));
+
+    /// <summary>
+    /// Every new op in one graph, fed from a cut input: once each batch size has been seen, a training forward and
+    /// backward allocate nothing (the shapes/axes are resolved on the stack, buffers were sized when planning).
+    /// </summary>
+    [Fact]
+    public void NewOps_TrainingStep_AllocatesNothing_OnceWarm_EvenWhenTheBatchSizeAlternates()
+    {
+        var g = new OnnxTestGraph { Opset = 13 }
+            .Input("x", -1, 4, 3, 3)
+            .Initializer("s", [1, 4, 1, 1], R(3, 4, 1, avoidNearZero: 0.2f))
+            .Initializer("two", [1], [2f])
+            .Int64Initializer("pads", [0, 0, 1, 1, 0, 0, 1, 0])
+            .Int64Initializer("split", [1, 3])
+            .Int64Initializer("starts", [1]).Int64Initializer("ends", [long.MaxValue]).Int64Initializer("axes", [2])
+            .Int64Initializer("squeeze", [2, 3]).Int64Initializer("unsqueeze", [2])
+            .Initializer("ratio", [], [0.25f])
+            .Node("Mul", ["x", "s"], "m")
+            .Node("Pad", ["m", "pads"], "p")
+            .Node("HardSwish", ["p"], "hs")
+            .Node("HardSigmoid", ["hs"], "hg")
+            .Node("Div", ["hg", "two"], "d");
+        g.Graph.Node.Add(MultiOutputNode("Split", ["d", "split"], ["a", "b"], Attr("axis", 1L)));
+        g.Node("Concat", ["b", "a"], "c", Attr("axis", 1L))
+            .Node("Slice", ["c", "starts", "ends", "axes"], "sl")
+            .Node("ReduceMean", ["sl"], "r", Attr("axes", 2L, 3))
+            .Node("Squeeze", ["r", "squeeze"], "sq")
+            .Node("Unsqueeze", ["sq", "unsqueeze"], "un")
+            .Node("Flatten", ["un"], "f");
+        g.Graph.Node.Add(MultiOutputNode("Dropout", ["f", "ratio"], ["y", "mask"]));
+        g.Output("y").Output("mask");
+        var graph = g.Build(["s"], seed: 3, "x");
+        var x = R(4, 8 * 36);
+        var dy = R(5, 8 * 4);
+        void Step(int batch)
+        {
+            graph.SetInput("x", x.AsSpan(0, batch * 36), batch);
+            graph.Forward(training: true);
+            graph.ZeroGradients();
+            graph.SeedGradient("y", dy.AsSpan(0, batch * 4));
+            graph.Backward();
+        }
+        for (int i = 0; i < 3; i++) { Step(8); Step(3); }
+        Assert.Equal([3, 4], graph.OutputShape("y").ToArray());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) { Step(8); Step(3); }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Contains(graph.Parameters["s"].Gradient.ToArray(), v => v != 0);
+    }
 }

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Tailor.Engine.Ops;
 
 /// <summary>
@@ -23,10 +25,10 @@ internal sealed class HardSigmoid : Op
 
     public override void Forward(Node output, bool training)
     {
-        ReadOnlySpan<float> x = output.Inputs[0]!.Value;
         var y = output.Value;
-        for (int i = 0; i < y.Length; i++)
-            y[i] = Math.Clamp(alpha * x[i] + beta, 0f, 1f);
+        TensorPrimitives.Multiply(output.Inputs[0]!.Value, alpha, y);
+        TensorPrimitives.Add(y, beta, y);
+        TensorPrimitives.Clamp(y, 0f, 1f, y);
     }
 
     public override void Backward(Node output)

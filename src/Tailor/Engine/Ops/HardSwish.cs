@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Tailor.Engine.Ops;
 
 /// <summary>
@@ -15,8 +17,10 @@ internal sealed class HardSwish : Op
     {
         ReadOnlySpan<float> x = output.Inputs[0]!.Value;
         var y = output.Value;
-        for (int i = 0; i < y.Length; i++)
-            y[i] = x[i] * Math.Clamp(x[i] * (1f / 6) + 0.5f, 0f, 1f);
+        TensorPrimitives.Multiply(x, 1f / 6, y);
+        TensorPrimitives.Add(y, 0.5f, y);
+        TensorPrimitives.Clamp(y, 0f, 1f, y);
+        TensorPrimitives.Multiply(y, x, y);
     }
 
     public override void Backward(Node output)
