@@ -47,12 +47,18 @@ internal abstract class Op
 internal sealed class OnnxOpAttribute(string opType) : Attribute
 {
     public string OpType { get; } = opType;
+
+    /// <summary>
+    /// True when the op can compute any output of its node, told by <see cref="OpContext.OutputIndex"/>; each used
+    /// output then gets its own op instance. Otherwise only output 0 can be used after the cut.
+    /// </summary>
+    public bool MultipleOutputs { get; init; }
 }
 
 /// <summary>All ops of this assembly, found once by their <see cref="OnnxOpAttribute"/> — no hand-kept list.</summary>
 internal static class OpRegistry
 {
-    static readonly Dictionary<string, ConstructorInfo> Constructors = Discover();
+    static readonly Dictionary<string, (ConstructorInfo Constructor, bool MultipleOutputs)> Constructors = Discover();
 
     public static IEnumerable<string> SupportedOpTypes => Constructors.Keys.Order(StringComparer.Ordinal);
 
@@ -60,8 +66,11 @@ internal static class OpRegistry
 
     public static Op Create(OpContext context)
     {
-        if (!Constructors.TryGetValue(context.OpType, out var ctor))
+        if (!Constructors.TryGetValue(context.OpType, out var entry))
             throw context.Fail($"op type '{context.OpType}' is not supported by the training engine. Supported: {string.Join(", ", SupportedOpTypes)}.");
+        var (ctor, multipleOutputs) = entry;
+        if (context.OutputIndex != 0 && !multipleOutputs)
+            throw context.Fail($"its output '{context.OutputName}' (output {context.OutputIndex}) is used after the cut, but the engine computes only this op's first output.");
         try
         {
             return (Op)ctor.Invoke([context]);
@@ -73,9 +82,9 @@ internal static class OpRegistry
         }
     }
 
-    static Dictionary<string, ConstructorInfo> Discover()
+    static Dictionary<string, (ConstructorInfo, bool)> Discover()
     {
-        var result = new Dictionary<string, ConstructorInfo>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (ConstructorInfo, bool)>(StringComparer.Ordinal);
         foreach (var type in typeof(Op).Assembly.GetTypes())
         {
             if (type.IsAbstract || !type.IsSubclassOf(typeof(Op)))
@@ -83,7 +92,7 @@ internal static class OpRegistry
             var ctor = type.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, [typeof(OpContext)])
                 ?? throw new InvalidOperationException($"{type.Name} needs a constructor taking an OpContext.");
             foreach (var attribute in type.GetCustomAttributes<OnnxOpAttribute>())
-                result.Add(attribute.OpType, ctor);
+                result.Add(attribute.OpType, (ctor, attribute.MultipleOutputs));
         }
         return result;
     }

@@ -3,13 +3,18 @@ using Tailor.Onnx;
 
 namespace Tailor.Engine;
 
-/// <summary>What an op's constructor sees: the ONNX node (attributes), the opset, and its resolved inputs.</summary>
+/// <summary>
+/// What an op's constructor sees: the ONNX node (attributes), the opset, its resolved inputs, and which of the
+/// node's outputs this op computes. A node whose several outputs are used (Split, Dropout's mask) becomes one
+/// engine node per used output, each with its own op (see <see cref="OnnxOpAttribute.MultipleOutputs"/>).
+/// </summary>
 internal sealed class OpContext
 {
     readonly NodeProto node;
 
-    public OpContext(NodeProto node, int opset, Node?[] inputs, int seed = 0)
+    public OpContext(NodeProto node, int opset, Node?[] inputs, int seed = 0, int outputIndex = 0)
     {
+        OutputIndex = outputIndex;
         Seed = seed;
         this.node = node;
         Opset = opset;
@@ -22,6 +27,15 @@ internal sealed class OpContext
     public string OpType { get; }
     public string NodeName { get; }
     public int Opset { get; }
+
+    /// <summary>Which output of the ONNX node this op computes (0 for single-output ops).</summary>
+    public int OutputIndex { get; }
+
+    /// <summary>How many outputs the ONNX node declares (Split without a 'split' list divides into this many parts).</summary>
+    public int OutputCount => node.Output.Count;
+
+    /// <summary>The name of the output this op computes.</summary>
+    public string OutputName => node.Output[OutputIndex];
 
     /// <summary>The graph's random seed, for ops that draw random numbers (Dropout).</summary>
     public int Seed { get; }

@@ -95,12 +95,10 @@ public sealed partial class SuffixGraph
             string nodeName = proto.Name.Length > 0 ? proto.Name : tensor;
             if (proto.Domain.Length > 0 && proto.Domain != "ai.onnx")
                 throw OpContext.Error(proto.OpType, nodeName, $"domain '{proto.Domain}' is not supported; only standard ONNX ops can be after the cut.");
-            if (proto.Output[0] != tensor)
-                throw OpContext.Error(proto.OpType, nodeName, $"its output '{tensor}' is used after the cut, but the engine computes only an op's first output.");
             var inputNodes = new Node?[proto.Input.Count];
             for (int i = 0; i < inputNodes.Length; i++)
                 inputNodes[i] = proto.Input[i].Length == 0 ? null : Resolve(proto.Input[i], $"{proto.OpType} node '{nodeName}'");
-            var context = new OpContext(proto, opset, inputNodes, seed);
+            var context = new OpContext(proto, opset, inputNodes, seed, outputIndex: proto.Output.IndexOf(tensor)); // one engine node per used output
             var op = OpRegistry.Create(context);
             var node = new Node(tensor, NodeKind.Computed, op, inputNodes);
             for (int i = 0; i < inputNodes.Length; i++)

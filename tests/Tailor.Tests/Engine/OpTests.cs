@@ -7,7 +7,7 @@ namespace Tailor.Tests.Engine;
 /// Each op, as a one-node ONNX graph whose float inputs are all trainable initializers: the engine's forward
 /// must match ONNX Runtime, and every input's gradient must match central finite differences.
 /// </summary>
-public class OpTests
+public partial class OpTests
 {
     record In(string Name, int[] Shape, float[] Values, bool Trainable = true);
 

@@ -350,7 +350,9 @@ public class SuffixGraphTests
         string[] expected = ["Gemm", "MatMul", "Add", "Mul", "Sub", "Conv", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
             "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Flatten", "Reshape", "Transpose", "Softmax",
             "LogSoftmax", "BatchNormalization", "Dropout", "Identity",
-            "LpNormalization"]; // beyond the issue: the L2 feature normalization of Tailor's own head
+            "LpNormalization", // beyond the issue: the L2 feature normalization of Tailor's own head
+            // issue 13: what modern classifiers use after a cut
+            "HardSwish", "HardSigmoid", "Div", "Pad", "Split", "Slice", "ReduceMean", "Squeeze", "Unsqueeze"];
         Assert.Equal(expected.Order(), OpRegistry.SupportedOpTypes);
     }
 }
