@@ -17,6 +17,7 @@ internal static partial class CliHints
         ("PrepareOptions.FeatureOutput", "--feature-output NAME"),
         ("PrepareOptions.Std", "--std"),
         ("mark some with PrepareOptions.UpdatableLayers", "mark some with tailor prepare --updatable NAME"),
+        ("ModelBuilder.ConfigureTraining or PrepareOptions.UpdatableLayers marks others", "tailor prepare --updatable marks others"),
         ("ExpandOptions.Capacity", "--capacity"),
         ("ExpandOptions.Labels", "--labels"),
         ("ExpandOptions.ClassifierLayer", "--classifier-layer"),

@@ -144,7 +144,7 @@ public sealed class TrainingPlan : IDisposable
         var unknown = chosen.Where(name => spec.UpdatableLayers.All(l => l.Name != name)).ToList();
         if (unknown.Count > 0)
             throw new TailorException($"UpdatableLayers: {string.Join(", ", unknown.Select(n => $"'{n}'"))} {(unknown.Count > 1 ? "are not" : "is not one")} of the model's updatable layers; " +
-                $"it has {allowed} (ModelBuilder.ConfigureTraining or tailor prepare --updatable marks others).");
+                $"it has {allowed} (ModelBuilder.ConfigureTraining or PrepareOptions.UpdatableLayers marks others).");
         return spec.UpdatableLayers.Where(l => chosen.Contains(l.Name)).ToList();
     }
 
