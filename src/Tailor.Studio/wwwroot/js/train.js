@@ -76,6 +76,8 @@ class TrainPage {
     this.lr = range(this.options, ['learningRate', 'learning_rate'], { min: 0.00001, max: 1, default: 0.001 });
     this.batch = range(this.options, ['batchSize', 'batch_size', 'miniBatchSize'], { min: 1, max: 256, default: 8 });
     this.k = range(this.options, ['k', 'numberOfNeighbors'], { min: 1, max: 50, default: 3 });
+    // The custom count starts at the model's default epochs (40 for the embedded ResNet18: what `tailor train` runs).
+    this.epochs = range(this.options, ['epochs'], { min: 1, max: 1000, default: 10 });
     this.l2 = range(this.options, ['l2'], { min: 0, max: 1, default: 0.0001 });
     this.build();
     if (status && isActive(status.state)) {
@@ -128,7 +130,7 @@ class TrainPage {
     this.kInput = h('input', { type: 'number', min: this.k.min, max: this.k.max, step: 1, value: this.k.default, 'data-testid': 'k' });
     this.l2Input = h('input', { type: 'number', min: this.l2.min, max: this.l2.max, step: 'any', value: this.l2.default, 'data-testid': 'l2' });
     this.seedInput = h('input', { type: 'number', min: 0, step: 1, placeholder: 'default', 'data-testid': 'seed' });
-    this.customEpochs = h('input', { type: 'number', min: 1, max: 1000, step: 1, value: 5, 'data-testid': 'custom-epochs', 'aria-label': 'Custom number of epochs' });
+    this.customEpochs = h('input', { type: 'number', min: this.epochs.min, max: this.epochs.max, step: 1, value: this.epochs.default, 'data-testid': 'custom-epochs', 'aria-label': 'Custom number of epochs' });
 
     // The slider moves on a log scale between the allowed bounds (a learning rate spans decades).
     const lo = Math.log10(Math.max(this.lr.min, this.lr.max / 1e6, 1e-8)), hi = Math.log10(this.lr.max);
