@@ -79,6 +79,9 @@ public static partial class ModelBuilder
             };
         }
 
+        // What exporters write (Constant nodes, Identity-tied initializers, shape subgraphs) becomes plain initializers.
+        model.Import((preprocessing.Height, preprocessing.Width));
+
         // The feature size as the base model declares it, read before its outputs and shapes are dropped.
         int? declaredFeatureDim = DeclaredFeatureDimension(graph, featureName);
 
@@ -154,6 +157,12 @@ public static partial class ModelBuilder
         OptimizerKind optimizer, IReadOnlyDictionary<string, Hyperparameter>? overrides = null, double lossWeight = 1,
         IReadOnlyList<LossSpec>? additionalLosses = null)
     {
+        // A parameter another node reads too (a tensor the exporter stored once) becomes the layer's own: training it must
+        // leave the other readers' value as it was, as the separate parameters they are in PyTorch.
+        foreach (var name in updatableLayers.Distinct())
+            if (model.Proto.Graph.FindNode(name) is { } node && IsCandidate(model.Proto.Graph, node))
+                foreach (int i in ParameterInputs(model.Proto.Graph, node))
+                    model.Proto.Graph.Untie(node, i);
         var layers = updatableLayers.Select(name => DescribeLayer(model.Proto.Graph, name)).ToList();
         if (layers.Count == 0)
             throw new TailorException($"At least one layer must be updatable; candidates: {string.Join(", ", CandidateLayers(model.Proto.Graph))}.");
@@ -200,11 +209,15 @@ public static partial class ModelBuilder
                 ? $"There is no layer named '{name}'. Layers that can be updatable: {shown}."
                 : $"Layer '{name}' is a {node.OpType}, which has no trainable weights. Layers that can be updatable: {shown}.");
         }
-        var parameters = node.OpType == "BatchNormalization"
-            ? new[] { node.Input[1], node.Input[2] }
-            : node.Input.Skip(1).Where(i => i.Length > 0 && graph.FindInitializer(i) is not null).ToArray();
+        var parameters = ParameterInputs(graph, node).Select(i => node.Input[i]).ToArray();
         return new UpdatableLayer { Name = name, Op = node.OpType, Parameters = parameters };
     }
+
+    /// <summary>The input indexes of a candidate layer's trainable parameters: a BatchNormalization's scale and bias (its
+    /// statistics stay: inference statistics, see the BatchNormalization op), every other layer's initializer inputs after the first.</summary>
+    internal static IEnumerable<int> ParameterInputs(GraphProto graph, NodeProto node) => node.OpType == "BatchNormalization"
+        ? [1, 2]
+        : Enumerable.Range(1, node.Input.Count - 1).Where(i => node.Input[i].Length > 0 && graph.FindInitializer(node.Input[i]) is not null);
 
     /// <summary>
     /// Resets a layer's weights: Kaiming-uniform (W ~ U(±√(6/fan_in)), b ~ U(±1/√fan_in), from
