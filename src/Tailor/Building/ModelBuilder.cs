@@ -157,6 +157,10 @@ public static partial class ModelBuilder
         OptimizerKind optimizer, IReadOnlyDictionary<string, Hyperparameter>? overrides = null, double lossWeight = 1,
         IReadOnlyList<LossSpec>? additionalLosses = null)
     {
+        // "last-block": the layers of the last block (LayerCatalog.FindLastBlock).
+        if (updatableLayers.Contains(LayerCatalog.LastBlock))
+            updatableLayers = [.. updatableLayers.SelectMany(n => n == LayerCatalog.LastBlock
+                ? LayerCatalog.FindLastBlock(model.Proto.Graph, model.Spec.ProbabilitiesOutput) : [n]).Distinct()];
         // A parameter another node reads too (a tensor the exporter stored once) becomes the layer's own: training it must
         // leave the other readers' value as it was, as the separate parameters they are in PyTorch.
         foreach (var name in updatableLayers.Distinct())

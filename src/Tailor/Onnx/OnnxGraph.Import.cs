@@ -216,7 +216,7 @@ internal static partial class OnnxGraph
 
     /// <summary>The shapes of <paramref name="tensors"/> at batch 1, from one ONNX Runtime run on a blank input; null when
     /// the model cannot be run that way (its input size unknown, or ONNX Runtime refuses it): nothing is folded then.</summary>
-    private static Dictionary<string, long[]>? ProbeShapes(ModelProto model, List<string> tensors, (int Height, int Width)? imageSize)
+    internal static Dictionary<string, long[]>? ProbeShapes(ModelProto model, List<string> tensors, (int Height, int Width)? imageSize)
     {
         var result = new Dictionary<string, long[]>();
         if (tensors.Count == 0) return result;
@@ -240,7 +240,7 @@ internal static partial class OnnxGraph
         {
             using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
             using var session = new InferenceSession(probe.ToByteArray(), options);
-            if (session.InputMetadata[inputs[0].Name].ElementDataType != TensorElementType.Float) return null;
+            if (session.InputMetadata[inputs[0].Name].ElementType != typeof(float)) return null;
             using var input = OrtValue.CreateTensorValueFromMemory(new float[dims.Aggregate(1L, (a, d) => a * d)], dims);
             using var outputs = session.Run(new RunOptions(), [inputs[0].Name], [input], tensors);
             for (int i = 0; i < tensors.Count; i++) result[tensors[i]] = outputs[i].GetTensorTypeAndShape().Shape;
