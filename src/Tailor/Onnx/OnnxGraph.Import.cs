@@ -231,6 +231,8 @@ internal static partial class OnnxGraph
             if (dims[3] <= 0) dims[3] = size.Width;
         }
         if (dims.Any(d => d <= 0)) return null;
+        if (tensors.Remove(inputs[0].Name)) result[inputs[0].Name] = dims;
+        if (tensors.Count == 0) return result;
         var probe = Subgraph(model, tensors);
         if (probe.IrVersion < 4) probe.IrVersion = 4;
         var realInputs = probe.Graph.RealInputs().ToList();
