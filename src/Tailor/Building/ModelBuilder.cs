@@ -48,6 +48,7 @@ public static partial class ModelBuilder
 
         string featureName = options.FeatureOutput ?? (embedded ? EmbeddedModels.ResNet18FeatureOutput : SingleOutput(graph, basePath));
         RequireTensor(graph, featureName, basePath);
+        string baseFeatureName = featureName;   // as the base model names it (the graph's copy may move aside below)
 
         var inputs = graph.RealInputs().ToList();
         if (inputs.Count != 1)
@@ -90,6 +91,17 @@ public static partial class ModelBuilder
         graph.Output.Clear();
         graph.ValueInfo.Clear();
         model.MakeBatchDynamic();
+        // The head's names are Tailor's: a base tensor, initializer or node of the same name (a PyTorch export's output is
+        // often 'logits', its classifier 'classifier.weight') moves aside to "base/NAME".
+        foreach (string name in new[] { FeaturesTensor, NormalizedFeaturesTensor, LogitsTensor, ProbabilitiesOutput, LabelOutput, LabelIndexTensor,
+                     LabelsInitializer, "classifier.weight", "classifier.bias", SlotMaskInitializer, "logits_masked" })
+            if (graph.TensorNames().Contains(name))
+            {
+                if (name == featureName) featureName = "base/" + name;
+                graph.RenameEverywhere(name, "base/" + name);
+            }
+        foreach (var n in graph.Node.Where(n => n.Name is ClassifierNode or "flatten_features" or "normalize_features" or "softmax" or "argmax" or "label_of_index" or SlotMaskNode))
+            n.Name = "base/" + n.Name;
         graph.RenameTensor(baseInput.Name, ImageInput);
 
         if (embedded)
@@ -121,7 +133,7 @@ public static partial class ModelBuilder
         var notes = new Dictionary<string, string>
         {
             ["base_model"] = embedded ? EmbeddedBaseNote : Path.GetFileName(basePath),
-            ["base_feature_output"] = featureName,
+            ["base_feature_output"] = baseFeatureName,
             ["feature_normalization"] = options.NormalizeFeatures ? "l2" : "none",
         };
         var spec = new UpdateSpec
