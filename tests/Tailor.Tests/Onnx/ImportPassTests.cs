@@ -29,7 +29,7 @@ public sealed class ImportPassTests
         var g = new GraphProto { Name = "shuffle" };
         g.Input.Add(OnnxGraph.TensorInfo("x", DataType.Float, null, 4, 3, 3));
         var rng = new Random(5);
-        g.Initializer.Add(OnnxTensors.FromFloats("w", [4, 4, 1, 1], Enumerable.Range(0, 16).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray()));
+        g.Initializer.Add(OnnxTensors.FromFloats("weight", [4, 4, 1, 1], Enumerable.Range(0, 16).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray()));
         string[] dims = ["n", "c", "h", "w"];
         for (int i = 0; i < 4; i++)
         {
@@ -50,7 +50,7 @@ public sealed class ImportPassTests
         g.Node.Add(OnnxGraph.Node("Transpose", "shuffle", ["r1"], ["tr"], OnnxGraph.IntsAttr("perm", 0, 2, 1, 3, 4)));
         g.Node.Add(OnnxGraph.Node("Concat", "target2", ["un", "minusOne", "uh", "uw"], ["t2"], OnnxGraph.IntAttr("axis", 0)));
         g.Node.Add(OnnxGraph.Node("Reshape", "join_groups", ["tr", "t2"], ["r2"]));
-        g.Node.Add(OnnxGraph.Node("Conv", "conv", ["r2", "w"], ["y"]));
+        g.Node.Add(OnnxGraph.Node("Conv", "conv", ["r2", "weight"], ["y"]));
         g.Output.Add(new ValueInfoProto { Name = "y" });
         var m = new ModelProto { IrVersion = 8, Graph = g };
         m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
@@ -88,7 +88,7 @@ public sealed class ImportPassTests
             float[] expected = RunOrt(original, x, batch);
             GradientCheck.AssertClose(expected, RunOrt(folded, x, batch), 1e-6f);
             // The engine builds the folded suffix and computes the same.
-            var suffix = SuffixGraph.Build(folded.Graph, ["x"], ["y"], new HashSet<string> { "w" }, 13, new Dictionary<string, int[]> { ["x"] = [4, 3, 3] });
+            var suffix = SuffixGraph.Build(folded.Graph, ["x"], ["y"], new HashSet<string> { "weight" }, 13, new Dictionary<string, int[]> { ["x"] = [4, 3, 3] });
             suffix.SetInput("x", x, batch);
             suffix.Forward(training: false);
             GradientCheck.AssertClose(expected, suffix.Output("y"), 1e-5f);
@@ -99,7 +99,7 @@ public sealed class ImportPassTests
     public void WithoutFolding_TheEngineRefusesTheShapeOp()
     {
         // What the fold replaces: the exported graph as it was.
-        var e = Assert.Throws<TailorException>(() => SuffixGraph.Build(ChannelShuffle().Graph, ["x"], ["y"], new HashSet<string> { "w" }, 13,
+        var e = Assert.Throws<TailorException>(() => SuffixGraph.Build(ChannelShuffle().Graph, ["x"], ["y"], new HashSet<string> { "weight" }, 13,
             new Dictionary<string, int[]> { ["x"] = [4, 3, 3] }));
         Assert.Contains("Shape", e.Message);
     }
