@@ -126,6 +126,85 @@ public sealed class ImportPassTests
     }
 
     [Fact]
+    public void BatchNormalization_WhoseScaleTheExporterTied_CanBeUpdatable_AndTrainsItsOwnCopy()
+    {
+        // DenseNet121 exported with constant folding: the final BatchNormalization's scale (all ones) and bias (zeros) are
+        // other layers' tensors handed on through Identity nodes; it was refused as "no trainable weights".
+        var rng = new Random(4);
+        float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5))];
+        var g = new GraphProto { Name = "densenet-like" };
+        g.Input.Add(OnnxGraph.TensorInfo("data", DataType.Float, 1, 3, 8, 8));
+        g.Initializer.Add(OnnxTensors.FromFloats("conv.w", [4, 3, 1, 1], R(12)));
+        g.Initializer.Add(OnnxTensors.FromFloats("norm1.weight", [4], [1f, 1f, 1f, 1f]));
+        g.Initializer.Add(OnnxTensors.FromFloats("norm1.bias", [4], [0f, 0f, 0f, 0f]));
+        g.Initializer.Add(OnnxTensors.FromFloats("mean", [4], R(4)));
+        g.Initializer.Add(OnnxTensors.FromFloats("var", [4], [1f, 1.5f, 0.5f, 1f]));
+        g.Initializer.Add(OnnxTensors.FromFloats("fc.w", [3, 4], R(12)));
+        g.Initializer.Add(OnnxTensors.FromFloats("fc.b", [3], R(3)));
+        g.Node.Add(OnnxGraph.Node("Identity", "", ["norm1.weight"], ["norm5.weight"]));
+        g.Node.Add(OnnxGraph.Node("Identity", "", ["norm1.bias"], ["norm5.bias"]));
+        g.Node.Add(OnnxGraph.Node("Conv", "conv", ["data", "conv.w"], ["c"]));
+        g.Node.Add(OnnxGraph.Node("BatchNormalization", "norm1", ["c", "norm1.weight", "norm1.bias", "mean", "var"], ["b1"]));
+        g.Node.Add(OnnxGraph.Node("BatchNormalization", "norm5", ["b1", "norm5.weight", "norm5.bias", "mean", "var"], ["b5"]));
+        g.Node.Add(OnnxGraph.Node("GlobalAveragePool", "", ["b5"], ["p"]));
+        g.Node.Add(OnnxGraph.Node("Flatten", "", ["p"], ["f"]));
+        g.Node.Add(OnnxGraph.Node("Gemm", "fc", ["f", "fc.w", "fc.b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        g.Output.Add(OnnxGraph.TensorInfo("logits", DataType.Float, 1, 3));
+        var m = new ModelProto { IrVersion = 7, Graph = g };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        using var dir = new Tailor.Tests.Images.TempFolder();
+        string path = dir.File("densenet-like.onnx");
+        File.WriteAllBytes(path, m.ToByteArray());
+
+        var model = ModelBuilder.Expand(path, new ExpandOptions { Capacity = 3, UpdatableLayers = ["norm5", "fc"] });
+        var bn = model.Spec.UpdatableLayers[0];
+        Assert.Equal(["norm5.weight", "norm5.bias"], bn.Parameters);
+        // norm1 still reads its own tensors: training norm5 leaves them as they were.
+        Assert.Equal(["c", "norm1.weight", "norm1.bias", "mean", "var"], model.Proto.Graph.FindNode("norm1")!.Input);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void ABiasTwoLayersShare_TrainsInTheUpdatableOne_AndTheFrozenOneKeepsItsValue_InTheWrittenModel()
+    {
+        var rng = new Random(6);
+        float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5))];
+        var g = new GraphProto { Name = "shared-bias" };
+        g.Input.Add(OnnxGraph.TensorInfo("data", DataType.Float, 1, 3, 8, 8));
+        g.Initializer.Add(OnnxTensors.FromFloats("conv1.w", [4, 3, 1, 1], R(12)));
+        g.Initializer.Add(OnnxTensors.FromFloats("conv2.w", [4, 4, 3, 3], R(144)));
+        g.Initializer.Add(OnnxTensors.FromFloats("zero_bias", [4], [0f, 0f, 0f, 0f]));   // stored once, read by both
+        g.Initializer.Add(OnnxTensors.FromFloats("fc.w", [3, 4], R(12)));
+        g.Initializer.Add(OnnxTensors.FromFloats("fc.b", [3], R(3)));
+        g.Node.Add(OnnxGraph.Node("Conv", "conv1", ["data", "conv1.w", "zero_bias"], ["c1"]));
+        g.Node.Add(OnnxGraph.Node("Relu", "", ["c1"], ["r1"]));
+        g.Node.Add(OnnxGraph.Node("Conv", "conv2", ["r1", "conv2.w", "zero_bias"], ["c2"], OnnxGraph.IntsAttr("pads", 1, 1, 1, 1)));
+        g.Node.Add(OnnxGraph.Node("GlobalAveragePool", "", ["c2"], ["p"]));
+        g.Node.Add(OnnxGraph.Node("Flatten", "", ["p"], ["f"]));
+        g.Node.Add(OnnxGraph.Node("Gemm", "fc", ["f", "fc.w", "fc.b"], ["logits"], OnnxGraph.IntAttr("transB", 1)));
+        g.Output.Add(OnnxGraph.TensorInfo("logits", DataType.Float, 1, 3));
+        var m = new ModelProto { IrVersion = 7, Graph = g };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        using var dir = new Tailor.Tests.Images.TempFolder();
+        string path = dir.File("shared.onnx");
+        File.WriteAllBytes(path, m.ToByteArray());
+
+        var model = ModelBuilder.Expand(path, new ExpandOptions { Capacity = 3, Labels = ["✊", "✋", "✌️"], UpdatableLayers = ["conv2", "fc"] });
+        string own = model.Spec.UpdatableLayers[0].Parameters[1];
+        Assert.NotEqual("zero_bias", own);
+        var result = new Tailor.Training.UpdateTask(model, Tailor.Data.LabeledFolder.Scan(TestData.HandsTrain),
+            options: new Tailor.Training.TrainingOptions { Epochs = 2, BatchSize = 8, LearningRate = 0.05 }).Run();
+        Assert.Equal(Tailor.Training.TrainingState.Completed, result.State);
+        string written = dir.File("trained.onnx");
+        model.Save(written);
+        var graph = UpdatableModel.Load(written).Proto.Graph;
+        Assert.Equal("zero_bias", graph.FindNode("conv1")!.Input[2]);
+        Assert.Equal([0f, 0f, 0f, 0f], OnnxTensors.ToFloats(graph.GetInitializer("zero_bias")));
+        Assert.Equal(own, graph.FindNode("conv2")!.Input[2]);
+        Assert.Contains(OnnxTensors.ToFloats(graph.GetInitializer(own)), v => v != 0f);
+    }
+
+    [Fact]
     public void Untie_GivesTheTrainedReaderItsOwnCopy_AndLeavesTheOthersOnTheOriginal()
     {
         var g = new GraphProto();
