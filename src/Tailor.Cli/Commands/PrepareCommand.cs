@@ -52,7 +52,8 @@ internal static class PrepareCommand
         var labelsOption = new Option<string?>("--labels") { Description = "Comma-separated labels for the first slots, e.g. \"✊,✋,✌️\"; the other slots are placeholders." };
         var prefixOption = new Option<string>("--placeholder-prefix") { Description = "Placeholder slot names are PREFIX0, PREFIX1…", DefaultValueFactory = _ => "user" };
         var updatableOption = new Option<string?>("--updatable") { Description = "Comma-separated layer names to train (default: with the embedded ResNet18, " +
-            $"{string.Join(", ", EmbeddedModels.ResNet18FineTunedLayers)} and classifier; otherwise classifier)." };
+            $"{string.Join(", ", EmbeddedModels.ResNet18FineTunedLayers)} and classifier; otherwise classifier). " +
+            "'last-block' stands for the network's last block and the layers after it (tailor layers MODEL lists them)." };
         var lossOption = new Option<string>("--loss")
         {
             Description = "The loss: cross-entropy or mse on the probabilities, optionally followed by weighted terms, each KIND[@TENSOR][:WEIGHT], " +

@@ -17,6 +17,7 @@ internal static class Registry
         InfoCommand.Create,
         ResetCommand.Create,
         StudioCommand.Create,
+        LayersCommand.Create,
         BenchCommand.Create,
     ];
 

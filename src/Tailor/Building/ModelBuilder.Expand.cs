@@ -67,6 +67,8 @@ public static partial class ModelBuilder
         var proto = OnnxModelFile.Read(path);
         proto.Graph.EnsureNodeNames();
         string? json = proto.GetMetadata(UpdateSpec.MetadataKey);
+        if (json is null)
+            proto.Import(options.Preprocessing is { } p ? (p.Height, p.Width) : null);
         UpdatableModel model = json is not null
             ? UpdatableModel.FromStoredSpec(proto, json, path)
             : AdoptClassifier(proto, options, path);

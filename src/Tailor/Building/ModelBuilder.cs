@@ -48,6 +48,7 @@ public static partial class ModelBuilder
 
         string featureName = options.FeatureOutput ?? (embedded ? EmbeddedModels.ResNet18FeatureOutput : SingleOutput(graph, basePath));
         RequireTensor(graph, featureName, basePath);
+        string baseFeatureName = featureName;   // as the base model names it (the graph's copy may move aside below)
 
         var inputs = graph.RealInputs().ToList();
         if (inputs.Count != 1)
@@ -79,6 +80,9 @@ public static partial class ModelBuilder
             };
         }
 
+        // What exporters write (Constant nodes, Identity-tied initializers, shape subgraphs) becomes plain initializers.
+        model.Import((preprocessing.Height, preprocessing.Width));
+
         // The feature size as the base model declares it, read before its outputs and shapes are dropped.
         int? declaredFeatureDim = DeclaredFeatureDimension(graph, featureName);
 
@@ -87,6 +91,17 @@ public static partial class ModelBuilder
         graph.Output.Clear();
         graph.ValueInfo.Clear();
         model.MakeBatchDynamic();
+        // The head's names are Tailor's: a base tensor, initializer or node of the same name (a PyTorch export's output is
+        // often 'logits', its classifier 'classifier.weight') moves aside to "base/NAME".
+        foreach (string name in new[] { FeaturesTensor, NormalizedFeaturesTensor, LogitsTensor, ProbabilitiesOutput, LabelOutput, LabelIndexTensor,
+                     LabelsInitializer, "classifier.weight", "classifier.bias", SlotMaskInitializer, "logits_masked" })
+            if (graph.TensorNames().Contains(name))
+            {
+                if (name == featureName) featureName = "base/" + name;
+                graph.RenameEverywhere(name, "base/" + name);
+            }
+        foreach (var n in graph.Node.Where(n => n.Name is ClassifierNode or "flatten_features" or "normalize_features" or "softmax" or "argmax" or "label_of_index" or SlotMaskNode))
+            n.Name = "base/" + n.Name;
         graph.RenameTensor(baseInput.Name, ImageInput);
 
         if (embedded)
@@ -118,7 +133,7 @@ public static partial class ModelBuilder
         var notes = new Dictionary<string, string>
         {
             ["base_model"] = embedded ? EmbeddedBaseNote : Path.GetFileName(basePath),
-            ["base_feature_output"] = featureName,
+            ["base_feature_output"] = baseFeatureName,
             ["feature_normalization"] = options.NormalizeFeatures ? "l2" : "none",
         };
         var spec = new UpdateSpec
@@ -154,6 +169,16 @@ public static partial class ModelBuilder
         OptimizerKind optimizer, IReadOnlyDictionary<string, Hyperparameter>? overrides = null, double lossWeight = 1,
         IReadOnlyList<LossSpec>? additionalLosses = null)
     {
+        // "last-block": the layers of the last block (LayerCatalog.FindLastBlock).
+        if (updatableLayers.Contains(LayerCatalog.LastBlock))
+            updatableLayers = [.. updatableLayers.SelectMany(n => n == LayerCatalog.LastBlock
+                ? LayerCatalog.FindLastBlock(model.Proto.Graph, model.Spec.ProbabilitiesOutput) : [n]).Distinct()];
+        // A parameter another node reads too (a tensor the exporter stored once) becomes the layer's own: training it must
+        // leave the other readers' value as it was, as the separate parameters they are in PyTorch.
+        foreach (var name in updatableLayers.Distinct())
+            if (model.Proto.Graph.FindNode(name) is { } node && IsCandidate(model.Proto.Graph, node))
+                foreach (int i in ParameterInputs(model.Proto.Graph, node))
+                    model.Proto.Graph.Untie(node, i);
         var layers = updatableLayers.Select(name => DescribeLayer(model.Proto.Graph, name)).ToList();
         if (layers.Count == 0)
             throw new TailorException($"At least one layer must be updatable; candidates: {string.Join(", ", CandidateLayers(model.Proto.Graph))}.");
@@ -200,11 +225,15 @@ public static partial class ModelBuilder
                 ? $"There is no layer named '{name}'. Layers that can be updatable: {shown}."
                 : $"Layer '{name}' is a {node.OpType}, which has no trainable weights. Layers that can be updatable: {shown}.");
         }
-        var parameters = node.OpType == "BatchNormalization"
-            ? new[] { node.Input[1], node.Input[2] }
-            : node.Input.Skip(1).Where(i => i.Length > 0 && graph.FindInitializer(i) is not null).ToArray();
+        var parameters = ParameterInputs(graph, node).Select(i => node.Input[i]).ToArray();
         return new UpdatableLayer { Name = name, Op = node.OpType, Parameters = parameters };
     }
+
+    /// <summary>The input indexes of a candidate layer's trainable parameters: a BatchNormalization's scale and bias (its
+    /// statistics stay: inference statistics, see the BatchNormalization op), every other layer's initializer inputs after the first.</summary>
+    internal static IEnumerable<int> ParameterInputs(GraphProto graph, NodeProto node) => node.OpType == "BatchNormalization"
+        ? [1, 2]
+        : Enumerable.Range(1, node.Input.Count - 1).Where(i => node.Input[i].Length > 0 && graph.FindInitializer(node.Input[i]) is not null);
 
     /// <summary>
     /// Resets a layer's weights: Kaiming-uniform (W ~ U(±√(6/fan_in)), b ~ U(±1/√fan_in), from

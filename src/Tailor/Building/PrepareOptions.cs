@@ -38,7 +38,9 @@ public sealed record PrepareOptions
 
     /// <summary>Layers to make updatable, by node name. Default (null): for the embedded ResNet18, the layers
     /// of <see cref="EmbeddedModels.ResNet18FineTunedLayers"/> and the classifier; for any other base model,
-    /// the classifier only (where to fine-tune an unknown network is the caller's call).</summary>
+    /// the classifier only (where to fine-tune an unknown network is the caller's call). The name <c>last-block</c> stands
+    /// for the layers of the network's last block and those after it: the candidate layers after the second-to-last join
+    /// (an Add or Concat of two computed tensors) on the way to the output.</summary>
     public IReadOnlyList<string>? UpdatableLayers { get; init; }
 
     /// <summary>The main loss, on the softmax output. Default: categorical cross-entropy.</summary>

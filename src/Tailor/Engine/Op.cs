@@ -64,6 +64,11 @@ internal static class OpRegistry
 
     public static bool IsSupported(string opType) => Constructors.ContainsKey(opType);
 
+    /// <summary>Whether the engine runs <paramref name="opType"/> and has its gradient rule: backprop can pass through it.</summary>
+    public static bool CanTrainThrough(string opType) =>
+        Constructors.TryGetValue(opType, out var entry)
+        && entry.Constructor.DeclaringType!.GetMethod(nameof(Op.Backward))!.DeclaringType != typeof(Op);
+
     public static Op Create(OpContext context)
     {
         if (!Constructors.TryGetValue(context.OpType, out var entry))

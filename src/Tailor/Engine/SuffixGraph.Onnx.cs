@@ -99,14 +99,22 @@ public sealed partial class SuffixGraph
             for (int i = 0; i < inputNodes.Length; i++)
                 inputNodes[i] = proto.Input[i].Length == 0 ? null : Resolve(proto.Input[i], $"{proto.OpType} node '{nodeName}'");
             var context = new OpContext(proto, opset, inputNodes, seed, outputIndex: proto.Output.IndexOf(tensor)); // one engine node per used output
-            var op = OpRegistry.Create(context);
+            Op op;
+            try
+            {
+                op = OpRegistry.Create(context);
+            }
+            catch (TailorException e)
+            {
+                throw WithCutHint(e, graph, proto, outputs);
+            }
             var node = new Node(tensor, NodeKind.Computed, op, inputNodes);
             for (int i = 0; i < inputNodes.Length; i++)
             {
                 if (inputNodes[i] is not { RequiresGradient: true } input)
                     continue;
                 if (!op.CanDifferentiate(i))
-                    throw context.Fail($"cannot pass a gradient to input {i} ('{input.Name}'), which depends on a trainable parameter.");
+                    throw WithCutHint(context.Fail($"cannot pass a gradient to input {i} ('{input.Name}'), which depends on a trainable parameter."), graph, proto, outputs);
                 node.RequiresGradient = true;
             }
             return node;
@@ -124,9 +132,30 @@ public sealed partial class SuffixGraph
             {
                 var declared = op.GetType().GetMethod(nameof(Op.Backward))!.DeclaringType;
                 if (declared == typeof(Op))
-                    op.Backward(node); // throws the op's "no gradient rule" error naming it
+                {
+                    try
+                    {
+                        op.Backward(node); // throws the op's "no gradient rule" error naming it
+                    }
+                    catch (TailorException e) when (graph.FindNode(op.NodeName) is { } proto)
+                    {
+                        throw WithCutHint(e, graph, proto, outputs);
+                    }
+                }
             }
         return new SuffixGraph(cutNodes, exampleShapes, outputNodes, [.. order]);
+    }
+
+    /// <summary><paramref name="error"/> (an op the engine cannot run or train through) with the nearest layer after the op
+    /// that can be the first updatable one, so the cut can move past it.</summary>
+    static TailorException WithCutHint(TailorException error, GraphProto graph, NodeProto proto, IReadOnlyList<string> outputs)
+    {
+        if (outputs.Count == 0) return error;
+        var next = Building.LayerCatalog.FirstTrainableAfter(graph, proto, outputs[0]);
+        string hint = next is null
+            ? " No layer after it can be the first updatable one: train the head only (a classifier on the features before it)."
+            : $" The nearest layer after it that can be the first updatable one is '{next.Name}' ({next.OpType}): make the updatable layers (PrepareOptions.UpdatableLayers) start there.";
+        return new TailorException(error.Message + hint, error);
     }
 
     static Node ConstantNode(NodeProto proto, string tensor)

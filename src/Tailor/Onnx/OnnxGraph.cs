@@ -84,6 +84,14 @@ internal static partial class OnnxGraph
         foreach (var v in graph.Input.Concat(graph.Output)) if (v.Name == from) v.Name = to;
     }
 
+    /// <summary>Renames a tensor wherever it appears: nodes, graph inputs and outputs, initializers and value_info.</summary>
+    public static void RenameEverywhere(this GraphProto graph, string from, string to)
+    {
+        graph.RenameTensor(from, to);
+        foreach (var t in graph.Initializer) if (t.Name == from) t.Name = to;
+        foreach (var v in graph.ValueInfo) if (v.Name == from) v.Name = to;
+    }
+
     /// <summary>Puts <paramref name="nodes"/> in front of the graph's nodes, in their order.</summary>
     public static void Prepend(this GraphProto graph, IEnumerable<NodeProto> nodes)
     {

@@ -3,6 +3,7 @@ using Tailor.Building;
 using Tailor.Data;
 using Tailor.Features;
 using Tailor.Images;
+using Tailor.Onnx;
 using Tailor.Spec;
 
 namespace Tailor.Training;
@@ -130,6 +131,8 @@ public sealed class TrainingPlan : IDisposable
         // training starts from the initial weights (the reset layers are all after the cut: the features do not change).
         bool startsOver = examples.Replays && options.StartOverWhenReplaying && TryStartOver(working);
         if (startsOver) ModelBuilder.SetLiveSlots(working, slots.LiveSlots);   // reset made every label live
+        // Graphs as exporters write them (Constant nodes, tied initializers, shape subgraphs) in the form the suffix is built from.
+        working.Proto.Import((spec.Preprocessing.Height, spec.Preprocessing.Width));
         var cut = GraphCut.Compute(working);
         return new TrainingPlan(model, train, validation, options, settings, examples, trainExamples, validationExamples, slots, working, startsOver, cut);
     }

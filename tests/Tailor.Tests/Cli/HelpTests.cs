@@ -9,7 +9,7 @@ namespace Tailor.Tests.Cli;
 [Trait("Category", "Slow")]
 public class HelpTests
 {
-    private static readonly string[] Commands = ["prepare", "train", "evaluate", "predict", "info", "reset", "studio", "bench", "bench train"];
+    private static readonly string[] Commands = ["prepare", "train", "evaluate", "predict", "info", "reset", "studio", "layers", "bench", "bench train"];
 
     private static string Help(string command)
     {
@@ -23,8 +23,8 @@ public class HelpTests
     {
         string help = Help("");
         var listed = Regex.Matches(help, @"^  ([a-z]+)\b", RegexOptions.Multiline).Select(m => m.Groups[1].Value)
-            .Where(name => name is "prepare" or "train" or "evaluate" or "predict" or "info" or "reset" or "studio" or "bench").ToList();
-        Assert.Equal(["prepare", "train", "evaluate", "predict", "info", "reset", "studio", "bench"], listed);
+            .Where(name => name is "prepare" or "train" or "evaluate" or "predict" or "info" or "reset" or "studio" or "layers" or "bench").ToList();
+        Assert.Equal(["prepare", "train", "evaluate", "predict", "info", "reset", "studio", "layers", "bench"], listed);
     }
 
     [Theory]
@@ -36,6 +36,7 @@ public class HelpTests
     [InlineData("info")]
     [InlineData("reset")]
     [InlineData("studio")]
+    [InlineData("layers")]
     [InlineData("bench")]
     [InlineData("bench train")]
     public void EveryHelp_HasAnExampleOfItsCommand_AndWritesDefaultsOneWay(string command)

@@ -30,6 +30,7 @@ public sealed class OptionFuzzTests(PreparedModelFixture model, ITestOutputHelpe
         ["predict"] = (["{model}", "{image}"], []),
         ["info"] = (["{model}"], []),
         ["reset"] = (["{model}"], [("--out", "{work}/reset.onnx")]),
+        ["layers"] = (["{model}"], []),
         ["bench train"] = ([], [("--data", "{data}"), ("--epochs", "1"), ("--tasks", "1"), ("--repeats", "1")]),
     };
 
