@@ -5,9 +5,29 @@ namespace Tailor.Tests.Cli;
 
 /// <summary>Runs the real <c>tailor</c> CLI (Tailor.Cli.dll next to the tests) in its own process, so
 /// exit codes, stdout and stderr are exactly what a user sees.</summary>
-public static class CliRunner
+public static partial class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    static CliRunner() => RestoreDefaultInterruptHandling();
+
+    /// <summary>A process started in the background by a shell without job control (<c>dotnet test … &amp;</c> in a
+    /// script) has SIGINT and SIGQUIT ignored, and every child inherits that through exec: the CLI's Ctrl+C tests would
+    /// then see their signal ignored. Children get the default disposition back, as a terminal would give them.</summary>
+    private static void RestoreDefaultInterruptHandling()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        const int SigInt = 2, SigQuit = 3;
+        string? ignored = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        if (ignored is null) return;
+        ulong mask = Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16);
+        foreach (int signal in new[] { SigInt, SigQuit })
+            if ((mask & (1UL << (signal - 1))) != 0)
+                SetSignal(signal, IntPtr.Zero);   // SIG_DFL
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "signal")]
+    private static partial IntPtr SetSignal(int signal, IntPtr handler);
 
     public static Result Run(params string[] args) => RunWith(null, args);
 
