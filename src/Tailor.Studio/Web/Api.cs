@@ -218,7 +218,16 @@ internal static class Api
             if (modelName is null) throw HttpError.BadRequest("The form holds no ONNX file: send it as the part 'model'.");
             var options = PrepareOptionsFrom(fields);
             string name = fields.GetValueOrDefault("name") ?? "";
-            return await Task.Run(() => ws.CreateProject(name, ProjectBase.FromOnnx(temp, options, Path.GetFileName(modelName))), c.RequestAborted);
+            string shownName = Path.GetFileName(modelName);
+            try
+            {
+                return await Task.Run(() => ws.CreateProject(name, ProjectBase.FromOnnx(temp, options, shownName)), c.RequestAborted);
+            }
+            catch (TailorException e) when (e.Message.Contains(temp, StringComparison.Ordinal))
+            {
+                // The library names the file it read, which is the server's temporary copy: name the user's upload.
+                throw new TailorException(e.Message.Replace(temp, $"{shownName} (uploaded)", StringComparison.Ordinal), e);
+            }
         }
         finally
         {
