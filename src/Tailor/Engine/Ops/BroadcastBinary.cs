@@ -27,6 +27,32 @@ internal abstract class BroadcastBinary : Op
     protected static Broadcast Plan(Node output) =>
         Broadcast.Create(output.Inputs[0]!.Shape, output.Inputs[1]!.Shape, output.Shape);
 
+    /// <summary>An elementwise operation over one run of a broadcast: both operands vary along the run, or one of
+    /// them is the same value for the whole run.</summary>
+    protected interface IElementwise
+    {
+        static abstract void Both(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
+        static abstract void ScalarB(ReadOnlySpan<float> a, float b, Span<float> y);
+        static abstract void ScalarA(float a, ReadOnlySpan<float> b, Span<float> y);
+    }
+
+    /// <summary><c>Y = A op B</c> with numpy broadcasting: the one forward loop of Add, Sub, Mul and Div (the kernel is a
+    /// struct type argument, so each op gets its own specialized loop).</summary>
+    protected static void ForwardWith<TKernel>(Node output) where TKernel : struct, IElementwise
+    {
+        var plan = Plan(output);
+        ReadOnlySpan<float> a = output.Inputs[0]!.Value, b = output.Inputs[1]!.Value;
+        var y = output.Value;
+        for (int run = 0; run < plan.OuterCount; run++)
+        {
+            plan.Offsets(run, out int o, out int ao, out int bo);
+            var dst = y.Slice(o, plan.Inner);
+            if (plan.AInner == 1 && plan.BInner == 1) TKernel.Both(a.Slice(ao, plan.Inner), b.Slice(bo, plan.Inner), dst);
+            else if (plan.AInner == 1) TKernel.ScalarB(a.Slice(ao, plan.Inner), b[bo], dst);
+            else TKernel.ScalarA(a[ao], b.Slice(bo, plan.Inner), dst);
+        }
+    }
+
     /// <summary>
     /// Adds <c>sign · dY</c> to the gradient of an operand, summing over the positions where that operand
     /// was repeated (its broadcast axes) — the adjoint of broadcasting.

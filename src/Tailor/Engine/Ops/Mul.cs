@@ -6,19 +6,13 @@ namespace Tailor.Engine.Ops;
 [OnnxOp("Mul")]
 internal sealed class Mul(OpContext context) : BroadcastBinary(context)
 {
-    public override void Forward(Node output, bool training)
+    public override void Forward(Node output, bool training) => ForwardWith<Product>(output);
+
+    private readonly struct Product : IElementwise
     {
-        var plan = Plan(output);
-        ReadOnlySpan<float> a = output.Inputs[0]!.Value, b = output.Inputs[1]!.Value;
-        var y = output.Value;
-        for (int run = 0; run < plan.OuterCount; run++)
-        {
-            plan.Offsets(run, out int o, out int ao, out int bo);
-            var dst = y.Slice(o, plan.Inner);
-            if (plan.AInner == 1 && plan.BInner == 1) TensorPrimitives.Multiply(a.Slice(ao, plan.Inner), b.Slice(bo, plan.Inner), dst);
-            else if (plan.AInner == 1) TensorPrimitives.Multiply(a.Slice(ao, plan.Inner), b[bo], dst);
-            else TensorPrimitives.Multiply(b.Slice(bo, plan.Inner), a[ao], dst);
-        }
+        public static void Both(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Multiply(a, b, y);
+        public static void ScalarB(ReadOnlySpan<float> a, float b, Span<float> y) => TensorPrimitives.Multiply(a, b, y);
+        public static void ScalarA(float a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Multiply(b, a, y);
     }
 
     public override void Backward(Node output)

@@ -6,19 +6,13 @@ namespace Tailor.Engine.Ops;
 [OnnxOp("Sub")]
 internal sealed class Sub(OpContext context) : BroadcastBinary(context)
 {
-    public override void Forward(Node output, bool training)
+    public override void Forward(Node output, bool training) => ForwardWith<Difference>(output);
+
+    private readonly struct Difference : IElementwise
     {
-        var plan = Plan(output);
-        ReadOnlySpan<float> a = output.Inputs[0]!.Value, b = output.Inputs[1]!.Value;
-        var y = output.Value;
-        for (int run = 0; run < plan.OuterCount; run++)
-        {
-            plan.Offsets(run, out int o, out int ao, out int bo);
-            var dst = y.Slice(o, plan.Inner);
-            if (plan.AInner == 1 && plan.BInner == 1) TensorPrimitives.Subtract(a.Slice(ao, plan.Inner), b.Slice(bo, plan.Inner), dst);
-            else if (plan.AInner == 1) TensorPrimitives.Subtract(a.Slice(ao, plan.Inner), b[bo], dst);
-            else TensorPrimitives.Subtract(a[ao], b.Slice(bo, plan.Inner), dst);
-        }
+        public static void Both(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Subtract(a, b, y);
+        public static void ScalarB(ReadOnlySpan<float> a, float b, Span<float> y) => TensorPrimitives.Subtract(a, b, y);
+        public static void ScalarA(float a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Subtract(a, b, y);
     }
 
     public override void Backward(Node output)
