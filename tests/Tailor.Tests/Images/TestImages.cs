@@ -61,6 +61,10 @@ internal static class TestImages
     /// <summary>An 8-bit RGB PNG.</summary>
     public static byte[] Png(RgbImage image) => Png(image.Width, image.Height, colorType: 2, bitDepth: 8, image.Pixels.ToArray());
 
+    /// <summary>A PNG whose header declares <paramref name="width"/>×<paramref name="height"/> 8-bit RGB pixels and whose
+    /// data holds none: what a decompression bomb looks like to a reader that checks the header first.</summary>
+    public static byte[] PngHeaderOnly(int width, int height) => Png(width, height, colorType: 2, bitDepth: 8, []);
+
     /// <summary>A PNG from raw samples (big-endian for 16 bits), row after row without filter bytes. Colour types:
     /// 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA.</summary>
     public static byte[] Png(int width, int height, byte colorType, byte bitDepth, byte[] samples, bool truncateData = false)

@@ -78,44 +78,11 @@ public sealed class StudioServerFixture : IAsyncLifetime
         return Http.PostAsync($"/api/projects/{project}/examples?label={label}&set={set}", form);
     }
 
+    /// <summary>A PNG that declares <paramref name="width"/>×<paramref name="height"/> pixels and holds none.</summary>
+    public static byte[] PngHeader(int width, int height) => Tailor.Tests.Images.TestImages.PngHeaderOnly(width, height);
+
     public static string[] HandPhotos(string set, string label) =>
         Directory.GetFiles(Path.Combine(TestData.Hands, set, label)).Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>A PNG of one row chunk that declares <paramref name="width"/>×<paramref name="height"/> pixels.</summary>
-    public static byte[] PngHeader(int width, int height)
-    {
-        var output = new MemoryStream();
-        output.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        void Chunk(string type, byte[] data)
-        {
-            var length = new byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-            output.Write(length);
-            byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
-            output.Write(typed);
-            var crc = new byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
-            output.Write(crc);
-        }
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;
-        ihdr[9] = 2;   // 8-bit RGB
-        Chunk("IHDR", ihdr);
-        Chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-        Chunk("IEND", []);
-        return output.ToArray();
-    }
 
-    private static uint Crc32(byte[] data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
-    }
 }

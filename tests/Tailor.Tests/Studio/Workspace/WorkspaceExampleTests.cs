@@ -26,42 +26,7 @@ public sealed class WorkspaceExampleTests(WorkspaceFixture fixture) : IClassFixt
         return data.ToArray();
     }
 
-    /// <summary>A PNG whose header declares <paramref name="width"/> × <paramref name="height"/> with almost no data.</summary>
-    private static byte[] PngHeader(int width, int height)
-    {
-        var output = new MemoryStream();
-        output.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        void Chunk(string type, byte[] data)
-        {
-            Span<byte> length = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-            output.Write(length);
-            byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
-            output.Write(typed);
-            Span<byte> crc = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
-            output.Write(crc);
-        }
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8; ihdr[9] = 2;   // 8-bit RGB
-        Chunk("IHDR", ihdr);
-        Chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-        Chunk("IEND", []);
-        return output.ToArray();
-    }
 
-    private static uint Crc32(byte[] data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
-    }
 
     private string[] FilesUnder(string sub) =>
         Directory.Exists(Path.Combine(fixture.Directory, sub))
@@ -169,7 +134,7 @@ public sealed class WorkspaceExampleTests(WorkspaceFixture fixture) : IClassFixt
     {
         var project = fixture.NewProject();
         var label = Ws.AddLabel(project.Id, "big");
-        byte[] bomb = PngHeader(20000, 20000);
+        byte[] bomb = Tailor.Tests.Images.TestImages.PngHeaderOnly(20000, 20000);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<TailorException>(() => Ws.AddExample(project.Id, label.Id, ExampleSet.Train, Bytes(bomb), "upload", "bomb.png"));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
