@@ -310,7 +310,17 @@ class TrainPage {
   async stop() {
     this.stopButton.disabled = true;
     this.note('Stopping after the epoch in progress: the last finished epoch is kept.');
-    if (await attempt(() => api.stopRun(this.project.id)) === undefined) this.stopButton.disabled = !this.running;
+    if (await attempt(() => api.stopRun(this.project.id)) === undefined) { this.stopButton.disabled = !this.running; return; }
+    // The event stream reports the end; should it be lost (a dropped connection), the run's status still tells it.
+    for (let i = 0; i < 240 && this.running; i++) {
+      await new Promise(resolve => setTimeout(resolve, 500));
+      const status = await api.run(this.project.id).catch(() => null);
+      if (this.running && status && !isActive(status.state)) {
+        this.source?.close();
+        this.setHistory(status.history ?? []);
+        this.finished(status);
+      }
+    }
   }
 
   /** Follows the run's event stream: first its state so far (all epochs), then live events. */
