@@ -16,7 +16,7 @@ namespace Tailor.Studio.Web;
 /// The HTTP API (see the studio contract): JSON in camelCase, ids as numbers, errors as <c>{ "error": … }</c>. Each
 /// handler is one call of the <see cref="Workspace"/> or the <see cref="RunManager"/>; nothing here trains or decides.
 /// </summary>
-internal static class Api
+internal static partial class Api
 {
     public static void Map(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping)
     {
@@ -112,7 +112,33 @@ internal static class Api
             // The file name is made of numbers only: never the project's or a label's text.
             return Results.File(ws.ModelFile(version), "application/octet-stream", $"tailor-project-{p}-version-{version}.onnx");
         });
+
+        // Part 2 (issue 12): each feature maps its endpoints in a file of its own (Api.<Feature>.cs).
+        MapRecovery(routes, ws, runs, stopping);
+        MapVersions(routes, ws, runs, stopping);
+        MapLive(routes, ws, runs, stopping);
+        MapScale(routes, ws, runs, stopping);
+        MapTransfer(routes, ws, runs, stopping);
+        MapGuidance(routes, ws, runs, stopping);
     }
+
+    /// <summary>Interrupted runs and Resume (Api.Recovery.cs).</summary>
+    static partial void MapRecovery(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
+
+    /// <summary>Model versions compared, run history (Api.Versions.cs).</summary>
+    static partial void MapVersions(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
+
+    /// <summary>Live prediction (Api.Live.cs).</summary>
+    static partial void MapLive(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
+
+    /// <summary>Big data sets (Api.Scale.cs).</summary>
+    static partial void MapScale(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
+
+    /// <summary>Import and export (Api.Transfer.cs).</summary>
+    static partial void MapTransfer(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
+
+    /// <summary>Guidance (Api.Guidance.cs).</summary>
+    static partial void MapGuidance(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping);
 
     private static void RefuseWhileRunning(RunManager runs, long projectId, string what)
     {

@@ -1,4 +1,4 @@
-// Tailor Studio: one page, five screens chosen by the address's hash (#/, #/p/<id>/collect|train|evaluate|models), so
+// Tailor Studio: one page, six screens chosen by the address's hash (#/, #/p/<id>/collect|train|evaluate|try|models), so
 // a reload or a bookmark reopens the same screen (a running training run shows live with its history).
 import { replace, h, clearError, showError } from './dom.js';
 import { api } from './api.js';
@@ -7,14 +7,15 @@ import * as collect from './collect.js';
 import * as train from './train.js';
 import * as evaluate from './evaluate.js';
 import * as models from './models.js';
+import * as tryLive from './try.js';
 
-const screens = { collect, train, evaluate, models };
-const titles = { collect: 'Collect', train: 'Train', evaluate: 'Evaluate', models: 'Models' };
+const screens = { collect, train, evaluate, try: tryLive, models };
+const titles = { collect: 'Collect', train: 'Train', evaluate: 'Evaluate', try: 'Try it', models: 'Models' };
 let cleanup = null;
 let generation = 0;
 
 function parse(hash) {
-  const match = /^#\/p\/(\d+)\/(collect|train|evaluate|models)(?:\/(.*))?$/.exec(hash);
+  const match = /^#\/p\/(\d+)\/(collect|train|evaluate|try|models)(?:\/(.*))?$/.exec(hash);
   return match ? { projectId: Number(match[1]), screen: match[2], rest: match[3] ?? '' } : { screen: 'projects' };
 }
 
