@@ -50,7 +50,9 @@ internal sealed class OpContext
 
     public bool Has(string name) => Find(name) is not null;
 
-    public long Int(string name, long defaultValue) => Find(name) is { } a ? a.I : defaultValue;
+    public long Int(string name, long defaultValue) => Find(name) is { } a
+        ? a.Type == AttributeProto.Types.AttributeType.Ints ? throw WrongType(name, "a list of integers (INTS)", "one integer (INT)") : a.I
+        : defaultValue;
 
     public float Float(string name, float defaultValue) => Find(name) is { } a ? a.F : defaultValue;
 
@@ -62,7 +64,14 @@ internal sealed class OpContext
     public string String(string name, string defaultValue) =>
         Find(name) is { } a && (a.Type == AttributeProto.Types.AttributeType.String || !a.S.IsEmpty) ? a.S.ToStringUtf8() : defaultValue;
 
-    public long[]? Ints(string name) => Find(name) is { } a ? [.. a.Ints] : null;
+    /// <summary>A list-of-integers attribute (INTS). One stored as a single INT is refused, as ONNX Runtime refuses it:
+    /// reading its (empty) list would silently mean "all axes" or "no padding".</summary>
+    public long[]? Ints(string name) => Find(name) is { } a
+        ? a.Type == AttributeProto.Types.AttributeType.Int ? throw WrongType(name, "one integer (INT)", "a list of integers (INTS)") : [.. a.Ints]
+        : null;
+
+    TailorException WrongType(string name, string stored, string needed) =>
+        Fail($"attribute '{name}' is stored as {stored}; this op takes {needed}. Re-export the model with the attribute's ONNX type.");
 
     public int[]? IntsAsInt32(string name) => Ints(name) is { } v ? Array.ConvertAll(v, x => checked((int)x)) : null;
 

@@ -182,6 +182,15 @@ public partial class OpTests
     [Fact] public void ReduceMean_SpatialKeepDims() => Check("ReduceMean", [Image(2, 3, 4, 5)], [Attr("axes", 2L, 3)]);
     [Fact] public void ReduceMean_SpatialDropDims_NegativeAxes() => Check("ReduceMean", [Image(2, 3, 2, 3)], [Attr("axes", -1L, -2), Attr("keepdims", 0L)], opset: 11);
     [Fact] public void ReduceMean_MiddleAxis() => Check("ReduceMean", [X(2, 3, 4)], [Attr("axes", [1L]), Attr("keepdims", 0L)], opset: 7);
+    [Fact]
+    public void ListAttribute_StoredAsOneInt_IsRefused_NamingIt()
+    {
+        // Read as an empty list, axes = 1 would mean "every axis": a mean over the whole tensor, silently.
+        var e = Assert.Throws<TailorException>(() => Forward("ReduceMean", [("x", [2, 3], R(1, 6))], [Attr("axes", 1L)]));
+        Assert.Contains("ReduceMean node 'n': attribute 'axes' is stored as one integer (INT)", e.Message);
+        var f = Assert.Throws<TailorException>(() => Forward("Flatten", [("x", [2, 3], R(1, 6))], [Attr("axis", [1L])]));
+        Assert.Contains("attribute 'axis' is stored as a list of integers (INTS)", f.Message);
+    }
     [Fact] public void ReduceMean_NonAdjacentAxes() => Check("ReduceMean", [X(2, 3, 4, 2)], [Attr("axes", 0L, 2)]);
     [Fact] public void ReduceMean_AllAxesByDefault() => Check("ReduceMean", [X(2, 3, 4)], []);
     [Fact] public void ReduceMean_AxesInputFromOpset18() => Check("ReduceMean", [X(2, 3, 4)], [Attr("keepdims", 0L)],
