@@ -154,13 +154,19 @@ internal static class PredictCommand
             line.Clear().AppendJoin(',', fields.Select(Quote));
             writer.WriteLine(line);
         }
-        Write(["path", "label", "probability", "error", .. slots.Select(i => labels.Names[i])]);
+        // Labels as every output shows them (escaped; one over 80 characters shortened to its start and length).
+        Write(["path", "label", "probability", "error", .. slots.Select(i => Shown.Label(labels.Names[i]))]);
         foreach (var r in rows)
-            Write([r.Path, r.Label ?? "", Number(r.Probability), r.Error ?? "", .. slots.Select(i => Number(r.Probabilities?[i]))]);
+            Write([r.Path, r.Label is { } label ? Shown.Label(label) : "", Number(r.Probability), r.Error ?? "", .. slots.Select(i => Number(r.Probabilities?[i]))]);
     }
 
     private static string Number(float? value) => value is float v ? v.ToString("0.######", CultureInfo.InvariantCulture) : "";
 
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
+    /// <summary>A field with control characters escaped as every text output escapes them (<c>\u001b</c>, <c>\r</c>): a
+    /// label or file name must not act on the terminal the CSV is printed to. Paths stay whole (never shortened).</summary>
+    private static string Quote(string field)
+    {
+        field = Shown.Text(field, int.MaxValue, int.MaxValue);
+        return field.AsSpan().IndexOfAny(",\"") >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
+    }
 }

@@ -64,6 +64,11 @@ public sealed class TerminalSafetyTests : IDisposable
         Assert.Equal(1, predict.ExitCode);   // the file that is not an image
         AssertSafe(predict, "predict");
         Assert.Contains(@"bad\u001b[31m.jpg", Flat(predict.Stderr));
+        var csv = await InProcessCli.RunAsync(["predict", model, Path.Combine(data, ClearScreen), "--format", "csv"]);
+        Assert.True(csv.ExitCode == 0, csv.Stderr);
+        AssertSafe(csv, "predict --format csv");
+        Assert.Contains(@"x\u001b[31m.jpg", csv.Stdout);
+        Assert.Contains(@"a\u001b[2Jb", csv.Stdout);
 
         // An error quoting a label (a validation label the model does not have).
         string validation = _dir.HandsSubset("validation", ("✌️", "e\u001b[2Jf", 1));
