@@ -69,7 +69,9 @@ internal sealed class Security(HostPolicy hosts)
                 return;
             }
         }
-        long cap = request.HasFormContentType ? StudioServer.MaxRequestBytes : StudioServer.MaxJsonBytes;
+        long cap = request.HasFormContentType ? StudioServer.MaxRequestBytes
+            : Api.IsImageBodyPath(request.Path) ? Workspace.MaxUploadBytes   // one image as the raw body (predict)
+            : StudioServer.MaxJsonBytes;
         if (request.ContentLength > cap)
         {
             // Refused before reading: the connection closes instead of draining the body.

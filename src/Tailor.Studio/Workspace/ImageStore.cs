@@ -48,9 +48,9 @@ internal static class ImageStore
     /// <summary>Checks the content and reads the header's size; refuses what is not an image Tailor reads and what declares
     /// too many pixels, without decoding any pixel. Returns null sizes (0 × 0) when the header itself is unreadable (the
     /// image is then stored as corrupt).</summary>
-    public static unsafe ImageHeader ReadHeader(byte[] bytes, string shownName)
+    public static unsafe ImageHeader ReadHeader(ReadOnlySpan<byte> bytes, string shownName)
     {
-        var sniffed = Sniff(bytes.AsSpan(0, Math.Min(bytes.Length, 32)))
+        var sniffed = Sniff(bytes[..Math.Min(bytes.Length, 32)])
             ?? throw new TailorException($"{shownName} is not an image Tailor reads ({ImageLoader.SupportedFormats}): its content is none of these formats, whatever its name says.");
         fixed (byte* p = bytes)
         {

@@ -143,6 +143,7 @@ public sealed partial class Workspace : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            DisposeLivePredictors();
             _db.Dispose();
             try { File.Delete(Path.Combine(Directory, OwnerFileName)); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             _lock.Dispose();

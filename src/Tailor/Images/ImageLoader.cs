@@ -172,22 +172,47 @@ public static class ImageLoader
                     ?? throw new TailorException($"'{Shown.Path(path)}' cannot be read: no memory for its {stream.Length} bytes.");
                 stream.Position = 0;
                 stream.ReadExactly(new Span<byte>((void*)data.Data, (int)stream.Length));
-                // The codec owns the memory stream (SkiaSharp hands it over), and the stream holds a reference to the data.
-                using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
-                if (codec is null)
-                    throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
-                        ? Damaged(path, Describe(created))
-                        : new TailorException($"'{Shown.Path(path)}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
-                if (!s_formats.Contains(codec.EncodedFormat))
-                    throw new TailorException(
-                        $"'{Shown.Path(path)}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
-                return DecodePixels(path, codec, spec, factor);
+                return DecodeData(path, data, spec, factor);
             }
             catch (IOException e)
             {
                 throw new TailorException($"'{Shown.Path(path)}' cannot be read: {e.Message}", e);
             }
         }
+    }
+
+    /// <summary>Decodes an image held in memory, as <see cref="Decode(string, ImagePreprocessing?, double)"/> does a file;
+    /// <paramref name="name"/> names it in messages.</summary>
+    private static unsafe RgbImage Decode(ReadOnlySpan<byte> content, string name, ImagePreprocessing? spec, double factor)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (content.IsEmpty)
+            throw new TailorException($"'{Shown.Path(name)}' is empty (0 bytes), not an image.");
+        if (UnsupportedFormat(content[..Math.Min(content.Length, 16)]) is { } format)
+            throw new TailorException(
+                $"'{Shown.Path(name)}' is a {format} image, which Tailor cannot read; supported formats: {SupportedFormats}. Convert it to PNG or JPEG.");
+        // A copy in native memory, for the reason Decode(path) gives.
+        fixed (byte* bytes = content)
+        {
+            using var data = SKData.CreateCopy((nint)bytes, (ulong)content.Length)
+                ?? throw new TailorException($"'{Shown.Path(name)}' cannot be read: no memory for its {content.Length} bytes.");
+            return DecodeData(name, data, spec, factor);
+        }
+    }
+
+    /// <summary>Decodes the encoded image in <paramref name="data"/> (the whole file); <paramref name="path"/> names it in messages.</summary>
+    private static RgbImage DecodeData(string path, SKData data, ImagePreprocessing? spec, double factor)
+    {
+        // The codec owns the memory stream (SkiaSharp hands it over), and the stream holds a reference to the data.
+        using var codec = SKCodec.Create(new SKMemoryStream(data), out var created);
+        if (codec is null)
+            throw created is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput
+                ? Damaged(path, Describe(created))
+                : new TailorException($"'{Shown.Path(path)}' is not an image Tailor can read ({SupportedFormats}): its content is not in any of these formats.");
+        if (!s_formats.Contains(codec.EncodedFormat))
+            throw new TailorException(
+                $"'{Shown.Path(path)}' is a {codec.EncodedFormat} image, which Tailor does not read; supported formats: {SupportedFormats}.");
+        return DecodePixels(path, codec, spec, factor);
     }
 
     private static TailorException Damaged(string path, string detail, Exception? inner = null)
@@ -339,6 +364,24 @@ public static class ImageLoader
     {
         CheckDestination(spec, destination);
         using var image = Decode(path, spec, 1);
+        WriteTensor(image, spec, destination);
+    }
+
+    /// <summary>Decodes an image held in memory — an upload, a webcam frame — and writes it into
+    /// <paramref name="destination"/> exactly as <see cref="LoadInto(string, ImagePreprocessing, Span{float})"/> does a
+    /// file with the same bytes (the same checks, the same tensor), without writing it anywhere.</summary>
+    /// <param name="content">The encoded image: the whole file's bytes.</param>
+    /// <param name="name">How messages name the image (a file name, "the uploaded image").</param>
+    /// <param name="spec">Size, channel order, layout, resize mode, resampler and scale of the tensor.</param>
+    /// <param name="destination">Exactly <see cref="TensorLength"/> floats: one image, no batch stride.</param>
+    /// <exception cref="TailorException">The bytes are empty, not an image in a supported format
+    /// (<see cref="SupportedFormats"/>), damaged, or declare too many pixels (the message names <paramref name="name"/>);
+    /// or the spec is not valid.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> has the wrong length.</exception>
+    public static void LoadInto(ReadOnlySpan<byte> content, string name, ImagePreprocessing spec, Span<float> destination)
+    {
+        CheckDestination(spec, destination);
+        using var image = Decode(content, name, spec, 1);
         WriteTensor(image, spec, destination);
     }
 

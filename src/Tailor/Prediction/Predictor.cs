@@ -134,6 +134,28 @@ public sealed unsafe class Predictor : IDisposable
         return Predict(batch, paths.Count, paths);
     }
 
+    /// <summary>Decodes, preprocesses and predicts one image held in memory (an upload, a webcam frame): the same answer
+    /// as <see cref="Predict(string)"/> on a file with these bytes, with nothing written to disk.</summary>
+    /// <param name="content">The encoded image: the whole file's bytes.</param>
+    /// <param name="name">How messages name the image.</param>
+    /// <exception cref="TailorException">The bytes are not a readable image (the message names <paramref name="name"/>
+    /// and says why).</exception>
+    public Classification Predict(ReadOnlySpan<byte> content, string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        float[] input = System.Buffers.ArrayPool<float>.Shared.Rent(_inputLength);
+        try
+        {
+            var tensor = input.AsSpan(0, _inputLength);
+            Images.ImageLoader.LoadInto(content, name, Model.Spec.Preprocessing, tensor);
+            return Predict(tensor, 1, [name])[0];
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(input);
+        }
+    }
+
     /// <summary>Decodes, preprocesses and predicts one image file.</summary>
     /// <exception cref="TailorException">The file is missing or not a readable image.</exception>
     public Classification Predict(string path) => Predict([path])[0];
