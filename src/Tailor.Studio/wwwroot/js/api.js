@@ -75,6 +75,13 @@ export const api = {
   resetToEmpty: id => request('POST', `${p(id)}/models/reset`, { to: 'empty' }),
   makeCurrent: (id, versionId) => request('POST', `${p(id)}/models/reset`, { versionId }),
   downloadUrl: id => `${p(id)}/models/current.onnx`,
+
+  /** The current model's answer for one image (a Blob or File): { versionId, top: [{ label, probability }], ms }. */
+  predict: (id, image, name = 'image.jpg') => {
+    const form = new FormData();
+    form.append('image', image, image.name || name);
+    return request('POST', `${p(id)}/predict`, form);
+  },
 };
 
 /** 'train' | 'test' from whatever the server sends for an example set (a name in any case, or 0/1). */

@@ -96,16 +96,9 @@ export class Camera {
 
   async toggle() {
     if (this.stream) { this.stop(); return; }
-    if (!navigator.mediaDevices?.getUserMedia) {
-      announce('This browser gives the page no camera (it needs localhost or https).');
-      return;
-    }
-    this.stream = await attempt(() => navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false }));
-    if (!this.stream) return;
-    this.video.srcObject = this.stream;
     this.stage.hidden = false;
-    await this.video.play().catch(() => {});
-    if (!this.video.videoWidth) await new Promise(resolve => this.video.addEventListener('loadedmetadata', resolve, { once: true }));
+    this.stream = await openCamera(this.video);
+    if (!this.stream) { this.stage.hidden = true; return; }
     this.startButton.textContent = 'Stop camera';
     this.capture.disabled = this.label.options.length === 0;
     document.addEventListener('keydown', this.onKeyDown);
@@ -130,23 +123,7 @@ export class Camera {
   }
 
   drawOverlay() {
-    const { videoWidth: vw, videoHeight: vh } = this.video;
-    if (!vw) return;
-    const canvas = this.overlay;
-    canvas.width = vw;
-    canvas.height = vh;
-    const g = canvas.getContext('2d');
-    const crop = cropOf(vw, vh, this.spec);
-    g.clearRect(0, 0, vw, vh);
-    g.fillStyle = 'rgba(0, 0, 0, 0.55)';
-    g.fillRect(0, 0, vw, vh);
-    g.clearRect(crop.x, crop.y, crop.width, crop.height);
-    g.strokeStyle = '#ffd84d';
-    g.lineWidth = Math.max(2, vw / 320);
-    g.strokeRect(crop.x, crop.y, crop.width, crop.height);
-    g.fillStyle = '#ffd84d';
-    g.font = `${Math.round(vh / 24)}px system-ui, sans-serif`;
-    g.fillText(`model input ${this.spec.width}×${this.spec.height}`, crop.x + 8, crop.y + vh / 20);
+    drawCropOverlay(this.overlay, this.video, this.spec);
   }
 
   startBurst() {
@@ -172,18 +149,10 @@ export class Camera {
   }
 
   grab() {
-    const { videoWidth: vw, videoHeight: vh } = this.video;
-    if (!vw) return;
-    const crop = cropOf(vw, vh, this.spec);
-    // Keep at most 512 px on the long side: well above the model's input, a fraction of a full frame's bytes.
-    const scale = Math.min(1, 512 / Math.max(crop.width, crop.height));
-    const canvas = document.createElement('canvas');
-    canvas.width = Math.round(crop.width * scale);
-    canvas.height = Math.round(crop.height * scale);
-    canvas.getContext('2d').drawImage(this.video, crop.x, crop.y, crop.width, crop.height, 0, 0, canvas.width, canvas.height);
+    const blob = grabFrame(this.video, this.spec);
+    if (!blob) return;
     const target = this.burstTarget;
     const project = this.project();
-    const blob = new Promise(resolve => canvas.toBlob(resolve, 'image/jpeg', 0.9));
     // Uploads go one after another so the order of the burst is kept and the server is never flooded.
     this.pending = this.pending.then(async () => {
       const file = new File([await blob], `camera-${Date.now()}.jpg`, { type: 'image/jpeg' });
@@ -195,4 +164,54 @@ export class Camera {
       }
     });
   }
+}
+
+// ---- shared with the Try it screen (try.js) ----
+
+/** Asks for the webcam and shows it in <video>; resolves the stream once the video has its size, or null (said why). */
+export async function openCamera(video) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    announce('This browser gives the page no camera (it needs localhost or https).');
+    return null;
+  }
+  const stream = await attempt(() => navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false }));
+  if (!stream) return null;
+  video.srcObject = stream;
+  await video.play().catch(() => {});
+  if (!video.videoWidth) await new Promise(resolve => video.addEventListener('loadedmetadata', resolve, { once: true }));
+  return stream;
+}
+
+/** Draws over the video (on a canvas laid over it) the part of the frame the model sees, the rest dimmed. */
+export function drawCropOverlay(canvas, video, spec) {
+  const { videoWidth: vw, videoHeight: vh } = video;
+  if (!vw) return;
+  canvas.width = vw;
+  canvas.height = vh;
+  const g = canvas.getContext('2d');
+  const crop = cropOf(vw, vh, spec);
+  g.clearRect(0, 0, vw, vh);
+  g.fillStyle = 'rgba(0, 0, 0, 0.55)';
+  g.fillRect(0, 0, vw, vh);
+  g.clearRect(crop.x, crop.y, crop.width, crop.height);
+  g.strokeStyle = '#ffd84d';
+  g.lineWidth = Math.max(2, vw / 320);
+  g.strokeRect(crop.x, crop.y, crop.width, crop.height);
+  g.fillStyle = '#ffd84d';
+  g.font = `${Math.round(vh / 24)}px system-ui, sans-serif`;
+  g.fillText(`model input ${spec.width}×${spec.height}`, crop.x + 8, crop.y + vh / 20);
+}
+
+/** The current frame cut to the model's crop, as a JPEG: a promise of a Blob, or null when the video has no frame yet.
+ *  At most 512 px on the long side: well above the model's input, a fraction of a full frame's bytes. */
+export function grabFrame(video, spec, longSide = 512) {
+  const { videoWidth: vw, videoHeight: vh } = video;
+  if (!vw) return null;
+  const crop = cropOf(vw, vh, spec);
+  const scale = Math.min(1, longSide / Math.max(crop.width, crop.height));
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(crop.width * scale);
+  canvas.height = Math.round(crop.height * scale);
+  canvas.getContext('2d').drawImage(video, crop.x, crop.y, crop.width, crop.height, 0, 0, canvas.width, canvas.height);
+  return new Promise(resolve => canvas.toBlob(resolve, 'image/jpeg', 0.9));
 }
