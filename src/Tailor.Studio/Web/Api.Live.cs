@@ -16,8 +16,14 @@ internal static partial class Api
     /// empty, damaged or too many pixels: 400) and never stored. A project whose model was trained on none of its labels
     /// answers 409 saying so.
     /// </summary>
-    static partial void MapLive(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping) =>
+    /// <remarks><c>GET /api/projects/{p}/predict</c> → <c>{ versionId, trainedLabels, message, ready }</c>: whether it can
+    /// answer now (the page asks before it starts the camera, so an untrained model is said, not refused frame after frame).</remarks>
+    static partial void MapLive(IEndpointRouteBuilder routes, Workspace ws, RunManager runs, CancellationToken stopping)
+    {
         routes.MapPost("/api/projects/{p:long}/predict", (HttpContext c, long p) => Predict(c, ws, p));
+        routes.MapGet("/api/projects/{p:long}/predict", (long p, CancellationToken cancellationToken) =>
+            Task.Run(() => ws.PredictReadiness(p), cancellationToken));
+    }
 
     /// <summary>Requests whose raw body is one image, capped at <see cref="Workspace.MaxUploadBytes"/> rather than the JSON
     /// cap (<see cref="Security"/>).</summary>

@@ -12,6 +12,16 @@ public sealed record LabelProbability(string Label, double Probability);
 /// <param name="Ms">Milliseconds the studio spent decoding and predicting the image.</param>
 public sealed record LivePrediction(long VersionId, IReadOnlyList<LabelProbability> Top, double Ms);
 
+/// <summary>Whether <see cref="Workspace.Predict"/> can answer for a project now (<see cref="Workspace.PredictReadiness"/>).</summary>
+/// <param name="VersionId">The project's current model version.</param>
+/// <param name="TrainedLabels">The project's labels that version was trained on.</param>
+/// <param name="Message">Null when it can predict; otherwise why not and what to do.</param>
+public sealed record LiveReadiness(long VersionId, IReadOnlyList<string> TrainedLabels, string? Message)
+{
+    /// <summary>True when the current model was trained on at least one of the project's labels.</summary>
+    public bool Ready => Message is null;
+}
+
 public sealed partial class Workspace
 {
     /// <summary>At most this many projects keep a loaded model for <see cref="Predict"/> (the least recently used one is
@@ -51,10 +61,7 @@ public sealed partial class Workspace
         var model = LiveModelFor(projectId);
         try
         {
-            if (model.Trained.Count == 0)
-                throw new TailorException(
-                    $"Project '{Shown.Label(model.ProjectName)}' has no trained label yet: its current model (version {model.VersionId}) was trained on none of its labels, " +
-                    "so it has nothing to tell apart. Add photos to the labels and train it (Train screen) first.");
+            if (Untrained(model) is { } untrained) throw new TailorException(untrained);
             _livePredicting.Wait(cancellationToken);
             try
             {
@@ -75,6 +82,27 @@ public sealed partial class Workspace
             model.Release();
         }
     }
+
+    /// <summary>Whether <see cref="Predict"/> can answer for the project now: its current version, the labels that version
+    /// was trained on, and — when none — why it cannot and what to do. Loads the version's predictor when it is not
+    /// loaded yet, so the first prediction that follows is quick.</summary>
+    /// <exception cref="TailorException">No such project.</exception>
+    public LiveReadiness PredictReadiness(long projectId)
+    {
+        var model = LiveModelFor(projectId);
+        try
+        {
+            return new LiveReadiness(model.VersionId, model.Trained, Untrained(model));
+        }
+        finally
+        {
+            model.Release();
+        }
+    }
+
+    private static string? Untrained(LiveModel model) => model.Trained.Count > 0 ? null :
+        $"Project '{Shown.Label(model.ProjectName)}' has no trained label yet: its current model (version {model.VersionId}) was trained on none of its labels, " +
+        "so it has nothing to tell apart. Add photos to the labels and train it (Train screen) first.";
 
     /// <summary>The loaded model of the project's current version and labels, acquired (the caller releases it).</summary>
     private LiveModel LiveModelFor(long projectId)

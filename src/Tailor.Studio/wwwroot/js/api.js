@@ -77,6 +77,8 @@ export const api = {
   downloadUrl: id => `${p(id)}/models/current.onnx`,
 
   /** The current model's answer for one image (a Blob or File): { versionId, top: [{ label, probability }], ms }. */
+  /** Whether the current model can predict: { versionId, trainedLabels, ready, message }. */
+  predictReadiness: id => request('GET', `${p(id)}/predict`),
   predict: (id, image, name = 'image.jpg') => {
     const form = new FormData();
     form.append('image', image, image.name || name);

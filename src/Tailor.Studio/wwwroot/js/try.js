@@ -15,6 +15,7 @@ export async function render(view, { project, stale }) {
   if (stale()) return () => {};
   const screen = new TryScreen(project, inputSpec(options));
   replace(view, screen.element);
+  await screen.ready();
   return () => screen.dispose();
 }
 
@@ -135,6 +136,27 @@ class TryScreen {
     localStorage.setItem(THRESHOLD_KEY, String(value));
   }
 
+  /** Asks whether the current model can predict; when it cannot, says why in place. True when it can. */
+  async ready() {
+    let readiness;
+    try {
+      readiness = await api.predictReadiness(this.project.id);
+    } catch (error) {
+      showError(error);
+      return false;
+    }
+    this.version.textContent = `Model version ${readiness.versionId}`;
+    this.version.dataset.version = String(readiness.versionId);
+    if (readiness.ready) {
+      this.message.hidden = true;
+      return true;
+    }
+    this.message.hidden = false;
+    this.message.replaceChildren(readiness.message + ' ', h('a', { href: `#/p/${this.project.id}/train`, text: 'Go to Train' }));
+    announce(readiness.message);
+    return false;
+  }
+
   // ---- the camera --------------------------------------------------------------------------------------------
 
   async toggle() {
@@ -143,6 +165,7 @@ class TryScreen {
       announce('Camera stopped');
       return;
     }
+    if (!await this.ready()) return;
     this.stage.hidden = false;
     this.stream = await openCamera(this.video);
     if (!this.stream) { this.stage.hidden = true; return; }
@@ -223,7 +246,6 @@ class TryScreen {
   failed(error) {
     if (error instanceof ApiError && error.status === 409) {
       this.message.hidden = false;
-      this.message.textContent = error.message;
       this.message.replaceChildren(error.message + ' ', h('a', { href: `#/p/${this.project.id}/train`, text: 'Go to Train' }));
       announce(error.message);
     } else {
@@ -240,6 +262,7 @@ class TryScreen {
   // ---- an image --------------------------------------------------------------------------------------------------
 
   async predictImage(file, source) {
+    if (!await this.ready()) return;
     if (this.preview.src) URL.revokeObjectURL(this.preview.src);
     this.preview.src = URL.createObjectURL(file);
     this.preview.hidden = false;

@@ -43,9 +43,10 @@ public sealed class TryItBrowserTests(BrowserFixture browser, ITestOutputHelper 
 
         // Before training the screen says so instead of predicting.
         await page.GotoAsync($"/#/p/{project}/try");
+        await Expect(page.GetByTestId("try-message")).ToContainTextAsync("has no trained label yet");
         await page.GetByTestId("try-camera").ClickAsync();
         await Expect(page.GetByTestId("try-message")).ToContainTextAsync("has no trained label yet");
-        await page.GetByTestId("try-camera").ClickAsync();   // stop
+        await Expect(page.GetByTestId("try-camera")).ToHaveTextAsync("Start camera");
 
         await page.GetByTestId("nav-train").ClickAsync();
         await page.GetByTestId("head").SelectOptionAsync("knn");

@@ -34,8 +34,15 @@ public sealed class ApiLiveTests(StudioServerFixture studio) : IClassFixture<Stu
         Assert.Equal(HttpStatusCode.Conflict, untrained.Status);
         Assert.Contains("has no trained label yet", untrained.Error);
         Assert.Contains("train it", untrained.Error);
+        var readiness = await studio.Get($"/api/projects/{project}/predict");
+        Assert.False(readiness.GetProperty("ready").GetBoolean());
+        Assert.Equal(untrained.Error, readiness.GetProperty("message").GetString());
 
         long knn = await Train(project, new RunRequest { Head = RunHead.Knn });
+        readiness = await studio.Get($"/api/projects/{project}/predict");
+        Assert.True(readiness.GetProperty("ready").GetBoolean());
+        Assert.Equal(knn, readiness.GetProperty("versionId").GetInt64());
+        Assert.Equal(Labels, readiness.GetProperty("trainedLabels").EnumerateArray().Select(e => e.GetString()));
         var knnAnswers = await AssertMatchesLibrary(project, knn, photos);
 
         // Many at once (more than the cores, more than the predictors' gate): every one answered, each as alone.
