@@ -33,6 +33,7 @@ public sealed partial class Workspace
     private readonly Dictionary<long, LiveModel> _live = [];
     private readonly SemaphoreSlim _livePredicting = new(Math.Max(2, Environment.ProcessorCount));
     private long _liveClock;
+    private int _liveOpen;
 
     /// <summary>
     /// Predicts one image (the whole file's bytes) with the project's <b>current</b> model version. The project keeps one
@@ -125,7 +126,8 @@ public sealed partial class Workspace
             var trained = Enumerable.Range(0, labels.Capacity)
                 .Where(i => !labels.IsPlaceholder(i) && model.Spec.TrainedExamples?.GetValueOrDefault(labels.Names[i]) > 0)
                 .Select(i => labels.Names[i]).ToList();
-            var fresh = new LiveModel(key.Version, key.Labels, key.Project, new Predictor(model), trained);
+            var fresh = new LiveModel(this, key.Version, key.Labels, key.Project, new Predictor(model), trained);
+            Interlocked.Increment(ref _liveOpen);
             fresh.TryAcquire();
             var dropped = new List<LiveModel>();
             lock (_liveGate)
@@ -169,6 +171,9 @@ public sealed partial class Workspace
         get { lock (_liveGate) return _live.Count; }
     }
 
+    /// <summary>How many loaded predictors are not disposed yet (those in the cache, and those let go but still in use).</summary>
+    internal int LivePredictorsOpen => Volatile.Read(ref _liveOpen);
+
     /// <summary>Lets every loaded model go (each is disposed when the calls using it are done).</summary>
     private void DisposeLivePredictors()
     {
@@ -183,7 +188,7 @@ public sealed partial class Workspace
 
     /// <summary>A loaded model version, counted: the cache holds one reference, each call under way one more; the
     /// predictor is disposed when the count reaches zero.</summary>
-    private sealed class LiveModel(long versionId, long labelsVersion, string projectName, Predictor predictor, IReadOnlyList<string> trained)
+    private sealed class LiveModel(Workspace owner, long versionId, long labelsVersion, string projectName, Predictor predictor, IReadOnlyList<string> trained)
     {
         private int _references = 1;
 
@@ -208,7 +213,9 @@ public sealed partial class Workspace
         {
             bool last;
             lock (this) last = --_references == 0;
-            if (last) Predictor.Dispose();
+            if (!last) return;
+            Predictor.Dispose();
+            Interlocked.Decrement(ref owner._liveOpen);
         }
     }
 }

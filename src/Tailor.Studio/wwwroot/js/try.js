@@ -188,6 +188,7 @@ class TryScreen {
 
   pause() {
     this.running = false;
+    delete this.live.dataset.running;
   }
 
   resume() {

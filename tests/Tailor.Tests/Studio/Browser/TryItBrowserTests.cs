@@ -101,6 +101,24 @@ public sealed class TryItBrowserTests(BrowserFixture browser, ITestOutputHelper 
         output.WriteLine($"live: {a1 - a0} frames answered in {(t1 - t0) / 1000:0.0} s = {(a1 - a0) * 1000 / (t1 - t0):0.0} predictions/s; page rate {await live.GetAttributeAsync("data-rate")}/s; {await page.GetByTestId("try-state").TextContentAsync()}");
         await studio.ScreenshotAsync("try", fullPage: false);
 
+        // A hidden tab sends no frame; shown again, the frames go on.
+        await page.EvaluateAsync("""
+            () => {
+              Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+              document.dispatchEvent(new Event('visibilitychange'));
+            }
+            """);
+        await Expect(live).Not.ToHaveAttributeAsync("data-running", "true");
+        int hidden = int.Parse((await live.GetAttributeAsync("data-answered"))!, CultureInfo.InvariantCulture);
+        await page.EvaluateAsync("""
+            () => {
+              Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+              document.dispatchEvent(new Event('visibilitychange'));
+            }
+            """);
+        await Expect(live).ToHaveAttributeAsync("data-running", "true");
+        await page.WaitForFunctionAsync($"() => Number(document.querySelector('[data-testid=try-live]').dataset.answered) >= {hidden + 2}");
+
         // A number key adds the frame on show to that label's training photos, said once.
         var second = page.Locator($"[data-testid=live-predictions] [data-testid=prediction][data-label=\"{Labels[1]}\"]");
         await Expect(second.GetByTestId("train-count")).ToHaveTextAsync("10 photos");

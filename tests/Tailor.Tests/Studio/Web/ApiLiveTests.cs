@@ -76,6 +76,20 @@ public sealed class ApiLiveTests(StudioServerFixture studio) : IClassFixture<Stu
         var logregAnswers = await AssertMatchesLibrary(project, logreg, photos);
         Assert.NotEqual(knnAnswers, logregAnswers);
 
+        // Predictions while the current version changes under them: each is answered, by one version or the other,
+        // with that version's answer (a predictor let go while in use is disposed only when its last call is done).
+        var during = Enumerable.Range(0, 16).Select(i => PostImage(project, File.ReadAllBytes(photos[i % photos.Length]))).ToList();
+        for (int i = 0; i < 4; i++)
+            await studio.Post($"/api/projects/{project}/models/reset", new { versionId = i % 2 == 0 ? knn : logreg });
+        var answered = await Task.WhenAll(during);
+        for (int i = 0; i < answered.Length; i++)
+        {
+            Assert.True(answered[i].Status == HttpStatusCode.OK, $"request {i}: {answered[i].Status} {answered[i].Error}");
+            long by = answered[i].Body.GetProperty("versionId").GetInt64();
+            Assert.Equal((by == knn ? knnAnswers : by == logreg ? logregAnswers : throw new Xunit.Sdk.XunitException($"version {by}"))[i % photos.Length],
+                Probabilities(answered[i].Body));
+        }
+
         // Reset to the k-NN version: its answers again.
         await studio.Post($"/api/projects/{project}/models/reset", new { versionId = knn });
         Assert.Equal(knnAnswers, await AssertMatchesLibrary(project, knn, photos));
