@@ -28,6 +28,8 @@ public sealed partial class Workspace
     /// let go first): a ResNet18 predictor holds about 100 MB of native memory.</summary>
     public const int MaxLivePredictors = 2;
 
+    private const string UnnamedImage = "the image";
+
     private readonly object _liveGate = new();
     private readonly object _liveBuild = new();
     private readonly Dictionary<long, LiveModel> _live = [];
@@ -67,7 +69,16 @@ public sealed partial class Workspace
             try
             {
                 long started = Stopwatch.GetTimestamp();
-                var classification = model.Predictor.Predict(image, name is { Length: > 0 } ? name : "the image");
+                Classification classification;
+                try
+                {
+                    classification = model.Predictor.Predict(image, name is { Length: > 0 } ? name : UnnamedImage);
+                }
+                catch (TailorException e) when (e.Message.StartsWith($"'{UnnamedImage}'", StringComparison.Ordinal))
+                {
+                    // The library quotes the name it was given, as a file name: an image without one is "The image".
+                    throw new TailorException("The image" + e.Message[(UnnamedImage.Length + 2)..], e);
+                }
                 double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 var labels = model.Predictor.Model.Spec.Labels;
                 var top = classification.Top(labels.Capacity, labels).Select(t => new LabelProbability(t.Label, t.Probability)).ToList();

@@ -68,6 +68,7 @@ public sealed class ApiLiveTests(StudioServerFixture studio) : IClassFixture<Stu
         byte[] photo = File.ReadAllBytes(photos[0]);
         var damaged = await PostImage(project, photo[..(photo.Length / 3)]);
         Assert.Equal(HttpStatusCode.BadRequest, damaged.Status);
+        Assert.StartsWith("The image is not an image Tailor can read", damaged.Error);
         Assert.Contains("damaged or truncated", damaged.Error);
 
         // A new run makes a new current version: the next answer comes from it.
