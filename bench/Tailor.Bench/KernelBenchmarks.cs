@@ -60,6 +60,13 @@ internal static class KernelBenchmarks
             Console.Error.WriteLine("This CPU has no AVX/FMA: Tailor's GEMM runs its scalar path and there is no Vector256 FMA peak to compare with.");
             return 1;
         }
+        if (Environment.GetEnvironmentVariable("TAILOR_BENCH_FINETUNE_ONLY") == "1")
+        {
+            // Profiling aid: only the default fine-tuning step, on this process's threads (a profiler attaches to it).
+            var t = DefaultFineTuningStep(32);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"finetune32 {Environment.ProcessorCount} thread(s): median {t.Median * 1e3:F2} ms, spread {t.Spread:P0}"));
+            return 0;
+        }
         if (child)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(MeasureAll(Console.Error), Measure.Json));

@@ -56,19 +56,57 @@ public class ParityReportTests
     }
 
     [Fact]
+    public void MaskedRelativeError_LeavesOutNoiseFloorGradients_ButNotAWrongUpdateOfARealGradient()
+    {
+        // Three elements after one Adam step of lr 0.01: a real gradient (1.0), one at the noise floor (1e-6: rounding,
+        // which Adam turns into ±lr), one exactly zero in both engines (a dead ReLU: no update on either side).
+        float[] before = [0f, 0f, 0f];
+        float[] torch = [-0.01f, 0.01f, 0f];
+        float[] noiseFlipped = [-0.01f, -0.01f, 0f];   // the noise-floor element went the other way
+        float[] wrong = [-0.012f, 0.01f, 0f];          // the real gradient's update is 20% off (a broken op or optimizer)
+        float[][] tailorG = [[1f, -1e-6f, 0f]], torchG = [[1f, 1e-6f, 0f]];
+
+        // Unmasked, rounding noise looks like a 200% error; masked, it is left out (and counted).
+        Assert.Equal(2.0, ParityReport.RelativeError(before, noiseFlipped, torch), 6);
+        var (noise, masked) = ParityReport.MaskedRelativeError(before, noiseFlipped, torch, tailorG, torchG);
+        Assert.Equal(0, noise);
+        Assert.Equal(1, masked);
+        // A wrong update of an element above the floor still fails.
+        var (error, _) = ParityReport.MaskedRelativeError(before, wrong, torch, tailorG, torchG);
+        Assert.Equal(0.2, error, 4);
+        Assert.False(ParityReport.Passes(error));
+        // An element is left out when it is at the floor at ANY step so far, in either engine (the floor is relative to
+        // each step's largest gradient).
+        float[][] tailor2 = [[1f, 0.5f, 0f], [100f, 5e-3f, 0f]], torch2 = [[1f, 0.5f, 0f], [100f, 5e-3f, 0f]];
+        Assert.Equal(1, ParityReport.MaskedRelativeError(before, noiseFlipped, torch, tailor2, torch2).Masked);
+        Assert.Throws<ArgumentException>(() => ParityReport.MaskedRelativeError(before, torch, torch, tailorG, [[1f]]));
+    }
+
+    [Fact]
+    public void GradientError_IsTheLargestDeviation_OverTheLargestGradient_AndAMatchNeedsItWithinItsTolerance()
+    {
+        Assert.Equal(0.01, ParityReport.GradientError([2f, -0.01f], [2f, 0.01f]), 6);
+        Assert.True(double.IsPositiveInfinity(ParityReport.GradientError([1e-3f], [0f])));
+        string[] layers = ["fc"];
+        Assert.Equal("match", new ParityReport.Row("m", layers, 1e-5, 1e-5, true, GradientError: 5e-4).Verdict);
+        Assert.Equal("MISMATCH", new ParityReport.Row("m", layers, 1e-5, 1e-5, true, GradientError: 2e-3).Verdict);
+        Assert.Equal("MISMATCH", new ParityReport.Row("m", layers, 1e-5, 1e-5, true, GradientError: double.NaN).Verdict);
+    }
+
+    [Fact]
     public void Table_IsMarkdown_OneRowPerModel_WithTheRefusalInItsCell()
     {
         string table = ParityReport.Table([
-            new ParityReport.Row("squeezenet", ["/a/Conv", "/b/Conv"], 7.9e-6, 4.4e-3, true),
+            new ParityReport.Row("squeezenet", ["/a/Conv", "/b/Conv"], 7.9e-6, 4.4e-3, true, GradientError: 1.2e-5, AdamDrift: 0.1),
             new ParityReport.Row("efficientnet", ["/c/Gemm"], 2e-1, 1e-3, true, WorstTensor: "c.weight"),
             new ParityReport.Row("mobilenet", ["/d/Conv"], null, null, null, Refusal: "Clip node 'x|y': min must be a frozen initializer"),
         ]);
         var lines = table.TrimEnd().Split('\n');
         Assert.Equal(5, lines.Length);
-        Assert.StartsWith("| model | layers trained | SGD rel. error (1 step) | Adam rel. error (3 steps) | frozen unchanged | verdict |", lines[0]);
-        Assert.Equal("| squeezenet | `/a/Conv`, `/b/Conv` | 7.9e-6 | 4.4e-3 | yes | match |", lines[2]);
-        Assert.Equal("| efficientnet | `/c/Gemm` | 2.0e-1 | 1.0e-3 | yes | MISMATCH (worst: `c.weight`) |", lines[3]);
-        Assert.Equal(@"| mobilenet | `/d/Conv` | — | — | — | cannot train yet: Clip node 'x\|y': min must be a frozen initializer |", lines[4]);
+        Assert.StartsWith("| model | layers trained | gradient rel. error (4 steps) | SGD rel. error (1 step) | Adam rel. error (3 steps) | Adam free-run drift | frozen unchanged | verdict |", lines[0]);
+        Assert.Equal("| squeezenet | `/a/Conv`, `/b/Conv` | 1.2e-5 | 7.9e-6 | 4.4e-3 | 1.0e-1 | yes | match |", lines[2]);
+        Assert.Equal("| efficientnet | `/c/Gemm` | — | 2.0e-1 | 1.0e-3 | — | yes | MISMATCH (worst: `c.weight`) |", lines[3]);
+        Assert.Equal(@"| mobilenet | `/d/Conv` | — | — | — | — | — | cannot train yet: Clip node 'x\|y': min must be a frozen initializer |", lines[4]);
     }
 
     [Fact]
