@@ -56,8 +56,9 @@ internal static class ParityReport
     /// <param name="before">The tensor before the step.</param>
     /// <param name="tailor">Tailor's tensor after it.</param>
     /// <param name="torch">PyTorch's tensor after it, from the same before.</param>
-    /// <param name="tailorGradients">Tailor's gradient of the tensor at each step so far.</param>
-    /// <param name="torchGradients">PyTorch's gradient at the same weights, at each step so far.</param>
+    /// <param name="tailorGradients">Tailor's gradient of the tensor at each step so far, as the optimizer sees it (with
+    /// the L2 decay λ·w added: where ∇ and λ·w nearly cancel, their sum is rounding too).</param>
+    /// <param name="torchGradients">PyTorch's gradient at the same weights, at each step so far, likewise.</param>
     public static (double Error, int Masked) MaskedRelativeError(ReadOnlySpan<float> before, ReadOnlySpan<float> tailor, ReadOnlySpan<float> torch,
         IReadOnlyList<float[]> tailorGradients, IReadOnlyList<float[]> torchGradients)
     {
