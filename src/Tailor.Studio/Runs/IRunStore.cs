@@ -39,4 +39,15 @@ public interface IRunStore
 
     /// <summary>Records how a run ended.</summary>
     void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId);
+
+    /// <summary>Where a network run's checkpoint is written after each epoch is recorded (one file, replaced atomically), so
+    /// that a run the process is killed during can resume (<see cref="InterruptedRun"/>); null: no checkpoints (the default).</summary>
+    string? CheckpointPath(long runId) => null;
+
+    /// <summary>The project's latest run when the process was stopped during it; null when there is none (the default).</summary>
+    InterruptedRun? InterruptedRun(long projectId) => null;
+
+    /// <summary>Marks an interrupted run as running again for Resume, keeping its first <paramref name="keepEpochs"/> recorded
+    /// epochs (those its checkpoint holds) and forgetting any later one (trained again, the same, from the checkpoint).</summary>
+    void ReopenRun(long runId, int keepEpochs) => throw new NotSupportedException("This store keeps no interrupted runs.");
 }

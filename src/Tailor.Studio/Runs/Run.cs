@@ -29,20 +29,22 @@ internal sealed class Run
     private double? _pendingRate;
     private int _epochsBegun;   // epochs of this run that began (under _gate, with the pending rate applied as each began)
     private UpdateTask? _task;
+    private readonly InterruptedRun? _resume;   // the interrupted run this one continues (same run id), or null
 
     public Run(IRunStore store, long projectId, long runId, RunRequest request, UpdatableModel model, IReadOnlyList<string>? layers,
-        IReadOnlyList<EpochRecord> prior, Action<RunEvent> published)
+        IReadOnlyList<EpochRecord> prior, Action<RunEvent> published, InterruptedRun? resume = null)
     {
         _store = store;
         _model = model;
         _layers = layers;
         _published = published;
-        _history = [.. prior];
+        _resume = resume;
         int first = prior.Count == 0 ? 1 : prior[^1].Epoch + 1;
+        _history = [.. prior, .. resume?.Epochs ?? []];
         bool network = request.Head == RunHead.NeuralNetwork;
         model.Spec.Hyperparameters.TryGetValue(HyperparameterNames.LearningRate, out _learningRateDomain);
         double? rate = network ? request.LearningRate ?? _learningRateDomain?.Default : null;
-        _status = new RunStatus(runId, projectId, request, RunState.Preparing, 0, network ? request.Epochs : 1, first, rate,
+        _status = new RunStatus(runId, projectId, request, RunState.Preparing, resume?.EpochsDone ?? 0, network ? request.Epochs : 1, first, rate,
             [.. _history], null, null, null);
     }
 
@@ -173,6 +175,12 @@ internal sealed class Run
         var model = _model!;
         var request = _status.Request;
         int before = _status.FirstEpoch - 1;   // epochs of the history before this run
+        long runId = _status.RunId;
+        // A checkpoint after every epoch (the studio's store keeps one per run): a run the process is killed during resumes
+        // from its last epoch, the same as if it had never stopped (InterruptedRun, RunManager.Resume).
+        string? checkpoint = _store.CheckpointPath(runId);
+        var resumeHistory = new TrainingHistory();
+        foreach (var e in _resume?.Epochs ?? []) resumeHistory.Add(e with { Epoch = e.Epoch - before });
         var options = new TrainingOptions
         {
             Epochs = request.Epochs,
@@ -185,9 +193,10 @@ internal sealed class Run
             KeepBest = false,
             // The workspace leaves out the images it knows are corrupt; one that still fails to decode is skipped and named.
             SkipBadExamples = true,
+            ResumeFrom = _resume is { EpochsDone: > 0, CheckpointPath: { } from } ? from : null,
+            ResumeHistory = _resume is { EpochsDone: > 0 } ? resumeHistory : null,
         };
         var task = _task = new UpdateTask(model, train, test, options);
-        long runId = _status.RunId;
         task.FeaturesProgress += (_, p) => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total });
         task.TrainingBegan += (_, b) =>
         {
@@ -211,6 +220,9 @@ internal sealed class Run
         {
             var record = r with { Epoch = before + r.Epoch };
             _store.RecordEpoch(runId, record);
+            // Recorded first, then checkpointed: a kill in between leaves the checkpoint one epoch behind the table, and
+            // Resume trains that epoch again (the same) instead of continuing from weights whose epoch is not in the table.
+            if (checkpoint is not null) task.SaveCheckpoint(checkpoint, r.Epoch);
             ApplyPendingRate(task.Context);
             Update(s =>
             {

@@ -60,6 +60,47 @@ public sealed class RunManager : IDisposable
         return run.Status();
     }
 
+    /// <summary>
+    /// Continues a run the studio was stopped during (<see cref="IRunStore.InterruptedRun"/>): the same run, from the
+    /// checkpoint of its last recorded epoch, with its history; its remaining epochs are numbered on. With the same seed
+    /// the final weights are those of a run never interrupted. A run with no epoch checkpointed starts its epochs again.
+    /// </summary>
+    /// <returns>The run's first status (<see cref="RunState.Preparing"/>, its epoch the epochs already done).</returns>
+    /// <exception cref="TailorException">A run is going on the project; <paramref name="runId"/> is not the project's
+    /// interrupted run; it cannot resume (a k-NN or logistic-regression run, or the current model changed: the message
+    /// says so and to run it again).</exception>
+    public RunStatus Resume(long projectId, long runId)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfActive(projectId);
+        }
+        var interrupted = _store.InterruptedRun(projectId);
+        if (interrupted is null || interrupted.RunId != runId)
+            throw new TailorException($"Run {runId} of project {projectId} cannot resume: only the project's latest run, when the studio was stopped during it, can" +
+                (interrupted is null ? " (the project has none)." : $" (that is run {interrupted.RunId})."));
+        if (!interrupted.Resumable) throw new TailorException($"Run {runId} cannot resume: {interrupted.WhyNot}");
+        var request = interrupted.Request;
+        var (model, fromBase) = ModelFor(projectId, request);
+        var layers = Check(request, model.Spec);
+        var prior = !fromBase ? _store.PriorEpochs(projectId) : [];
+        int before = prior.Count == 0 ? 0 : prior[^1].Epoch;
+        if (interrupted.Epochs.Count > 0 && interrupted.Epochs[0].Epoch != before + 1)
+            throw new TailorException($"Run {runId} cannot resume: its epochs begin at {interrupted.Epochs[0].Epoch}, but the current model's history ends at epoch {before}. Run it again.");
+        Run run;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfActive(projectId);
+            _store.ReopenRun(runId, interrupted.EpochsDone);
+            run = new Run(_store, projectId, runId, request, model, layers, prior, e => Published?.Invoke(e), interrupted);
+            _runs[projectId] = run;
+        }
+        run.Start();
+        return run.Status();
+    }
+
     /// <summary>Asks the project's run to stop after the current mini-batch (or feature batch). The model of the last
     /// finished epoch is committed; when no epoch finished, nothing is and the run's message says so.</summary>
     /// <returns>False when no run is going on the project.</returns>

@@ -80,5 +80,7 @@ internal static class Migrations
             evaluation TEXT NULL
         );
         """,
+        // recovery (issue 12): the model version a run started from, so an interrupted run resumes only on that model.
+        "ALTER TABLE runs ADD COLUMN from_version INTEGER NULL;",
     ];
 }

@@ -42,7 +42,8 @@ public sealed record ExamplePage(int Total, IReadOnlyList<ExampleInfo> Items);
 public sealed record ModelVersionInfo(long Id, long ProjectId, long? RunId, string Kind, DateTimeOffset Created, bool IsCurrent, double? Accuracy);
 
 /// <summary>A recorded run.</summary>
-/// <param name="State">running, completed, cancelled or failed (a run the studio was stopped during is failed, with a reason).</param>
+/// <param name="State">running, completed, cancelled, failed or interrupted (the studio stopped during the run: killed, or
+/// the machine went down; <see cref="Workspace.InterruptedRun"/> says whether it can resume).</param>
 public sealed record RunInfo(long Id, long ProjectId, RunRequest Request, string State, string? Reason, DateTimeOffset Started, DateTimeOffset? Ended,
     long? ModelVersionId, IReadOnlyList<EpochRecord> Epochs);
 

@@ -58,8 +58,11 @@ public sealed partial class Workspace : IRunStore
         return Write(transaction =>
         {
             RequireProject(projectId, transaction);
-            return Scalar<long>("INSERT INTO runs (project, request, state, started) VALUES ($p, $req, 'running', $now) RETURNING id;", transaction,
-                ("$p", projectId), ("$req", JsonSerializer.Serialize(request, s_json)), ("$now", Now()));
+            long run = Scalar<long>(
+                "INSERT INTO runs (project, request, state, started, from_version) VALUES ($p, $req, 'running', $now, (SELECT current_version FROM projects WHERE id = $p)) RETURNING id;",
+                transaction, ("$p", projectId), ("$req", JsonSerializer.Serialize(request, s_json)), ("$now", Now()));
+            ForgetInterruptedLocked(projectId, run, transaction);
+            return run;
         });
     }
 
@@ -100,8 +103,10 @@ public sealed partial class Workspace : IRunStore
     public void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId) => Write(transaction =>
     {
         RequireRun(runId, transaction);
-        return Execute("UPDATE runs SET state = $s, reason = $reason, ended = $now, model_version = coalesce($v, model_version) WHERE id = $r;", transaction,
+        int changed = Execute("UPDATE runs SET state = $s, reason = $reason, ended = $now, model_version = coalesce($v, model_version) WHERE id = $r;", transaction,
             ("$s", state.ToString().ToLowerInvariant()), ("$reason", reason), ("$now", Now()), ("$v", modelVersionId), ("$r", runId));
+        DeleteCheckpoint(runId);   // an ended run is never resumed
+        return changed;
     });
 
     /// <summary>A project's runs, newest first, each with its epochs.</summary>

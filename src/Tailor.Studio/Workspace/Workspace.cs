@@ -72,6 +72,7 @@ public sealed partial class Workspace : IDisposable
             Migrate(db, full);
             var workspace = new Workspace(full, lockFile, db);
             workspace.MarkInterruptedRuns();
+            workspace.Sweep();
             return workspace;
         }
         catch (SqliteException e)
@@ -127,13 +128,6 @@ public sealed partial class Workspace : IDisposable
             Execute(db, $"PRAGMA user_version = {step + 1};", transaction);
             transaction.Commit();
         }
-    }
-
-    private void MarkInterruptedRuns()
-    {
-        lock (_gate)
-            Execute(_db, "UPDATE runs SET state = 'failed', reason = 'the studio stopped during the run', ended = $now WHERE state = 'running';",
-                null, ("$now", Now()));
     }
 
     /// <summary>Closes the database and releases the workspace lock.</summary>

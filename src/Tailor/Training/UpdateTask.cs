@@ -62,6 +62,11 @@ public sealed partial class UpdateTask
 
     internal void RequestStop() => _stopRequested = true;
 
+    /// <summary>Writes a checkpoint of the weights as they are now (from an <see cref="EpochEnded"/> handler: that epoch's),
+    /// for a caller that records the epoch elsewhere first (the studio: its database, then the checkpoint).</summary>
+    internal void SaveCheckpoint(string path, int epochsCompleted) =>
+        (_session ?? throw new InvalidOperationException("The task has not started training.")).SaveCheckpoint(path, epochsCompleted);
+
     /// <summary>Runs the task on a worker thread.</summary>
     /// <exception cref="TailorException">Bad options or data found before training starts (a value outside
     /// the model's allowed values, a label beyond the capacity, an op the engine cannot train…).</exception>
