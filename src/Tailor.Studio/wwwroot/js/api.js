@@ -84,6 +84,9 @@ export const api = {
     form.append('image', image, image.name || name);
     return request('POST', `${p(id)}/predict`, form);
   },
+  // recovery: the run the studio was stopped during (or null), and Resume.
+  interruptedRun: id => request('GET', `${p(id)}/run/interrupted`),
+  resumeRun: (id, run) => request('POST', `${p(id)}/runs/${run}/resume`, {}),
 };
 
 /** 'train' | 'test' from whatever the server sends for an example set (a name in any case, or 0/1). */

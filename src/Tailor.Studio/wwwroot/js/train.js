@@ -64,6 +64,7 @@ class TrainPage {
   }
 
   dispose() {
+    this.disposed = true;
     this.source?.close();
     this.chart?.destroy();
     window.removeEventListener('resize', this.onResize);
@@ -71,7 +72,8 @@ class TrainPage {
 
   async load() {
     const id = this.project.id;
-    const [options, status] = await Promise.all([api.options(id).catch(() => null), api.run(id).catch(() => null)]);
+    const [options, status, interrupted] = await Promise.all([api.options(id).catch(() => null), api.run(id).catch(() => null),
+      api.interruptedRun(id).catch(() => null)]);
     this.options = options ?? {};
     this.lr = range(this.options, ['learningRate', 'learning_rate'], { min: 0.00001, max: 1, default: 0.001 });
     this.batch = range(this.options, ['batchSize', 'batch_size', 'miniBatchSize'], { min: 1, max: 256, default: 8 });
@@ -84,6 +86,9 @@ class TrainPage {
       this.setHistory(status.history ?? status.epochs ?? []);
       this.showStatus(status);
       this.follow();
+    } else if (interrupted) {
+      this.setHistory([...await this.priorHistory(), ...(interrupted.epochs ?? [])]);
+      this.showInterrupted(interrupted);
     } else if (status && status.modelVersionId === this.project.currentVersionId) {
       // The last run made the current model: its history is the model's.
       this.setHistory(status.history ?? []);
@@ -98,7 +103,8 @@ class TrainPage {
    *  last reset (a run that starts again at epoch 1), shown only while the current model is the latest run's. */
   async priorHistory() {
     const runs = await api.runs(this.project.id).catch(() => []);
-    const sorted = [...runs].sort((a, b) => a.id - b.id);
+    // An interrupted run made no model: the history is that of the runs before it (its own epochs come with it).
+    const sorted = [...runs].filter(r => String(r.state) !== 'interrupted').sort((a, b) => a.id - b.id);
     const latest = sorted.at(-1);
     if (!latest || latest.modelVersionId !== this.project.currentVersionId) return [];
     const epochs = [];
@@ -162,6 +168,7 @@ class TrainPage {
         h('button', { type: 'button', 'data-testid': 'train-custom', text: 'epochs', onclick: () => this.start(Number(this.customEpochs.value)) })));
     this.trainOnce = h('button', { type: 'button', class: 'primary', 'data-testid': 'train-head', text: 'Train', onclick: () => this.start(1) });
     this.stopButton = h('button', { type: 'button', class: 'danger', disabled: true, 'data-testid': 'stop', text: 'Stop', onclick: () => this.stop() });
+    this.interruptedBox = h('div', { class: 'notice interrupted', hidden: true, 'data-testid': 'interrupted' });
 
     this.stateBadge = h('span', { class: 'badge', 'data-testid': 'run-state', text: 'Idle' });
     this.message = h('p', { class: 'muted', 'data-testid': 'run-message' });
@@ -206,6 +213,7 @@ class TrainPage {
         h('div', { class: 'grid' }, field('Head', this.head), field('Seed', this.seedInput, 'same seed, same result')),
         this.headNotice,
         this.nnOnly, this.chosen, this.knnOnly, this.logregOnly, this.lrRow,
+        this.interruptedBox,
         h('div', { class: 'spread controls' }, h('div', { class: 'buttons' }, this.startButtons, this.trainOnce), this.stopButton),
         this.message, this.notes),
       h('section', { class: 'panel', 'aria-labelledby': 'chart-title' },
@@ -303,8 +311,67 @@ class TrainPage {
     }
     const status = await attempt(() => api.startRun(this.project.id, this.request(epochs)));
     if (!status) return;
+    this.interruptedBox.hidden = true;
     this.showStatus(status);
     this.follow();
+  }
+
+  /** A run the studio was stopped during (killed, the machine down): Resume continues it from its last checkpointed
+   *  epoch, numbering on; a k-NN or logistic-regression run (seconds) is run again. */
+  showInterrupted(run) {
+    const done = run.epochsDone ?? 0;
+    const head = headOf(run.request?.head);
+    const what = head.key === 'nn'
+      ? `Run ${run.runId} was interrupted: the studio stopped during it, after ${done} of ${run.request?.epochs ?? '?'} epochs.`
+      : `Run ${run.runId} (${head.name}) was interrupted: the studio stopped during it.`;
+    const button = run.resumable
+      ? h('button', { type: 'button', class: 'primary', 'data-testid': 'resume', text: done ? `Resume from epoch ${done}` : 'Resume',
+        onclick: () => this.resume(run) })
+      : h('button', { type: 'button', class: 'primary', 'data-testid': 'run-again', text: 'Run again', onclick: () => this.runAgain(run) });
+    replace(this.interruptedBox, h('p', { 'data-testid': 'interrupted-message', text: run.resumable ? what : `${what} ${run.whyNot ?? ''}`.trim() }), button);
+    this.interruptedBox.hidden = false;
+    this.setRunning(false);
+    this.progress.hidden = true;
+    this.setState('Interrupted', what);
+  }
+
+  async resume(run) {
+    const status = await attempt(() => api.resumeRun(this.project.id, run.runId));
+    if (!status) return;
+    this.interruptedBox.hidden = true;
+    this.showStatus(status);
+    this.follow();
+  }
+
+  async runAgain(run) {
+    const status = await attempt(() => api.startRun(this.project.id, run.request));
+    if (!status) return;
+    this.interruptedBox.hidden = true;
+    this.showStatus(status);
+    this.follow();
+  }
+
+  /** The event stream dropped during a run: once the studio answers again, either the run goes on (the stream
+   *  reconnects by itself) or the studio was restarted and the run is interrupted — then it is shown with Resume. */
+  async watchForRestart() {
+    if (this.watching) return;
+    this.watching = true;
+    try {
+      while (this.running && !this.disposed) {
+        await new Promise(resolve => setTimeout(resolve, 1000));
+        let status;
+        try { status = await api.run(this.project.id); } catch { continue; }   // not answering yet
+        if (status && isActive(status.state)) return;   // the same studio: the stream reconnects
+        const run = await api.interruptedRun(this.project.id).catch(() => null);
+        if (!this.running) return;
+        this.source?.close();
+        if (run) { this.setHistory([...await this.priorHistory(), ...(run.epochs ?? [])]); this.showInterrupted(run); }
+        else if (status) { this.setHistory(status.history ?? []); this.finished(status); }
+        return;
+      }
+    } finally {
+      this.watching = false;
+    }
   }
 
   async stop() {
@@ -348,6 +415,7 @@ class TrainPage {
     source.onerror = () => {
       // The server ends the stream after a run; a dropped connection reconnects by itself (and replays the state).
       if (!this.running) source.close();
+      else this.watchForRestart();
     };
   }
 

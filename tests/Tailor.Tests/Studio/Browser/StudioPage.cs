@@ -18,6 +18,12 @@ internal sealed class StudioPage : IAsyncDisposable
     private readonly IBrowserContext _context;
 
     public IPage Page { get; }
+
+    /// <summary>The studio's workspace (setup that the API has no call for, e.g. importing a folder).</summary>
+    public StudioWorkspace Workspace => _workspace;
+
+    /// <summary>Another tab in the same browser context.</summary>
+    public Task<IPage> NewPageAsync() => _context.NewPageAsync();
     public HttpClient Http { get; }
     public Uri Url => _server.Url;
     private readonly List<string> _consoleErrors = [];
