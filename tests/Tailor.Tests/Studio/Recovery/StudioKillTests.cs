@@ -42,26 +42,44 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>Kills <paramref name="studio"/> at the (<paramref name="skip"/> + 1)-th file created under any of
     /// <paramref name="folders"/> (recursively). Dispose the result to stop watching.</summary>
-    private static IDisposable KillAtFileCreated(StudioProcess studio, int skip, params string[] folders)
+    private static Watch KillAtFileCreated(StudioProcess studio, int skip, params string[] folders)
     {
         int seen = 0;
+        Watch? watch = null;
         var watchers = folders.Select(f =>
         {
             Directory.CreateDirectory(f);
             var w = new FileSystemWatcher(f) { IncludeSubdirectories = true, InternalBufferSize = 64 * 1024 };
             w.Created += (_, _) =>
             {
-                if (Interlocked.Increment(ref seen) == skip + 1) studio.KillHard();
+                if (Interlocked.Increment(ref seen) == skip + 1)
+                {
+                    watch!.Fired = true;   // before the kill: the action loop sees the connection drop at once
+                    studio.KillHard();
+                }
             };
             w.EnableRaisingEvents = true;
             return w;
         }).ToList();
-        return new Disposer(() => watchers.ForEach(w => w.Dispose()));
+        return watch = new Watch(() => watchers.ForEach(w => w.Dispose()));
     }
 
-    private sealed class Disposer(Action dispose) : IDisposable
+    private sealed class Watch(Action dispose) : IDisposable
     {
+        /// <summary>True once the kill was sent.</summary>
+        public volatile bool Fired;
+
         public void Dispose() => dispose();
+    }
+
+    /// <summary>After the action loop ended: the kill must have been the watcher's; otherwise the process is killed here
+    /// (so that the workspace can be opened) and the attempt does not count.</summary>
+    private bool KilledByWatcher(Watch watch, StudioProcess studio, Exception? ended)
+    {
+        if (watch.Fired) return true;
+        output.WriteLine($"  the action loop ended before the watcher's kill ({ended?.GetType().Name}: {ended?.Message}); killed now");
+        studio.KillHard();
+        return false;
     }
 
     /// <summary>Opens the workspace after a kill and checks it; returns what the sweep removed (where the kill landed).</summary>
@@ -121,8 +139,10 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
             attempts++;
             await using var studio = await StudioProcess.StartAsync(folder);
             int skip = random.Next(0, 6);
-            using (KillAtFileCreated(studio, skip, Path.Combine(folder, "images"), Path.Combine(folder, "thumbs")))
+            bool byWatcher;
+            using (var watch = KillAtFileCreated(studio, skip, Path.Combine(folder, "images"), Path.Combine(folder, "thumbs")))
             {
+                Exception? ended = null;
                 // Uploads one after another (new bytes each: a photo with bytes appended after its end) until the kill.
                 while (true)
                 {
@@ -136,16 +156,18 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
                         using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set=train&source=upload", form);
                         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
                     }
-                    catch (HttpRequestException)
+                    catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
                     {
+                        ended = e;
                         break;   // killed
                     }
                 }
+                byWatcher = KilledByWatcher(watch, studio, ended);
             }
             output.WriteLine($"kill {attempts} (after {skip} files written):");
             var sweep = OpenAndCheck(folder, project);
-            if (sweep.Images + sweep.Thumbnails + sweep.TemporaryFiles > 0) landed++;
-            if (sweep.Images > 0) afterFile++;
+            if (byWatcher && sweep.Images + sweep.Thumbnails + sweep.TemporaryFiles > 0) landed++;
+            if (byWatcher && sweep.Images > 0) afterFile++;
         }
         output.WriteLine($"{afterFile} of {attempts} kills left a whole image file without its row");
         output.WriteLine($"{landed} of {attempts} kills landed between an image's first byte on disk and its row");
@@ -164,8 +186,10 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
             attempts++;
             await using var studio = await StudioProcess.StartAsync(folder);
             int skip = random.Next(0, 3);
-            using (KillAtFileCreated(studio, skip, Path.Combine(folder, "models")))
+            bool byWatcher;
+            using (var watch = KillAtFileCreated(studio, skip, Path.Combine(folder, "models")))
             {
+                Exception? ended = null;
                 // Resets to an empty model, one after another: each writes a model file (tens of MB) and records a version.
                 while (true)
                 {
@@ -175,15 +199,17 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
                             new StringContent("""{"to":"empty"}""", Encoding.UTF8, "application/json"));
                         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
                     }
-                    catch (HttpRequestException)
+                    catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
                     {
+                        ended = e;
                         break;
                     }
                 }
+                byWatcher = KilledByWatcher(watch, studio, ended);
             }
             output.WriteLine($"kill {attempts} (after {skip} model files written):");
             var sweep = OpenAndCheck(folder, project);
-            if (sweep.Models + sweep.TemporaryFiles > 0) landed++;
+            if (byWatcher && sweep.Models + sweep.TemporaryFiles > 0) landed++;
         }
         output.WriteLine($"{landed} of {attempts} kills landed between a model file's first byte on disk and its version's row");
         Assert.True(landed > 0, $"no kill of {attempts} landed inside a model write");
@@ -201,7 +227,7 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
         var random = new Random(3);
         int skip = random.Next(0, 4);
         await using (var studio = await StudioProcess.StartAsync(folder))
-        using (KillAtFileCreated(studio, skip, Path.Combine(folder, "checkpoints")))
+        using (var watch = KillAtFileCreated(studio, skip, Path.Combine(folder, "checkpoints")))
         {
             using var start = await studio.Http.PostAsync($"/api/projects/{project}/runs",
                 new StringContent(System.Text.Json.JsonSerializer.Serialize(Request, Tailor.Studio.Web.StudioJson.Options), Encoding.UTF8, "application/json"));
@@ -215,6 +241,7 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
             }
             catch (HttpRequestException) { }
             catch (IOException) { }
+            Assert.True(KilledByWatcher(watch, studio, null), "the run's event stream ended without the kill");
         }
         output.WriteLine($"kill at checkpoint write {skip + 1}:");
         OpenAndCheck(folder, project);
