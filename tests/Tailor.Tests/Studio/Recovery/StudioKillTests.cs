@@ -76,7 +76,11 @@ public sealed class StudioKillTests(ITestOutputHelper output) : IDisposable
     /// (so that the workspace can be opened) and the attempt does not count.</summary>
     private bool KilledByWatcher(Watch watch, StudioProcess studio, Exception? ended)
     {
-        if (watch.Fired) return true;
+        if (watch.Fired)
+        {
+            studio.KillHard();   // the watcher's kill may still be on its way: wait until the process is gone
+            return true;
+        }
         output.WriteLine($"  the action loop ended before the watcher's kill ({ended?.GetType().Name}: {ended?.Message}); killed now");
         studio.KillHard();
         return false;

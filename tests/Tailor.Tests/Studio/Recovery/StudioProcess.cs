@@ -69,8 +69,15 @@ internal sealed class StudioProcess : IAsyncDisposable
     /// <summary>kill -9, and waits until the process is gone (its workspace lock released).</summary>
     public void KillHard()
     {
-        if (_process.HasExited) return;
-        _process.Kill();
+        // From two threads at once too (a watcher's kill and the test's): whichever comes second waits for the exit.
+        try
+        {
+            if (!_process.HasExited) _process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited in between.
+        }
         _process.WaitForExit();
     }
 
