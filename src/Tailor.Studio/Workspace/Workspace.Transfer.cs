@@ -241,7 +241,7 @@ public sealed partial class Workspace
                     try { ImageStore.WriteThumbnail(imagePath, thumbPath, ThumbnailSide); }
                     catch (TailorException) { }   // made (or shown as unreadable) when asked for
                 }
-                progress?.Report(new ImportProgress(++done, steps, done, 0, 0, null));
+                progress?.Report(new ImportProgress(++done, steps, 0, 0, 0, null));
             }
             var modelTemps = new Dictionary<long, string>();
             foreach (var version in manifest.Versions)
@@ -251,7 +251,7 @@ public sealed partial class Workspace
                 temps.Add(temp);
                 ExtractHashed(zip.GetEntry(version.File)!, temp, version.Sha256, shown);
                 modelTemps[version.Id] = temp;
-                progress?.Report(new ImportProgress(++done, steps, done, 0, 0, null));
+                progress?.Report(new ImportProgress(++done, steps, 0, 0, 0, null));
             }
             string? baseTemp = null;
             if (manifest.Project.BaseFile is { } baseEntry)
