@@ -58,34 +58,38 @@ public sealed partial class Workspace
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 string fileName = file.Entry.FullName.Split('/', '\\')[^1];
+                byte[]? bytes = null;
                 try
                 {
                     if (file.Entry.Length > limits.MaxFileBytes)
                         throw new TailorException(TooLarge(file.Entry.Length, limits));
                     // The directory's sizes may lie: count what is actually read, one byte past the cap.
-                    byte[] bytes;
-                    using (var entry = file.Entry.Open())
-                    using (var buffer = new MemoryStream())
-                    {
-                        new LimitedStream(entry, limits.MaxFileBytes + 1).CopyTo(buffer);
-                        if (buffer.Length > limits.MaxFileBytes) throw new TailorException(TooLarge(buffer.Length, limits));
-                        bytes = buffer.ToArray();
-                    }
+                    using var entry = file.Entry.Open();
+                    using var buffer = new MemoryStream();
+                    new LimitedStream(entry, limits.MaxFileBytes + 1).CopyTo(buffer);
+                    if (buffer.Length > limits.MaxFileBytes) throw new TailorException(TooLarge(buffer.Length, limits));
+                    bytes = buffer.ToArray();
+                }
+                catch (Exception e) when (e is InvalidDataException or TailorException)
+                {
+                    refused++;
+                    lastRefusal = $"{Shown.Label(file.Entry.FullName)}: " + (e is InvalidDataException ? $"the entry is damaged ({e.Message})" : e.Message);
+                }
+                if (bytes is not null)
+                {
                     total += bytes.Length;
                     if (total > limits.MaxTotalBytes)
-                        throw new ZipRefusal($"'{Shown.Label(shown)}' holds more than {limits.MaxTotalBytes / (1 << 20):N0} MiB once uncompressed (ZipImportLimits.MaxTotalBytes), more than its directory says; the import stopped at '{Shown.Label(file.Entry.FullName)}'.");
-                    var result = AddExample(project.Id, labelIds[Tailor.Spec.ClassLabels.Normalize(file.Label)], file.Set, new MemoryStream(bytes, writable: false), "import", fileName);
-                    if (result.Duplicate) duplicates++; else added++;
-                }
-                catch (InvalidDataException e)
-                {
-                    refused++;
-                    lastRefusal = $"{Shown.Label(file.Entry.FullName)}: the entry is damaged ({e.Message})";
-                }
-                catch (TailorException e) when (e is not ZipRefusal && !IsNotFoundMessage(e.Message))
-                {
-                    refused++;
-                    lastRefusal = $"{Shown.Label(file.Entry.FullName)}: {e.Message}";
+                        throw new TailorException($"'{Shown.Label(shown)}' holds more than {FormatBytes(limits.MaxTotalBytes)} once uncompressed (ZipImportLimits.MaxTotalBytes), more than its directory says; the import stopped at '{Shown.Label(file.Entry.FullName)}'.");
+                    try
+                    {
+                        var result = AddExample(project.Id, labelIds[Tailor.Spec.ClassLabels.Normalize(file.Label)], file.Set, new MemoryStream(bytes, writable: false), "import", fileName);
+                        if (result.Duplicate) duplicates++; else added++;
+                    }
+                    catch (TailorException e) when (!IsNotFoundMessage(e.Message))
+                    {
+                        refused++;
+                        lastRefusal = $"{Shown.Label(file.Entry.FullName)}: {e.Message}";
+                    }
                 }
                 done++;
                 progress?.Report(new ImportProgress(done, count, added, duplicates, refused, lastRefusal));
@@ -107,9 +111,6 @@ public sealed partial class Workspace
     private void RequireProjectExists(long projectId) => Read(() => { RequireProject(projectId, null); return 0; });
 
     private static bool IsNotFoundMessage(string message) => message.StartsWith("There is no ", StringComparison.Ordinal);
-
-    /// <summary>A refusal of the whole archive (not of one photo).</summary>
-    private sealed class ZipRefusal(string message) : TailorException(message);
 
     private sealed record ZipFilePlan(ZipArchiveEntry Entry, string Label, ExampleSet Set);
 
@@ -137,7 +138,7 @@ public sealed partial class Workspace
     {
         int entries = zip.Entries.Count;
         if (entries > limits.MaxEntries)
-            throw new ZipRefusal($"'{Shown.Label(shown)}' has {entries:N0} entries; a zip of photos may have at most {limits.MaxEntries:N0} (ZipImportLimits.MaxEntries).");
+            throw new TailorException($"'{Shown.Label(shown)}' has {entries:N0} entries; a zip of photos may have at most {limits.MaxEntries:N0} (ZipImportLimits.MaxEntries).");
         long total = 0;
         var files = new List<(ZipArchiveEntry Entry, string[] Segments)>();
         foreach (var entry in zip.Entries)
@@ -146,9 +147,9 @@ public sealed partial class Workspace
             CheckEntryName(full, shown);
             total += entry.Length;
             if (total > limits.MaxTotalBytes)
-                throw new ZipRefusal($"'{Shown.Label(shown)}' holds more than {limits.MaxTotalBytes / (1 << 20):N0} MiB once uncompressed (ZipImportLimits.MaxTotalBytes); the entries up to '{Shown.Label(full)}' already do.");
+                throw new TailorException($"'{Shown.Label(shown)}' holds more than {FormatBytes(limits.MaxTotalBytes)} once uncompressed (ZipImportLimits.MaxTotalBytes); the entries up to '{Shown.Label(full)}' already do.");
             if (entry.Length > 1 << 20 && entry.Length > (long)limits.MaxCompressionRatio * Math.Max(1, entry.CompressedLength))
-                throw new ZipRefusal($"'{Shown.Label(full)}' in '{Shown.Label(shown)}' expands {entry.Length / Math.Max(1, entry.CompressedLength):N0} times ({entry.CompressedLength:N0} → {entry.Length:N0} bytes); " +
+                throw new TailorException($"'{Shown.Label(full)}' in '{Shown.Label(shown)}' expands {entry.Length / Math.Max(1, entry.CompressedLength):N0} times ({entry.CompressedLength:N0} → {entry.Length:N0} bytes); " +
                                      $"at most {limits.MaxCompressionRatio} times is allowed (ZipImportLimits.MaxCompressionRatio): the archive looks like a zip bomb.");
             var segments = full.Split('/', '\\', StringSplitOptions.RemoveEmptyEntries);
             if (full.EndsWith('/') || full.EndsWith('\\') || segments.Length == 0) continue;   // a folder
@@ -156,8 +157,9 @@ public sealed partial class Workspace
             files.Add((entry, segments));
         }
         // One top folder around everything (photos.zip → photos/…): it is not a label.
-        if (files.Count > 0 && files.All(f => f.Segments.Length >= 3) && files.Select(f => f.Segments[0]).Distinct().Count() == 1
-            && !IsSetFolder(files[0].Segments[0]))
+        // It is one when every file is in it, it is not train/ or test/ itself, and below it are train/ or test/, or only folders.
+        if (files.Count > 0 && files.Select(f => f.Segments[0]).Distinct().Count() == 1 && !IsSetFolder(files[0].Segments[0])
+            && (files.All(f => f.Segments.Length >= 3) || files.Any(f => f.Segments.Length >= 4 && IsSetFolder(f.Segments[1]))))
             files = files.Select(f => (f.Entry, f.Segments[1..])).ToList();
         bool split = files.Any(f => f.Segments.Length >= 3 && IsSetFolder(f.Segments[0]));
         var plan = new List<ZipFilePlan>();
@@ -177,7 +179,7 @@ public sealed partial class Workspace
                 refused.Add($"{Shown.Label(entry.FullName)}: not in a label folder (the archive holds <label>/photo, or train/<label>/… and test/<label>/…)");
         }
         if (plan.Count == 0)
-            throw new ZipRefusal($"'{Shown.Label(shown)}' holds no photo in a label folder: lay it out as <label>/photo.jpg (one folder per label), or train/<label>/… and test/<label>/….");
+            throw new TailorException($"'{Shown.Label(shown)}' holds no photo in a label folder: lay it out as <label>/photo.jpg (one folder per label), or train/<label>/… and test/<label>/….");
         var labels = plan.Select(p => Tailor.Spec.ClassLabels.Normalize(p.Label)).Distinct().Order(StringComparer.Ordinal).ToList();
         // Deterministic order: by label, then set, then name (as a folder import).
         plan = plan.OrderBy(p => Tailor.Spec.ClassLabels.Normalize(p.Label), StringComparer.Ordinal).ThenBy(p => p.Set)
@@ -198,7 +200,7 @@ public sealed partial class Workspace
             : name.Any(char.IsControl) ? "contains a control character"
             : "";
         if (why.Length > 0)
-            throw new ZipRefusal($"'{Shown.Label(shown)}' has an entry whose name {why}: '{Shown.Label(name.Replace("\0", "\\0", StringComparison.Ordinal))}'. " +
+            throw new TailorException($"'{Shown.Label(shown)}' has an entry whose name {why}: '{Shown.Label(name.Replace("\0", "\\0", StringComparison.Ordinal))}'. " +
                                  "A zip of photos holds <label>/photo or train/<label>/… and test/<label>/…; the archive is refused.");
     }
 
