@@ -87,9 +87,10 @@ internal static partial class Api
             bool project = Workspace.IsProjectFile(temp);
             if (project && into is not null)
                 throw HttpError.BadRequest($"'{Shown.Label(fileName)}' is a whole project (a .tailor file): import it as a new project on the Projects screen.");
+            string upload = temp, shownName = fileName;
             var job = jobs.Start(project ? "project" : "photos", fileName, into, (progress, ct) => project
-                ? ws.ImportProject(temp, name, progress, ct, fileName)
-                : ws.ImportZip(temp, name, into, progress, ct, displayName: fileName), temp, stopping);
+                ? ws.ImportProject(upload, name, progress, ct, shownName)
+                : ws.ImportZip(upload, name, into, progress, ct, displayName: shownName), upload, stopping);
             temp = "";   // the job owns it now
             return Results.Json(job, StudioJson.Options, statusCode: StatusCodes.Status202Accepted);
         }
