@@ -126,7 +126,7 @@ public sealed partial class Workspace
 
     private static (string Sha256, long Bytes) CopyHashed(string path, ZipArchive zip, string entryName)
     {
-        var entry = zip.CreateEntry(entryName, CompressionLevel.Fastest);
+        var entry = zip.CreateEntry(entryName, CompressionLevel.NoCompression);   // float weights do not deflate (Fastest made them 6 % larger)
         using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var target = entry.Open();
