@@ -62,6 +62,20 @@ public sealed class TransferBrowserTests(BrowserFixture browser)
             await Expect(p.Locator("[data-testid=example] img").First).ToHaveJSPropertyAsync("complete", true);
             Assert.True(await p.Locator("[data-testid=example] img").First.EvaluateAsync<int>("i => i.naturalWidth") > 0);
 
+            // More photos from a zip, into this project (a new label among them), from the Collect screen.
+            string more = Path.Combine(temp, "more.zip");
+            using (var archive = ZipFile.Open(more, ZipArchiveMode.Create))
+            {
+                var image = new Tailor.Images.RgbImage(32, 32);
+                new Random(3).NextBytes(image.Pixels);
+                using var entry = archive.CreateEntry("thumbs up/new.png").Open();
+                entry.Write(Tailor.Tests.Images.TestImages.Png(image));
+            }
+            await p.GetByTestId("import-into-file").SetInputFilesAsync(more);
+            await Expect(p.GetByTestId("import-into-status")).ToContainTextAsync("Imported more.zip: 1 photo added");
+            await Expect(p.GetByTestId("label")).ToHaveCountAsync(4);
+            await Expect(p.GetByTestId("capacity")).ToContainTextAsync("31 training, 15 test examples");
+
             // Its model versions, the trained one current.
             await p.GetByTestId("nav-models").ClickAsync();
             await Expect(p.GetByTestId("model-row")).ToHaveCountAsync(versions);
