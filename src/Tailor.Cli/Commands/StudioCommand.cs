@@ -33,14 +33,15 @@ internal static class StudioCommand
         var importOption = new Option<string?>("--import")
         {
             Description = "Create a project from a folder of photos, DIR/<label>/… (all for training) or DIR/train/<label>/… and " +
-                          "DIR/test/<label>/…, and print its address.",
+                          "DIR/test/<label>/…, from a zip of such a folder, or from a project file exported by the studio (.tailor), " +
+                          "and print its address.",
         };
         var command = HelpText.Examples(new Command("studio",
             "Tailor Studio in your browser: collect photos per label (files or webcam), train while watching the loss, evaluate, " +
             "fix, reset, download the model. Serves on 127.0.0.1 until Ctrl+C.")
         {
             workspaceOption, portOption, listenOption, importOption,
-        }, "tailor studio", "tailor studio --import photos --port 8080");
+        }, "tailor studio", "tailor studio --import photos --port 8080", "tailor studio --import hands.tailor");
         command.SetAction(async (parse, ct) =>
         {
             var address = Address(parse.GetValue(listenOption));
@@ -74,11 +75,15 @@ internal static class StudioCommand
     private static ProjectInfo Import(Workspace workspace, string folder, CancellationToken ct)
     {
         ImportProgress? last = null;
-        var project = workspace.ImportFolder(folder, null, new Progress(p =>
+        bool projectFile = File.Exists(folder) && Workspace.IsProjectFile(folder);
+        var progress = new Progress(p =>
         {
             last = p;
-            StatusLine.Error.Report("Importing", p.Done, p.Total, "photos");
-        }), ct);
+            StatusLine.Error.Report("Importing", p.Done, p.Total, projectFile ? "files" : "photos");
+        });
+        var project = !File.Exists(folder) ? workspace.ImportFolder(folder, null, progress, ct)
+            : projectFile ? workspace.ImportProject(folder, null, progress, ct)
+            : workspace.ImportZip(folder, null, null, progress, ct);
         StatusLine.Error.End();
         int photos = project.Labels.Sum(l => l.TrainCount + l.TestCount);
         Console.Out.WriteLine($"Imported {Text.Count(photos, "photo")} in {Text.Count(project.Labels.Count, "label")} into project '{Text.Label(project.Name)}'" +
@@ -148,9 +153,9 @@ internal static class StudioCommand
     private static string ImportFolder(string path)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--import: the path is empty; give a folder of photos, e.g. --import photos.");
-        if (!Directory.Exists(path))
-            throw new TailorException($"--import '{Text.Path(path)}': {(File.Exists(path) ? "is a file" : "the folder does not exist")}; " +
-                                      "give a folder with a subfolder per label (or train/ and test/ holding them).");
+        if (!Directory.Exists(path) && !File.Exists(path))
+            throw new TailorException($"--import '{Text.Path(path)}': the folder does not exist; " +
+                                      "give a folder with a subfolder per label (or train/ and test/ holding them), a zip of one, or a .tailor project file.");
         return path;
     }
 }

@@ -15,7 +15,8 @@ namespace Tailor.Studio.Web;
 /// Referer — of the studio's own origin, else 403: a page the user happens to visit can send a form or a fetch to
 /// 127.0.0.1, but its browser names that page's origin;</item>
 /// <item>a body above its cap is refused with 413 before a byte of it is read (<see cref="StudioServer.MaxRequestBytes"/>
-/// for multipart uploads, <see cref="StudioServer.MaxJsonBytes"/> otherwise; Kestrel enforces the same cap on bodies
+/// for multipart uploads, <see cref="StudioServer.MaxImportBytes"/> for an import's zip or project file,
+/// <see cref="StudioServer.MaxJsonBytes"/> otherwise; Kestrel enforces the same cap on bodies
 /// without a Content-Length while they are read);</item>
 /// <item>every response says what the browser may do with it (<see cref="SecurityHeaders"/>).</item>
 /// </list>
@@ -69,7 +70,8 @@ internal sealed class Security(HostPolicy hosts)
                 return;
             }
         }
-        long cap = request.HasFormContentType ? StudioServer.MaxRequestBytes
+        long cap = request.HasFormContentType
+                ? (request.Path.Value?.EndsWith("/import", StringComparison.Ordinal) == true ? StudioServer.MaxImportBytes : StudioServer.MaxRequestBytes)
             : Api.IsImageBodyPath(request.Path) ? Workspace.MaxUploadBytes   // one image as the raw body (predict)
             : StudioServer.MaxJsonBytes;
         if (request.ContentLength > cap)

@@ -26,6 +26,10 @@ public sealed class StudioServer : IAsyncDisposable
     /// before it is read. Each file in it is also held to the workspace's per-file cap.</summary>
     public const long MaxRequestBytes = 256L << 20;
 
+    /// <summary>The largest import (<c>POST …/import</c>: one zip of photos or one project file, streamed to a temporary
+    /// file, never held in memory): 8 GiB.</summary>
+    public const long MaxImportBytes = 8L << 30;
+
     /// <summary>The largest request body of any other kind (JSON): 1 MiB.</summary>
     public const long MaxJsonBytes = 1L << 20;
 

@@ -87,6 +87,22 @@ export const api = {
   // recovery: the run the studio was stopped during (or null), and Resume.
   interruptedRun: id => request('GET', `${p(id)}/run/interrupted`),
   resumeRun: (id, run) => request('POST', `${p(id)}/runs/${run}/resume`, {}),
+
+  // Import and export (transfer): an import is a background job the page polls.
+  importFile: (file, name) => {
+    const form = new FormData();
+    if (name) form.append('name', name);
+    form.append('file', file, file.name || 'upload.zip');
+    return request('POST', '/api/projects/import', form);
+  },
+  importInto: (id, file) => {
+    const form = new FormData();
+    form.append('file', file, file.name || 'upload.zip');
+    return request('POST', `${p(id)}/import`, form);
+  },
+  importJob: job => request('GET', `/api/imports/${encodeURIComponent(job)}`),
+  exportPhotosUrl: id => `${p(id)}/export/photos.zip`,
+  exportProjectUrl: id => `${p(id)}/export/project.tailor`,
 };
 
 /** 'train' | 'test' from whatever the server sends for an example set (a name in any case, or 0/1). */

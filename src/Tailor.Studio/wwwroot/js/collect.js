@@ -3,6 +3,7 @@
 import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
 import { api, setName } from './api.js';
 import { Camera } from './camera.js';
+import { importIntoControl } from './projects.js';
 
 const PAGE = 60;
 const setTitle = { train: 'Training', test: 'Test' };
@@ -60,7 +61,8 @@ class CollectPage {
             await this.reloadAll();
             name.focus();
           },
-        }, h('label', { for: 'label-name', text: 'New label' }), name, this.addButton),
+        }, h('label', { for: 'label-name', text: 'New label' }), name, this.addButton,
+          importIntoControl(this.project.id, () => this.reloadAll())),
         h('p', { class: 'muted', text: 'Drop photos on a gallery, choose them with “Add photos”, or paste an image (Ctrl+V) into the selected gallery. Photos are checked by content; a photo already in the project is reported, not added twice.' }),
         this.report),
       this.camera.element,
