@@ -107,10 +107,18 @@ public sealed class FeatureCache : IDisposable
     /// <summary>A failure to read one example.</summary>
     public sealed record Failure(int Example, string Path, string Reason);
 
+    /// <summary>Rows read from <see cref="FeatureCacheOptions.Store"/> rather than computed by the prefix.</summary>
+    public int RowsFromStore { get; private set; }
+
+    /// <summary>Rows the prefix computed (examples read from the store and unreadable ones excluded).</summary>
+    public int RowsComputed { get; private set; }
+
     /// <summary>
     /// Decodes each image (and its augmented variants) on all cores, runs the prefix in batches and
     /// stores the rows; the next batch is decoded while the prefix runs on the current one. Unreadable images
-    /// are returned as failures; their rows stay zero.
+    /// are returned as failures; their rows stay zero. Without augmentation, a row
+    /// <see cref="FeatureCacheOptions.Store"/> holds for (<see cref="FeatureExtractor.Fingerprint"/>, path) is read
+    /// instead of computed, and every row computed is written to it.
     /// </summary>
     public static (FeatureCache Cache, IReadOnlyList<Failure> Failures) Build(
         FeatureExtractor extractor, IReadOnlyList<string> paths, AugmentationOptions augmentation, int seed,
@@ -123,6 +131,25 @@ public sealed class FeatureCache : IDisposable
         Task? decoding = null;
         try
         {
+            // The examples to compute: all of them, or (un-augmented, with a store) those the store does not hold.
+            var store = variants == 1 ? options.Store : null;
+            var todo = new List<int>(paths.Count);
+            if (store is null)
+                for (int i = 0; i < paths.Count; i++) todo.Add(i);
+            else
+            {
+                var row = new float[extractor.FeatureLength];
+                for (int i = 0; i < paths.Count; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (store.TryRead(extractor.Fingerprint, paths[i], row) && AllFinite(row))
+                    {
+                        cache.Write(i, row);
+                        cache.RowsFromStore++;
+                    }
+                    else todo.Add(i);
+                }
+            }
             var augmenter = variants > 1 ? new Augmenter(augmentation, seed) : null;
             var pre = extractor.Model.Spec.Preprocessing;
             int imageLength = extractor.ImageLength;
@@ -131,34 +158,36 @@ public sealed class FeatureCache : IDisposable
             var images = new[] { new float[examplesPerBatch * variants * imageLength], new float[examplesPerBatch * variants * imageLength] };
             var errors = new[] { new string?[examplesPerBatch], new string?[examplesPerBatch] };
             var features = new float[examplesPerBatch * variants * extractor.FeatureLength];
-            int total = paths.Count * variants, done = 0;
+            int total = paths.Count * variants, done = cache.RowsFromStore;
+            if (done > 0) progress?.Report(new FeatureProgress(done, total));
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
 
             void Decode(int start, int buffer)
             {
-                int count = Math.Min(examplesPerBatch, paths.Count - start);
+                int count = Math.Min(examplesPerBatch, todo.Count - start);
                 float[] batch = images[buffer];
                 string?[] batchErrors = errors[buffer];
                 Parallel.For(0, count, parallel, i =>
                 {
                     batchErrors[i] = null;
+                    string path = paths[todo[start + i]];
                     try
                     {
                         if (variants == 1)
                         {
-                            ImageLoader.LoadInto(paths[start + i], pre, batch.AsSpan(i * imageLength, imageLength));
+                            ImageLoader.LoadInto(path, pre, batch.AsSpan(i * imageLength, imageLength));
                             return;
                         }
                         // Decoded only as large as augmentation needs (a 12 MP JPEG at 1/4 for a 224 input), brought to
                         // the working size (2× the input), and augmented there, never at camera resolution.
-                        using RgbImage image = ImageLoader.Load(paths[start + i], pre);
+                        using RgbImage image = ImageLoader.Load(path, pre);
                         ImageLoader.LoadInto(image, pre, batch.AsSpan(i * variants * imageLength, imageLength));
                         var working = ImageLoader.ToWorkingSize(image, pre);
                         try
                         {
                             for (int v = 1; v < variants; v++)
                             {
-                                using var augmented = augmenter!.Apply(working, start + i, v);
+                                using var augmented = augmenter!.Apply(working, todo[start + i], v);
                                 ImageLoader.LoadInto(augmented, pre, batch.AsSpan((i * variants + v) * imageLength, imageLength));
                             }
                         }
@@ -175,14 +204,14 @@ public sealed class FeatureCache : IDisposable
                 });
             }
 
-            if (paths.Count > 0) decoding = Task.Run(() => Decode(0, 0), cancellationToken);
-            for (int start = 0, buffer = 0; start < paths.Count; start += examplesPerBatch, buffer ^= 1)
+            if (todo.Count > 0) decoding = Task.Run(() => Decode(0, 0), cancellationToken);
+            for (int start = 0, buffer = 0; start < todo.Count; start += examplesPerBatch, buffer ^= 1)
             {
                 decoding!.GetAwaiter().GetResult();
                 decoding = null;
                 cancellationToken.ThrowIfCancellationRequested();
-                int count = Math.Min(examplesPerBatch, paths.Count - start), next = start + examplesPerBatch;
-                if (next < paths.Count)
+                int count = Math.Min(examplesPerBatch, todo.Count - start), next = start + examplesPerBatch;
+                if (next < todo.Count)
                 {
                     int nextBuffer = buffer ^ 1;
                     decoding = Task.Run(() => Decode(next, nextBuffer), cancellationToken);
@@ -190,9 +219,12 @@ public sealed class FeatureCache : IDisposable
                 extractor.Extract(images[buffer], count * variants, features);
                 for (int i = 0; i < count; i++)
                 {
-                    if (errors[buffer][i] is { } error) { failures.Add(new Failure(start + i, paths[start + i], error)); continue; }
+                    int example = todo[start + i];
+                    if (errors[buffer][i] is { } error) { failures.Add(new Failure(example, paths[example], error)); continue; }
                     for (int v = 0; v < variants; v++)
-                        cache.Write((start + i) * variants + v, features.AsSpan((i * variants + v) * extractor.FeatureLength, extractor.FeatureLength));
+                        cache.Write(example * variants + v, features.AsSpan((i * variants + v) * extractor.FeatureLength, extractor.FeatureLength));
+                    cache.RowsComputed += variants;
+                    store?.Write(extractor.Fingerprint, paths[example], features.AsSpan(i * extractor.FeatureLength, extractor.FeatureLength));
                 }
                 done += count * variants;
                 progress?.Report(new FeatureProgress(done, total));
@@ -206,6 +238,14 @@ public sealed class FeatureCache : IDisposable
             cache.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A stored row with a NaN or an infinity is not trusted (the prefix never gives one for a readable image).</summary>
+    private static bool AllFinite(ReadOnlySpan<float> row)
+    {
+        foreach (float v in row)
+            if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>A cache holding this one's rows, then <paramref name="examples"/> more examples of
@@ -255,4 +295,10 @@ public sealed record FeatureCacheOptions
 
     /// <summary>Folder for the temporary file. Default: the system temp folder.</summary>
     public string? Directory { get; init; }
+
+    /// <summary>Rows kept across trainings (null: none). Without augmentation, <see cref="FeatureCache.Build"/> reads
+    /// each example's row from here when the store holds it for the extractor's <see cref="FeatureExtractor.Fingerprint"/>
+    /// and the image, and writes each row it computes — so training again after adding 10 photos runs the prefix on
+    /// those 10. Augmented variants are always computed. See <see cref="DirectoryFeatureStore"/>.</summary>
+    public IFeatureStore? Store { get; init; }
 }

@@ -64,8 +64,9 @@ public sealed unsafe class FeatureExtractor : IDisposable
     /// <summary>What the features depend on, as a hex digest: the prefix graph with its weights, the image
     /// preprocessing and the cut tensors. Features kept with a model (<see cref="KeptExamples"/>) are replayed
     /// only into a cut with the same fingerprint: another backbone, a fine-tuned layer now in the prefix, or
-    /// another cut would give other features for the same photo.</summary>
-    internal string Fingerprint { get; }
+    /// another cut would give other features for the same photo. It keys the rows of <see cref="FeatureCacheOptions.Store"/>
+    /// (64 lowercase hex digits); computed once, when the extractor is made.</summary>
+    public string Fingerprint { get; }
 
     /// <summary>The cut tensors and their per-example shapes, for messages: <c>'x' [256×14×14]</c>.</summary>
     internal string Description => string.Join(", ", Cut.CutTensors.Select((t, i) => $"'{t}' [{string.Join("×", Shapes[i])}]"));
