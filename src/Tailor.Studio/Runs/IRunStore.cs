@@ -37,6 +37,10 @@ public interface IRunStore
     /// the version's id. Atomic: the previous current version stays current if this fails.</summary>
     long CommitModel(long projectId, long runId, UpdatableModel model);
 
+    /// <summary>Where the run's feature rows are kept across runs (<see cref="Tailor.Features.FeatureCacheOptions.Store"/>),
+    /// so that a run after adding 10 photos computes 10 rows; null: none.</summary>
+    Tailor.Features.IFeatureStore? FeatureStore(long projectId) => null;
+
     /// <summary>Records how a run ended.</summary>
     void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId);
 

@@ -195,6 +195,7 @@ internal sealed class Run
             SkipBadExamples = true,
             ResumeFrom = _resume is { EpochsDone: > 0, CheckpointPath: { } from } ? from : null,
             ResumeHistory = _resume is { EpochsDone: > 0 } ? resumeHistory : null,
+            Cache = new FeatureCacheOptions { Store = _store.FeatureStore(_status.ProjectId) },
         };
         var task = _task = new UpdateTask(model, train, test, options);
         task.FeaturesProgress += (_, p) => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total });
@@ -257,11 +258,12 @@ internal sealed class Run
         Update(s => s with { State = RunState.Training });
         var progress = new Progress(p => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total }));
         int seed = request.Seed ?? (int)model.Spec.DefaultOr(HyperparameterNames.Seed, TrainingDefaults.Seed);
+        var cache = new FeatureCacheOptions { Store = _store.FeatureStore(_status.ProjectId) };
         HeadTrainingResult result = request.Head == RunHead.Knn
-            ? HeadTrainer.TrainKnn(model, train, new KnnTrainingOptions { K = request.K, Seed = seed, SkipBadExamples = true, Progress = progress }, token)
+            ? HeadTrainer.TrainKnn(model, train, new KnnTrainingOptions { K = request.K, Seed = seed, SkipBadExamples = true, Progress = progress, Cache = cache }, token)
             : HeadTrainer.TrainLogisticRegression(model, train, new LogisticRegressionTrainingOptions
             {
-                L2 = request.L2 ?? TrainingDefaults.LogisticRegressionL2, Seed = seed, SkipBadExamples = true, Progress = progress,
+                L2 = request.L2 ?? TrainingDefaults.LogisticRegressionL2, Seed = seed, SkipBadExamples = true, Progress = progress, Cache = cache,
             }, token);
         long version = _store.CommitModel(_status.ProjectId, runId, model);
         double? accuracy = null;

@@ -70,6 +70,7 @@ public sealed partial class Workspace
         foreach (string file in files) TryDelete(FullPath(file));
         TryDelete(BaseFile(projectId));
         foreach (string hash in hashes.Distinct()) RemoveImageIfUnused(hash);
+        SweepFeatures();
     }
 
     private string BaseFile(long projectId) => Path.Combine(Directory, "bases", $"{projectId}.onnx");

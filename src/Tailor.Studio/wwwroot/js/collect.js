@@ -1,5 +1,8 @@
 // Collect: per-label galleries of the training and the test set; upload (many files, drag and drop, paste), the
 // webcam, move examples between labels and sets, add/rename/delete labels; capacity and free slots; duplicates.
+// Big sets: a gallery shows one page of PAGE examples at a time (Previous/Next; counts come from the server), so the
+// page holds at most PAGE thumbnails per gallery whatever the set's size; each gallery scrolls within its box, and a
+// thumbnail is requested only when it scrolls near view (an IntersectionObserver on the box).
 import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
 import { api, setName } from './api.js';
 import { Camera } from './camera.js';
@@ -20,6 +23,7 @@ class CollectPage {
     this.context = context;
     this.project = context.project;
     this.target = null; // { labelId, set }: where a paste (and the camera by default) goes
+    this.offsets = new Map(); // `${labelId}:${set}` → the offset of the page shown, kept across reloads
     this.onPaste = event => this.paste(event);
     document.addEventListener('paste', this.onPaste);
   }
@@ -27,6 +31,7 @@ class CollectPage {
   dispose() {
     document.removeEventListener('paste', this.onPaste);
     this.camera?.stop();
+    for (const g of this.galleries ?? []) g.observer?.disconnect();
   }
 
   async load() {
@@ -90,6 +95,7 @@ class CollectPage {
       this.target = { labelId: this.project.labels[0].id, set: 'train' };
       this.camera.setTarget(this.target);
     }
+    for (const g of this.galleries ?? []) g.observer?.disconnect();
     this.galleries = [];
     replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
     this.markTarget();
@@ -110,7 +116,10 @@ class CollectPage {
   gallery(label, set) {
     const count = set === 'train' ? label.trainCount : label.testCount;
     const grid = h('ul', { class: 'thumbs', 'data-testid': 'thumbs' });
-    const more = h('button', { type: 'button', class: 'link', hidden: true, 'data-testid': 'more', text: 'Show more' });
+    const range = h('span', { class: 'muted', 'data-testid': 'page-range', 'aria-live': 'off' });
+    const prev = h('button', { type: 'button', 'data-testid': 'page-prev', text: '‹ Previous', 'aria-label': `Previous page of ${label.name}, ${setTitle[set].toLowerCase()} set` });
+    const next = h('button', { type: 'button', 'data-testid': 'page-next', text: 'Next ›', 'aria-label': `Next page of ${label.name}, ${setTitle[set].toLowerCase()} set` });
+    const pager = h('div', { class: 'pager', hidden: true, 'data-testid': 'pager' }, prev, range, next);
     const input = h('input', { type: 'file', accept: 'image/*', multiple: true, class: 'visually-hidden', 'data-testid': 'file-input', id: `files-${label.id}-${set}` });
     input.addEventListener('change', async () => {
       const files = [...input.files];
@@ -135,24 +144,50 @@ class CollectPage {
     },
     h('div', { class: 'spread' }, heading,
       h('label', { class: 'button', for: input.id, text: 'Add photos…', 'data-testid': 'add-photos' })),
-    input, grid, more,
+    input, grid, pager,
     h('p', { class: 'muted empty', text: 'Drop photos here' }));
-    const entry = { label, set, box, grid, more, heading, loaded: 0, total: count };
-    more.addEventListener('click', () => this.loadPage(entry));
+    // A thumbnail's picture is asked for when it comes within a row of the box's visible part.
+    const observer = new IntersectionObserver(entries => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        const img = e.target;
+        observer.unobserve(img);
+        if (img.dataset.src) { img.src = img.dataset.src; delete img.dataset.src; }
+      }
+    }, { root: grid, rootMargin: '100px 0px' });
+    const key = `${label.id}:${set}`;
+    const entry = { label, set, box, grid, pager, range, prev, next, heading, observer, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0 };
+    prev.addEventListener('click', () => this.loadPage(entry, entry.offset - PAGE, true));
+    next.addEventListener('click', () => this.loadPage(entry, entry.offset + PAGE, true));
     this.galleries.push(entry);
-    this.loadPage(entry);
+    this.loadPage(entry, entry.offset, false);
     return box;
   }
 
-  async loadPage(entry) {
-    const page = await attempt(() => api.examples(this.project.id, { label: entry.label.id, set: entry.set, offset: entry.loaded, limit: PAGE }));
-    if (!page || this.context.stale()) return;
+  async loadPage(entry, offset, announced) {
+    const request = ++entry.request;
+    offset = Math.max(0, offset);
+    let page = await attempt(() => api.examples(this.project.id, { label: entry.label.id, set: entry.set, offset, limit: PAGE }));
+    if (page && offset > 0 && page.items.length === 0 && page.total > 0) {
+      // The set shrank below this page (examples moved or deleted): show its last page.
+      offset = Math.floor((page.total - 1) / PAGE) * PAGE;
+      page = await attempt(() => api.examples(this.project.id, { label: entry.label.id, set: entry.set, offset, limit: PAGE }));
+    }
+    if (!page || this.context.stale() || request !== entry.request) return;
     entry.total = page.total;
-    entry.loaded += page.items.length;
-    entry.grid.append(...page.items.map(example => this.thumb(example)));
-    entry.more.hidden = entry.loaded >= entry.total;
-    entry.more.textContent = `Show ${Math.min(PAGE, entry.total - entry.loaded)} more of ${entry.total - entry.loaded}`;
+    entry.offset = offset;
+    this.offsets.set(entry.key, offset);
+    entry.observer.disconnect();
+    replace(entry.grid, page.items.map(example => this.thumb(example)));
+    for (const img of entry.grid.querySelectorAll('img[data-src]')) entry.observer.observe(img);
+    entry.grid.scrollTop = 0;
+    const last = offset + page.items.length;
+    entry.pager.hidden = page.total <= PAGE;
+    entry.range.textContent = page.items.length ? `${offset + 1}–${last} of ${page.total}` : `0 of ${page.total}`;
+    entry.prev.disabled = offset === 0;
+    entry.next.disabled = last >= page.total;
     entry.box.classList.toggle('has-items', entry.total > 0);
+    if (announced) announce(`${entry.label.name}, ${setTitle[entry.set].toLowerCase()} set: examples ${entry.range.textContent}`);
   }
 
   thumb(example) {
@@ -164,7 +199,7 @@ class CollectPage {
     const picture = example.corrupt
       ? h('div', { class: 'corrupt', 'data-testid': 'corrupt', title: example.corruptReason ?? '', text: `Unreadable: ${example.corruptReason ?? 'not an image'}` })
       : h('a', { href: api.imageUrl(example.id), target: '_blank', rel: 'noopener', tabindex: -1 },
-        h('img', { src: api.thumbnailUrl(example.id), loading: 'lazy', decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
+        h('img', { 'data-src': api.thumbnailUrl(example.id), loading: 'lazy', decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
     return h('li', { class: 'thumb', 'data-testid': 'example', 'data-example-id': example.id },
       picture,
       h('div', { class: 'actions' },

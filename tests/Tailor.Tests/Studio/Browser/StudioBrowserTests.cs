@@ -59,6 +59,7 @@ public sealed class StudioBrowserTests(BrowserFixture browser)
         await Expect(page.GetByTestId("upload-summary")).ToContainTextAsync("0 photos added, 1 duplicate");
         await Expect(LabelSection(page, Labels[1]).GetByTestId("gallery-train").GetByTestId("count")).ToHaveTextAsync("10");
         // Thumbnails load (lazily, from the server).
+        await Expect(page.Locator("[data-testid=example] img").First).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
         await Expect(page.Locator("[data-testid=example] img").First).ToHaveJSPropertyAsync("complete", true);
         Assert.True(await page.Locator("[data-testid=example] img").First.EvaluateAsync<int>("i => i.naturalWidth") > 0);
         await studio.ScreenshotAsync("collect", fullPage: false);

@@ -1,0 +1,110 @@
+using System.Net.Http.Headers;
+using Microsoft.Playwright;
+using Tailor.Images;
+using static Microsoft.Playwright.Assertions;
+
+namespace Tailor.Tests.Studio.Browser;
+
+/// <summary>A gallery of 1,000 examples in chromium: one page at a time with its counts from the server, thumbnails
+/// requested only as they come into view, the page's size bounded whatever the set's.</summary>
+[Collection("Browser")]
+[Trait("Category", "Slow")]
+public sealed class ScaleBrowserTests(BrowserFixture browser)
+{
+    private const int Examples = 1000, Page = 60;
+
+    /// <summary>A small JPEG unlike any other: a colour and a stripe pattern from <paramref name="i"/>.</summary>
+    private static byte[] Photo(int i)
+    {
+        using var image = new RgbImage(48, 36);
+        var pixels = image.Pixels;
+        for (int y = 0; y < 36; y++)
+            for (int x = 0; x < 48; x++)
+            {
+                int o = 3 * (y * 48 + x);
+                bool stripe = ((x / 4) & 7) == (i & 7) || ((y / 4) & 7) == ((i >> 3) & 7);
+                pixels[o] = (byte)(stripe ? 255 - (i * 37) % 256 : (i * 37) % 256);
+                pixels[o + 1] = (byte)((i >> 6) * 16 + x);
+                pixels[o + 2] = (byte)(y * 7);
+            }
+        return Tailor.Tests.Images.TestImages.Jpeg(image, quality: 90);
+    }
+
+    [Fact]
+    public async Task GalleryOf1000_PagesWithServerCounts_AndRequestsOnlyTheVisibleThumbnailsFirst()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = (await studio.PostJsonAsync("/api/projects", new { name = "Many", @base = "resnet18" })).GetProperty("id").GetInt64();
+        long label = (await studio.PostJsonAsync($"/api/projects/{project}/labels", new { name = "many" })).GetProperty("id").GetInt64();
+        for (int start = 0; start < Examples; start += 100)
+        {
+            using var form = new MultipartFormDataContent();
+            for (int i = start; i < start + 100; i++)
+            {
+                var part = new ByteArrayContent(Photo(i));
+                part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                part.Headers.ContentDisposition = new ContentDispositionHeaderValue("form-data") { Name = "\"files\"", FileName = $"\"photo-{i}.jpg\"" };
+                form.Add(part);
+            }
+            using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set=train", form);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, text);
+            Assert.DoesNotContain("\"refused\":[{", text);
+        }
+
+        var requested = new System.Collections.Concurrent.ConcurrentBag<long>();
+        studio.Page.Request += (_, r) =>
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(r.Url, @"/api/examples/(\d+)/thumbnail");
+            if (m.Success) requested.Add(long.Parse(m.Groups[1].Value));
+        };
+        var page = studio.Page;
+        await page.GotoAsync($"/#/p/{project}/collect");
+        var gallery = page.Locator($"[data-testid=label][data-label=\"many\"]").GetByTestId("gallery-train");
+        var examples = gallery.GetByTestId("example");
+        await Expect(gallery.GetByTestId("count")).ToHaveTextAsync("1000");
+        await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("1–60 of 1000");
+        await Expect(examples).ToHaveCountAsync(Page);
+        await Expect(gallery.GetByTestId("page-prev")).ToBeDisabledAsync();
+
+        // The first screen's thumbnails load; those further down the box are not asked for.
+        var first = examples.First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await first.ElementHandleAsync());
+        var ids = await examples.EvaluateAllAsync<long[]>("els => els.map(e => Number(e.dataset.exampleId))");
+        long lastId = ids[^1];
+        int shown = requested.Distinct().Count();
+        Assert.InRange(shown, 1, Page - 1);
+        Assert.All(requested, id => Assert.Contains(id, ids));
+        Assert.DoesNotContain(lastId, requested);
+
+        // Scrolling the box to its end asks for the rest of the page.
+        await gallery.GetByTestId("thumbs").EvaluateAsync("g => g.scrollTop = g.scrollHeight");
+        await Expect(examples.Last.Locator("img")).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await examples.Last.Locator("img").ElementHandleAsync());
+        Assert.Contains(lastId, requested);
+
+        // Next page: the next 60 by the server's order, the page still holding 60 (not 120).
+        await gallery.GetByTestId("page-next").ClickAsync();
+        await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 1000");
+        await Expect(examples).ToHaveCountAsync(Page);
+        await Expect(examples.First).ToHaveAttributeAsync("data-example-id", (ids[^1] + 1).ToString());
+        Assert.Equal(Page, await page.Locator("[data-testid=example]").CountAsync());
+        await Expect(page.GetByTestId("live-status")).ToContainTextAsync("61–120 of 1000");
+
+        // Keyboard: Previous goes back to the first page.
+        await gallery.GetByTestId("page-prev").FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("1–60 of 1000");
+        await Expect(examples.First).ToHaveAttributeAsync("data-example-id", ids[0].ToString());
+
+        // A page after a move keeps its place: moving one example to the test set leaves the training set at 999.
+        await gallery.GetByTestId("page-next").ClickAsync();
+        await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 1000");
+        await examples.First.HoverAsync();
+        await examples.First.GetByTestId("move-to-test").ClickAsync();
+        await Expect(gallery.GetByTestId("count")).ToHaveTextAsync("999");
+        await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 999");
+        Assert.Empty(studio.ConsoleErrors);
+    }
+}
