@@ -9,6 +9,7 @@ var root = new RootCommand(
 
 root.Add(TrainBenchCommand.Create());
 root.Add(MemoryProbe.CreateCommand());
+root.Add(StudioBenchmark.CreateCommand());
 
 var json = new Option<bool>("--json") { Description = "Print one JSON object (progress goes to stderr)." };
 var kernels = new Command("kernels", "GEMM GFLOP/s on the shapes of DESIGN.md's targets and the engine's train steps, against an FMA peak loop, on one core and on all.")
