@@ -83,8 +83,8 @@ internal static class Migrations
         // recovery (issue 12): the model version a run started from, so an interrupted run resumes only on that model.
         "ALTER TABLE runs ADD COLUMN from_version INTEGER NULL;",
         // Scale (issue 12): the prefix fingerprints each project's runs used, so that the feature rows kept for them
-        // (features/<fingerprint>/) are removed once no project uses them; an index for the galleries' and the
-        // evaluation's per-set queries (a project's test set in id order).
+        // (features/<fingerprint>/) are removed once no project uses them; an index for the gallery's query (one label's
+        // training or test set of a project, a page in id order, and its count: no sort, no scan of the other labels).
         """
         CREATE TABLE feature_sets (
             project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -92,7 +92,7 @@ internal static class Migrations
             used TEXT NOT NULL,
             PRIMARY KEY (project, fingerprint)
         );
-        CREATE INDEX examples_by_project_set ON examples (project, example_set);
+        CREATE INDEX examples_by_project_set ON examples (project, example_set, label);
         """,
     ];
 }
