@@ -26,19 +26,20 @@ internal static class StudioBenchmark
     public static Command CreateCommand()
     {
         var photos = new Option<int>("--photos") { Description = "Photos in the training set (labels of 1,000 each). Default 5000.", DefaultValueFactory = _ => 5000 };
+        var noRetrain = new Option<bool>("--no-retrain") { Description = "Skip the retraining figures (three runs over every photo: the longest part)." };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos };
-        command.SetAction(parse => Run(parse.GetValue(photos)));
+            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain };
+        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain)));
         return command;
     }
 
-    private static int Run(int photos)
+    private static int Run(int photos, bool retrain)
     {
         if (photos < 2 * PageSize) { Console.Error.WriteLine("bench studio: --photos is at least 120."); return 2; }
         string root = Directory.CreateTempSubdirectory("tailor-bench-studio").FullName;
         try
         {
-            return RunAsync(root, photos).GetAwaiter().GetResult();
+            return RunAsync(root, photos, retrain).GetAwaiter().GetResult();
         }
         finally
         {
@@ -46,7 +47,7 @@ internal static class StudioBenchmark
         }
     }
 
-    private static async Task<int> RunAsync(string root, int photos)
+    private static async Task<int> RunAsync(string root, int photos, bool retrain)
     {
         int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
         string data = Path.Combine(root, "photos");
@@ -74,7 +75,7 @@ internal static class StudioBenchmark
         await Browser(server.Url, project.Id);
         Console.WriteLine($"  peak memory after serving the galleries: {PeakMb():0} MB");
 
-        await Retrain(ws, runs, project, data, root);
+        if (retrain) await Retrain(ws, runs, project, data, root);
 
         Console.WriteLine($"  peak resident memory of this process (VmHWM): {PeakMb():0} MB (server, import, three runs in one process; chromium is another process)");
         Console.WriteLine($"  workspace on disk: {Bytes(FolderBytes(ws.Directory))} (images {Bytes(FolderBytes(Path.Combine(ws.Directory, "images")))}, " +

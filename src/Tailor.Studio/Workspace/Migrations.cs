@@ -84,7 +84,8 @@ internal static class Migrations
         "ALTER TABLE runs ADD COLUMN from_version INTEGER NULL;",
         // Scale (issue 12): the prefix fingerprints each project's runs used, so that the feature rows kept for them
         // (features/<fingerprint>/) are removed once no project uses them; an index for the gallery's query (one label's
-        // training or test set of a project, a page in id order, and its count: no sort, no scan of the other labels).
+        // training or test set of a project, a page in id order, and its count: no sort, no scan of the other labels) and
+        // one for a project's examples in id order (a page at offset 4,000 without sorting the project).
         """
         CREATE TABLE feature_sets (
             project INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -93,6 +94,7 @@ internal static class Migrations
             PRIMARY KEY (project, fingerprint)
         );
         CREATE INDEX examples_by_project_set ON examples (project, example_set, label);
+        CREATE INDEX examples_by_project ON examples (project);
         """,
     ];
 }

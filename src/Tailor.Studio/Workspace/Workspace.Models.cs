@@ -36,13 +36,18 @@ public sealed partial class Workspace
 
     /// <summary>A model version (default: the current one) with the project's labels in its slots.</summary>
     /// <exception cref="TailorException">No such project or version (the version must be the project's).</exception>
-    public UpdatableModel LoadModel(long projectId, long? versionId = null) => Read(() =>
+    public UpdatableModel LoadModel(long projectId, long? versionId = null)
     {
-        string file = VersionFileLocked(projectId, versionId, null);
+        // The file (tens of MB) is parsed outside the workspace's lock: galleries and thumbnails are not held up meanwhile.
+        string file = Read(() => VersionFileLocked(projectId, versionId, null));
         var model = UpdatableModel.Load(FullPath(file));
-        ApplyLabelsLocked(projectId, model, null);
+        Read(() =>
+        {
+            ApplyLabelsLocked(projectId, model, null);
+            return 0;
+        });
         return model;
-    });
+    }
 
     /// <summary>Undoes training as <c>tailor reset</c> does (<see cref="ModelBuilder.Reset"/>): the classifier gets fresh
     /// weights, fine-tuned layers their pretrained ones; labels stay. A k-NN head is reset from the base version. The

@@ -5,7 +5,7 @@
 // thumbnail is requested only when it scrolls near view (an IntersectionObserver on the box).
 import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
 import { api, setName } from './api.js';
-import { Camera } from './camera.js';
+import { Camera, inputSpec } from './camera.js';
 import { importIntoControl } from './projects.js';
 
 const PAGE = 60;
@@ -35,9 +35,10 @@ class CollectPage {
   }
 
   async load() {
-    const [project, options] = await Promise.all([api.project(this.project.id), api.options(this.project.id).catch(() => null)]);
-    this.project = project;
-    this.options = options;
+    // The galleries first: /options loads the model on the server (tens of MB), so the camera's model input size is
+    // asked for once the galleries' first pages are in (until then the camera assumes 224×224).
+    this.project = await api.project(this.project.id);
+    this.options = null;
     this.report = h('div', { class: 'report', 'aria-live': 'polite', 'data-testid': 'upload-report' });
     this.summary = h('p', { class: 'summary', 'data-testid': 'capacity' });
     this.labels = h('div', { class: 'labels', 'data-testid': 'labels' });
@@ -73,6 +74,16 @@ class CollectPage {
       this.camera.element,
       this.labels);
     this.renderLabels();
+    Promise.all((this.galleries ?? []).map(g => g.loading))
+      .then(() => api.options(this.project.id))
+      .then(options => {
+        if (!options || this.context.stale()) return;
+        this.options = options;
+        this.camera.spec = inputSpec(options);
+        const help = this.camera.element.querySelector('#camera-help');
+        if (help) help.textContent = help.textContent.replace(/\d+×\d+/, `${this.camera.spec.width}×${this.camera.spec.height}`);
+      })
+      .catch(() => {});
   }
 
   updateSummary() {
@@ -160,7 +171,7 @@ class CollectPage {
     prev.addEventListener('click', () => this.loadPage(entry, entry.offset - PAGE, true));
     next.addEventListener('click', () => this.loadPage(entry, entry.offset + PAGE, true));
     this.galleries.push(entry);
-    this.loadPage(entry, entry.offset, false);
+    entry.loading = this.loadPage(entry, entry.offset, false);
     return box;
   }
 
