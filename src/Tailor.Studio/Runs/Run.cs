@@ -245,6 +245,7 @@ internal sealed class Run
         {
             TrainingState.Cancelled when result.KeptEpoch == 0 => "Stopped before the first epoch finished; nothing was committed and the current model is unchanged.",
             TrainingState.Cancelled => $"Stopped during epoch {before + result.EpochsCompleted + 1}; the model of epoch {before + result.KeptEpoch} is committed.",
+            _ when result.Diverged is { } diverged => DivergedMessage(diverged, before, version is null ? 0 : before + result.KeptEpoch, _learningRateDomain),
             _ => result.Reason,
         };
         End(state, Join(reason, Skipped(result.Skipped)), version, accuracy, result.EpochsCompleted);
@@ -293,6 +294,36 @@ internal sealed class Run
             Epoch = epochsCompleted ?? (s.State == RunState.Training ? s.Epoch : 0),
         }, new RunEvent { Kind = RunEvent.FinishedKind, RunId = _status.RunId, State = state, Reason = reason, ModelVersionId = version, Accuracy = accuracy });
         lock (_gate) _subscribers.Clear();   // each has its finished event queued; nothing more comes
+    }
+
+    /// <summary>How a run's message starts when the loss diverged (the guidance finds the run by it).</summary>
+    internal const string DivergedPrefix = "Training diverged at epoch ";
+
+    /// <summary>The epoch (in the project's numbering) and batch where the loss stopped being finite, the rate it had, and a
+    /// rate to try: a tenth of it, within the model's allowed values (and the model's default when that is lower still).</summary>
+    internal static string DivergedMessage(TrainingDivergence d, int before, int committedEpoch, Hyperparameter? domain)
+    {
+        double suggestion = SuggestedLearningRate(d.LearningRate, domain);
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"{DivergedPrefix}{before + d.Epoch} (batch {d.Batch} of {d.BatchCount}): the loss became {(float)d.Loss} with the learning rate {d.LearningRate:G3}. " +
+            $"Lower the learning rate: try {suggestion:G3} (a tenth)");
+        if (domain is { } h && h.Default < suggestion && h.Allowed.Contains(h.Default))
+            text += string.Create(CultureInfo.InvariantCulture, $", or the model's default, {h.Default:G3}");
+        return text + (committedEpoch > 0
+            ? string.Create(CultureInfo.InvariantCulture, $". The model of epoch {committedEpoch} is committed.")
+            : ". Nothing was committed; the current model is unchanged.");
+    }
+
+    /// <summary>A tenth of <paramref name="rate"/>, moved into the allowed values of <paramref name="domain"/> (the nearest
+    /// allowed value of a set, the bounds of a range).</summary>
+    internal static double SuggestedLearningRate(double rate, Hyperparameter? domain)
+    {
+        double tenth = rate / 10;
+        if (domain?.Allowed is not { } allowed) return tenth;
+        if (allowed.Set is { Count: > 0 } set)
+            return set.Where(v => v > 0 && v < rate).DefaultIfEmpty(set.Min()).MinBy(v => Math.Abs(Math.Log10(v) - Math.Log10(tenth)));
+        if (allowed.Range is [var min, var max]) return Math.Clamp(tenth, min, max);
+        return tenth;
     }
 
     private static string? Skipped(IReadOnlyList<(string Path, string Reason)> skipped) => skipped.Count == 0 ? null

@@ -93,4 +93,17 @@ public sealed record TrainingResult
     /// <summary>Labels of the data none of whose photos could be read (with <see cref="TrainingOptions.SkipBadExamples"/>):
     /// they took no slot.</summary>
     public IReadOnlyList<string> LabelsWithoutExamples { get; init; } = [];
+
+    /// <summary>Where the loss stopped being a finite number, when that ended the task (<see cref="State"/> is then
+    /// <see cref="TrainingState.Failed"/>); null otherwise.</summary>
+    public TrainingDivergence? Diverged { get; init; }
 }
+
+/// <summary>Where training diverged: the first mini-batch whose loss was NaN or infinite. No update was applied for
+/// it, and the weights of the last kept epoch were restored.</summary>
+/// <param name="Epoch">The epoch in progress (1-based, counted as <see cref="EpochRecord.Epoch"/> is).</param>
+/// <param name="Batch">The mini-batch (1-based) of <paramref name="BatchCount"/>.</param>
+/// <param name="BatchCount">The mini-batches of that epoch.</param>
+/// <param name="Loss">The loss that batch gave (NaN or ±∞).</param>
+/// <param name="LearningRate">The optimizer's learning rate during that epoch.</param>
+public sealed record TrainingDivergence(int Epoch, int Batch, int BatchCount, double Loss, double LearningRate);

@@ -169,10 +169,14 @@ public sealed partial class UpdateTask
                         snapshot, completed, best, history, data.Seconds);
                 var result = session.TrainStep(batch);
                 if (!double.IsFinite(result.Loss))
+                {
+                    // The rate is read before Stop restores the kept epoch's optimizer state (and its rate).
+                    var diverged = new TrainingDivergence(epoch + 1, b + 1, batchCount, result.Loss, session.LearningRate);
                     return Stop(TrainingState.Failed,
                         $"The loss became {(float)result.Loss} at epoch {epoch + 1}, batch {b + 1} of {batchCount}: training diverged. " +
                         $"Lower the learning rate (it is {session.LearningRate}); the weights of epoch {best.Kept}{best.KeptWhy} are kept.",
-                        snapshot, completed, best, history, data.Seconds);
+                        snapshot, completed, best, history, data.Seconds) with { Diverged = diverged };
+                }
                 lossSum += result.Loss * result.Count;
                 lastLoss = result.Loss;
                 correct += result.Correct;

@@ -207,6 +207,11 @@ public sealed class UpdateTaskTests : IClassFixture<PreparedModelFixture>, IDisp
         Assert.Equal(TrainingState.Failed, result.State);
         Assert.Equal(2, result.EpochsCompleted);
         Assert.Matches(@"The loss became (NaN|∞|-?Infinity) at epoch 3, batch \d of 2: training diverged\. Lower the learning rate", result.Reason);
+        // The same facts, typed, for a caller that words its own hint (the studio).
+        var diverged = Assert.IsType<TrainingDivergence>(result.Diverged);
+        Assert.Equal((3, 2, 1e38), (diverged.Epoch, diverged.BatchCount, diverged.LearningRate));
+        Assert.InRange(diverged.Batch, 1, 2);
+        Assert.False(double.IsFinite(diverged.Loss));
         Assert.Equal(CheckpointTests.BitsOf(good!), CheckpointTests.BitsOf(model.GetParameter("classifier.weight")));
         Assert.Equal(2, Checkpoint.Read(checkpoint).EpochsCompleted);
     }

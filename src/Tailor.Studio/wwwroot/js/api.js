@@ -110,3 +110,6 @@ export function setName(value) {
   if (value === 1 || /^test$/i.test(String(value))) return 'test';
   return 'train';
 }
+
+// Guidance (issue 12, item 6): the project's hints, each with the screen it applies to.
+api.guidance = id => request('GET', `${p(id)}/guidance`);

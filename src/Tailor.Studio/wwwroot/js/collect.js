@@ -7,6 +7,7 @@ import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, an
 import { api, setName } from './api.js';
 import { Camera, inputSpec } from './camera.js';
 import { importIntoControl } from './projects.js';
+import { guidance } from './guidance.js';
 
 const PAGE = 60;
 const setTitle = { train: 'Training', test: 'Test' };
@@ -73,6 +74,7 @@ class CollectPage {
         this.report),
       this.camera.element,
       this.labels);
+    this.guidance = guidance(this.view, this.project, 'collect');
     this.renderLabels();
     Promise.all((this.galleries ?? []).map(g => g.loading))
       .then(() => api.options(this.project.id))
@@ -302,6 +304,7 @@ class CollectPage {
     if (!project || this.context.stale()) return;
     this.project = project;
     this.renderLabels();
+    this.guidance.refresh();
     if (focusedTestId) this.labels.querySelector(`.gallery[data-label-id="${focusedTestId}"][data-set="${this.target?.set}"]`)?.focus({ preventScroll: true });
   }
 }

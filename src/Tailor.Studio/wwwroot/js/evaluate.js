@@ -2,6 +2,7 @@
 // open their photos, and a per-photo table (wrong ones first) with relabel and move-to-training actions.
 import { h, replace, attempt, announce, fixed, percent, plural } from './dom.js';
 import { api } from './api.js';
+import { guidance } from './guidance.js';
 
 export async function render(view, context) {
   const page = new EvaluatePage(view, context);
@@ -53,6 +54,7 @@ class EvaluatePage {
           h('thead', {}, h('tr', {}, ['photo', 'true label', 'predicted', 'probability', 'p(true label)', 'fix']
             .map(t => h('th', { scope: 'col', text: t })))),
           this.rows))));
+    this.guidance = guidance(this.view, this.project, 'evaluate');
   }
 
   async evaluate() {
@@ -159,6 +161,7 @@ class EvaluatePage {
     for (const control of tr.querySelectorAll('.fix select, .fix button')) control.disabled = true;
     tr.querySelector('.fix').append(h('span', { class: 'muted', text: ' done' }));
     this.changes.textContent = `${text} Train again and evaluate to see the effect.`;
+    this.guidance.refresh();
     announce(text);
   }
 }

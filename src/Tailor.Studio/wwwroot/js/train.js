@@ -3,6 +3,7 @@
 // chart and per-epoch table from the run's event stream. Training itself runs on the server.
 import { h, replace, attempt, announce, fixed, percent, confirmDialog } from './dom.js';
 import { api } from './api.js';
+import { guidance } from './guidance.js';
 
 const HEADS = [
   { value: 'neuralNetwork', key: 'nn', name: 'Neural network' },
@@ -220,6 +221,7 @@ class TrainPage {
         h('h2', { id: 'chart-title', text: 'Loss and accuracy' }), this.chartBox),
       h('section', { class: 'panel', 'aria-labelledby': 'table-title' },
         h('h2', { id: 'table-title', text: 'Epochs' }), h('div', { class: 'scroll' }, this.table)));
+    this.guidance = guidance(this.view, this.project, 'train');
     sync();
     this.makeChart();
   }
@@ -439,7 +441,9 @@ class TrainPage {
     this.progress.hidden = false;
     this.progress.max = data.total || 1;
     this.progress.value = data.done ?? 0;
-    this.setState('Preparing', `Computing features: ${data.done} of ${data.total} photos.`);
+    // Announced once when preparing begins; the count goes on in the visible message only (not per photo).
+    const text = `Computing features: ${data.done} of ${data.total} photos.`;
+    if (this.stateBadge.dataset.state === 'preparing') this.message.textContent = text; else this.setState('Preparing', text);
   }
 
   batchEvent(data) {
@@ -485,6 +489,7 @@ class TrainPage {
     if (data.reason ?? data.message) parts.push(data.reason ?? data.message);
     this.setState(state || 'Finished', `${state || 'Finished'}${parts.length ? `: ${parts.join('; ')}` : ''}.`);
     this.stateBadge.dataset.accuracy = data.accuracy ?? '';
+    this.guidance.refresh();
   }
 
   showStatus(status) {
@@ -509,6 +514,7 @@ class TrainPage {
     this.stateBadge.textContent = state;
     this.stateBadge.dataset.state = state.toLowerCase();
     if (message) this.message.textContent = message;
+    this.message.classList.toggle('alert', state === 'Failed');
     // Announced once per change of state or epoch, not per batch.
     announce(`${state}. ${message ?? ''}`.trim());
   }

@@ -79,6 +79,10 @@ internal sealed class StudioPage : IAsyncDisposable
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>A project on a model prepared by the test (e.g. with wider allowed values than the studio's own); returns its id.</summary>
+    public long CreateProject(string name, UpdatableModel model) =>
+        _workspace.CreateProject(name, Tailor.Studio.ProjectBase.EmbeddedResNet18(model.Spec.Labels.Capacity), model).Id;
+
     /// <summary>Saves a screenshot of the page as NAME.png in <see cref="BrowserFixture.ScreenshotFolder"/>.</summary>
     public async Task ScreenshotAsync(string name, bool fullPage = true)
     {
