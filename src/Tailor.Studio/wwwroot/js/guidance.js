@@ -8,8 +8,9 @@ import { api } from './api.js';
 const SCREEN = { collect: 'Collect', train: 'Train', evaluate: 'Evaluate' };
 
 /** Shows the hints for `where` (collect | train | evaluate) under the screen's first panel (its title and main
- *  controls); refresh() reloads them. */
-export function guidance(view, project, where) {
+ *  controls); refresh() reloads them. options.hide(item): true for a hint the screen already shows (the Train screen's
+ *  run message says a diverged run's reason as it ends; the hint says it after a reload). */
+export function guidance(view, project, where, options = {}) {
   const list = h('ul', { class: 'hints', 'data-testid': 'hints' });
   const box = h('section', { class: 'guidance', hidden: true, 'data-testid': 'guidance', 'data-where': where, 'aria-labelledby': `guidance-${where}` },
     h('h2', { id: `guidance-${where}`, class: 'visually-hidden', text: `Hints for ${SCREEN[where] ?? where}` }), list);
@@ -20,7 +21,7 @@ export function guidance(view, project, where) {
     const mine = ++asked;
     const items = await api.guidance(project.id).catch(() => null);
     if (mine !== asked || !items || !box.isConnected) return;
-    const here = items.filter(item => item.where === where);
+    const here = items.filter(item => item.where === where && !options.hide?.(item));
     replace(list, here.map(item => h('li', {
       class: `hint ${item.severity === 'error' ? 'error' : 'warning'}`, 'data-testid': 'hint', 'data-code': item.code,
       'data-severity': item.severity, 'data-label-id': item.labelId ?? '',
@@ -30,6 +31,7 @@ export function guidance(view, project, where) {
         item.where !== 'collect' && /on Collect/.test(item.action) ? [' ', h('a', { href: `#/p/${project.id}/collect`, text: 'Open Collect' })] : null))));
     box.hidden = here.length === 0;
     box.dataset.count = String(here.length);
+    box.dataset.shown = String(mine);   // how many times the hints were (re)loaded: tests wait for a refresh by it
   };
   refresh();
   return { element: box, refresh };

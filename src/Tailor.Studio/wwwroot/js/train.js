@@ -221,7 +221,7 @@ class TrainPage {
         h('h2', { id: 'chart-title', text: 'Loss and accuracy' }), this.chartBox),
       h('section', { class: 'panel', 'aria-labelledby': 'table-title' },
         h('h2', { id: 'table-title', text: 'Epochs' }), h('div', { class: 'scroll' }, this.table)));
-    this.guidance = guidance(this.view, this.project, 'train');
+    this.guidance = guidance(this.view, this.project, 'train', { hide: item => this.message.textContent.includes(item.message) });
     sync();
     this.makeChart();
   }
@@ -487,7 +487,8 @@ class TrainPage {
     const parts = [];
     if (data.accuracy !== null && data.accuracy !== undefined) parts.push(`test accuracy ${percent(data.accuracy)}`);
     if (data.reason ?? data.message) parts.push(data.reason ?? data.message);
-    this.setState(state || 'Finished', `${state || 'Finished'}${parts.length ? `: ${parts.join('; ')}` : ''}.`);
+    const said = `${state || 'Finished'}${parts.length ? `: ${parts.join('; ')}` : ''}`;
+    this.setState(state || 'Finished', /[.!?]$/.test(said) ? said : `${said}.`);
     this.stateBadge.dataset.accuracy = data.accuracy ?? '';
     this.guidance.refresh();
   }
