@@ -54,7 +54,8 @@ class EvaluatePage {
           h('thead', {}, h('tr', {}, ['photo', 'true label', 'predicted', 'probability', 'p(true label)', 'fix']
             .map(t => h('th', { scope: 'col', text: t })))),
           this.rows))));
-    this.guidance = guidance(this.view, this.project, 'evaluate');
+    // An empty test set is said in the summary (with a link to Collect): not twice.
+    this.guidance = guidance(this.view, this.project, 'evaluate', { hide: item => item.code === 'no-test-set' && !!this.summary.querySelector('[data-testid=no-test-set]') });
   }
 
   async evaluate() {
