@@ -32,21 +32,21 @@ public sealed partial class Workspace
 {
     /// <summary>Evaluates a model version (default: the current one) on the project's test set with the library's
     /// <see cref="Predictor"/> and <see cref="Evaluator"/>; the result is stored as the version's evaluation. Corrupt
-    /// images are left out; an image that fails to load now is listed in <see cref="EvaluationView.Skipped"/>.</summary>
+    /// images are left out; an image that fails to load now is listed in <see cref="EvaluationView.Skipped"/>. The version
+    /// predicts only among the labels it was made with (renamed ones under their new names; see <see cref="Compare"/>).</summary>
     /// <exception cref="TailorException">No such project or version; the project has no readable test example.</exception>
     public EvaluationView Evaluate(long projectId, long? versionId = null, CancellationToken cancellationToken = default)
     {
-        var (model, version, labels, rows, projectName) = Read(() =>
+        var (model, version, labels, rows, projectName, key) = Read(() =>
         {
             string project = ProjectName(projectId, null);
             long version = versionId ?? Scalar<long?>("SELECT current_version FROM projects WHERE id = $p;", null, ("$p", projectId))
                 ?? throw new TailorException($"Project '{Shown.Label(project)}' has no current model version.");
-            var model = UpdatableModel.Load(FullPath(VersionFileLocked(projectId, version, null)));
-            ApplyLabelsLocked(projectId, model, null);
+            var model = LoadForTestLocked(projectId, version);
             var rows = Query(
                 "SELECT e.id, e.sha256, l.name FROM examples e JOIN labels l ON l.id = e.label WHERE e.project = $p AND e.example_set = 'test' AND e.corrupt = 0 ORDER BY e.id;",
                 r => (Id: r.GetInt64(0), Path: FullPath(ImageStore.ImagePath(r.GetString(1))), Label: r.GetString(2)), null, ("$p", projectId));
-            return (model, version, LabelsLocked(projectId, null), rows, project);
+            return (model, version, LabelsLocked(projectId, null), rows, project, TestSetKeyLocked(projectId));
         });
         if (rows.Count == 0)
             throw new TailorException($"Project '{Shown.Label(projectName)}' has no test examples to evaluate on (corrupt images do not count); add photos to its labels' test sets.");
@@ -74,8 +74,8 @@ public sealed partial class Workspace
         var view = new EvaluationView(version, report.Accuracy, report.Loss, report.Count, perLabel, names,
             cells.Select(row => (IReadOnlyList<ConfusionCell>)row.Select(c => new ConfusionCell(c.Count, c)).ToList()).ToList(),
             ordered, report.Skipped.Select(s => new SkippedExample(idOf.GetValueOrDefault(s.Path), s.Reason)).ToList());
-        Write(transaction => Execute("UPDATE model_versions SET evaluation = $e WHERE id = $v;", transaction,
-            ("$e", JsonSerializer.Serialize(view, s_json)), ("$v", version)));
+        Write(transaction => Execute("UPDATE model_versions SET evaluation = $e, evaluation_key = $k WHERE id = $v;", transaction,
+            ("$e", JsonSerializer.Serialize(view, s_json)), ("$k", key), ("$v", version)));
         return view;
     }
 

@@ -116,6 +116,7 @@ public sealed partial class Workspace
         string relative = Path.Combine("models", $"{id}.onnx");
         Execute("UPDATE model_versions SET file = $f WHERE id = $v;", transaction, ("$f", relative), ("$v", id));
         Execute("UPDATE projects SET current_version = $v WHERE id = $p;", transaction, ("$v", id), ("$p", projectId));
+        RecordSlotLabelsLocked(projectId, id, transaction);
         try
         {
             model.Save(FullPath(relative));
