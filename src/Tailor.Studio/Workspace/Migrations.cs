@@ -95,6 +95,7 @@ internal static class Migrations
         );
         CREATE INDEX examples_by_project_set ON examples (project, example_set, label);
         CREATE INDEX examples_by_project ON examples (project);
+        """,
         // versions (issue 12): which label held each slot when a version was made (JSON [[slot, label id, name], …]), so a
         // version is compared on the labels it knew; and what its stored evaluation was computed on (labels and test set).
         """

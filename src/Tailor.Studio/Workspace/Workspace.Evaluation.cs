@@ -52,10 +52,27 @@ public sealed partial class Workspace
             throw new TailorException($"Project '{Shown.Label(projectName)}' has no test examples to evaluate on (corrupt images do not count); add photos to its labels' test sets.");
 
         var idOf = rows.ToDictionary(r => r.Path, r => r.Id);
-        var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, r.Label)), $"{projectName} (test set)");
+        // A label the version was made without (added since): its examples are predicted all the same (the Evaluator is
+        // given a label the version knows in its place) and count as wrong, the true label having probability 0.
+        var knows = model.Spec.Labels.InUse.ToHashSet();
+        string? standIn = model.Spec.Labels.InUse.FirstOrDefault();
+        var trueOf = rows.ToDictionary(r => r.Path, r => r.Label);
+        if (standIn is null)
+            throw new TailorException($"Model version {version} of project '{Shown.Label(projectName)}' knows none of its labels today (they were deleted since it was made); it cannot be evaluated on the test set.");
+        var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, knows.Contains(r.Label) ? r.Label : standIn)), $"{projectName} (test set)");
         EvaluationReport report;
         using (var predictor = new Predictor(model))
             report = Evaluator.Evaluate(predictor, data, null, cancellationToken);
+        if (rows.Any(r => !knows.Contains(r.Label)))
+        {
+            var examples = report.Examples.Select(r => knows.Contains(trueOf[r.Path]) ? r : r with { Label = trueOf[r.Path], TrueProbability = 0 }).ToList();
+            report = report with
+            {
+                Examples = examples,
+                Accuracy = (double)examples.Count(r => r.Label == r.Predicted) / examples.Count,
+                Loss = examples.Average(r => -Math.Log(r.TrueProbability + Evaluator.LogEpsilon)),
+            };
+        }
 
         var names = labels.Select(l => l.Name).ToList();
         foreach (var r in report.Examples)

@@ -158,20 +158,27 @@ public sealed partial class Workspace
         return (evaluated, false);
     }
 
-    /// <summary>Records which label holds each slot as <paramref name="versionId"/> is made.</summary>
+    /// <summary>Records which label holds each slot as <paramref name="versionId"/> is made: JSON <c>[[slot, label id, name], …]</c>.</summary>
     private void RecordSlotLabelsLocked(long projectId, long versionId, SqliteTransaction transaction) =>
-        Execute("UPDATE model_versions SET slot_labels = (SELECT json_group_array(json_array(slot, id)) FROM labels WHERE project = $p) WHERE id = $v;",
+        Execute("UPDATE model_versions SET slot_labels = (SELECT json_group_array(json_array(slot, id, name)) FROM labels WHERE project = $p) WHERE id = $v;",
             transaction, ("$p", projectId), ("$v", versionId));
 
-    /// <summary>The project's labels a version can predict: all of them when it was made before any label (the base) or before
-    /// slots were recorded; else those in the slot they held when it was made.</summary>
+    /// <summary>The labels a version was made with (slot, label id, name then); null when it was made before any label (the
+    /// base) or before slots were recorded: it is taken to know all of today's labels.</summary>
+    private List<(int Slot, long Id, string Name)>? SlotLabelsLocked(long versionId)
+    {
+        string? json = Scalar<string?>("SELECT slot_labels FROM model_versions WHERE id = $v;", null, ("$v", versionId));
+        if (json is null) return null;
+        var slots = JsonSerializer.Deserialize<JsonElement[][]>(json) ?? [];
+        return slots.Length == 0 ? null : slots.Select(s => (s[0].GetInt32(), s[1].GetInt64(), s[2].GetString() ?? "")).ToList();
+    }
+
+    /// <summary>The project's labels a version can predict: those in the slot they held when it was made.</summary>
     private List<LabelInfo> KnownLabelsLocked(long projectId, long versionId)
     {
         var labels = LabelsLocked(projectId, null);
-        string? json = Scalar<string?>("SELECT slot_labels FROM model_versions WHERE id = $v;", null, ("$v", versionId));
-        var slots = json is null ? null : JsonSerializer.Deserialize<long[][]>(json);
-        if (slots is null || slots.Length == 0) return labels;
-        var held = slots.Select(s => (Slot: s[0], Label: s[1])).ToHashSet();
+        if (SlotLabelsLocked(versionId) is not { } slots) return labels;
+        var held = slots.Select(s => (s.Slot, s.Id)).ToHashSet();
         return labels.Where(l => held.Contains((l.Slot, l.Id))).ToList();
     }
 
@@ -181,13 +188,30 @@ public sealed partial class Workspace
         return LabelsLocked(projectId, null).Where(l => !known.Contains(l.Id)).Select(l => l.Name).ToList();
     }
 
-    /// <summary>A version to evaluate: its file with the labels it knows in their slots, the other slots masked (it cannot
-    /// predict a label it never learned).</summary>
+    /// <summary>A version to evaluate: its file with the labels it knows in their slots, the other slots free (masked: it
+    /// cannot predict a label it never learned). A slot whose label was deleted since is named "&lt;old name&gt; (deleted)",
+    /// so that what a k-NN (which still holds that label's examples) predicts there reads as what it is.</summary>
     private UpdatableModel LoadForTestLocked(long projectId, long versionId)
     {
         var model = UpdatableModel.Load(FullPath(VersionFileLocked(projectId, versionId, null)));
         int capacity = model.Spec.Labels.Capacity;
-        ModelBuilder.SetLabels(model, SlotNames(capacity, KnownLabelsLocked(projectId, versionId).Where(l => l.Slot < capacity).Select(l => (l.Name, l.Slot))));
+        var known = KnownLabelsLocked(projectId, versionId).Where(l => l.Slot < capacity).ToList();
+        var names = SlotNames(capacity, known.Select(l => (l.Name, l.Slot)));
+        var gone = (SlotLabelsLocked(versionId) ?? []).Where(s => s.Slot < capacity && known.All(l => l.Slot != s.Slot)).ToList();
+        if (gone.Count > 0)
+        {
+            var renamed = names.Names.ToArray();
+            var used = LabelsLocked(projectId, null).Select(l => l.Name).Concat(renamed).ToHashSet();
+            foreach (var (slot, _, name) in gone)
+            {
+                string candidate = $"{name} (deleted)";
+                for (int k = 2; used.Contains(candidate); k++) candidate = $"{name} (deleted {k})";
+                used.Add(candidate);
+                renamed[slot] = candidate;
+            }
+            names = names with { Names = renamed };
+        }
+        ModelBuilder.SetLabels(model, names);
         return model;
     }
 

@@ -103,6 +103,10 @@ export const api = {
   importJob: job => request('GET', `/api/imports/${encodeURIComponent(job)}`),
   exportPhotosUrl: id => `${p(id)}/export/photos.zip`,
   exportProjectUrl: id => `${p(id)}/export/project.tailor`,
+  // versions: every version with its run's settings, the run history, two versions compared on the test set.
+  versions: id => request('GET', `${p(id)}/versions`),
+  history: id => request('GET', `${p(id)}/history`),
+  compare: (id, a, b) => request('POST', `${p(id)}/compare`, { a, b }),
 };
 
 /** 'train' | 'test' from whatever the server sends for an example set (a name in any case, or 0/1). */

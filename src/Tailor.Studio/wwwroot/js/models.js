@@ -1,7 +1,9 @@
-// Models: every version of the project's model (the pretrained base, trained ones, resets), reset to an empty
-// classifier or make the base or an earlier version current, download the current model as ONNX.
+// Models: every version of the project's model (the pretrained base, trained ones, resets) with the settings of the run
+// that made it, reset to an empty classifier or make the base or an earlier version current, download the current model
+// as ONNX; two versions side by side on the test set; the history of every run.
 import { h, replace, attempt, confirmDialog, announce, percent } from './dom.js';
 import { api } from './api.js';
+import { renderCompare, renderHistory, settingsText, headName } from './versions.js';
 
 const KINDS = ['base', 'trained', 'reset'];
 const kindName = kind => typeof kind === 'number' ? KINDS[kind] ?? String(kind) : String(kind).toLowerCase();
@@ -12,8 +14,9 @@ export async function render(view, context) {
   const list = h('tbody', { 'data-testid': 'model-rows' });
   const current = h('p', { 'data-testid': 'current-model' });
   const refresh = async () => {
-    const versions = await api.models(project.id);
+    const [versions, details] = await Promise.all([api.models(project.id), api.versions(project.id)]);
     if (context.stale()) return;
+    const detailOf = new Map(details.map(d => [d.id, d]));
     const sorted = [...versions].sort((a, b) => b.id - a.id);
     const now = sorted.find(v => v.isCurrent);
     replace(current, now ? `Current: version ${now.id}, ${describe[kindName(now.kind)] ?? kindName(now.kind)}${now.accuracy !== null && now.accuracy !== undefined ? `, test accuracy ${percent(now.accuracy)}` : ''}.` : 'No current model.');
@@ -24,8 +27,9 @@ export async function render(view, context) {
         h('th', { scope: 'row', text: String(v.id) }),
         h('td', { text: describe[kind] ?? kind }),
         h('td', { text: v.runId ? `run ${v.runId}` : '–' }),
+        h('td', { 'data-testid': 'model-settings', text: detailOf.get(v.id)?.settings ? `${headName(detailOf.get(v.id).settings.head)}: ${settingsText(detailOf.get(v.id).settings, detailOf.get(v.id).epochsTrained)}` : '–' }),
         h('td', { text: new Date(v.created).toLocaleString() }),
-        h('td', { text: percent(v.accuracy) }),
+        h('td', { 'data-testid': 'model-accuracy', text: percent(detailOf.get(v.id)?.accuracy ?? v.accuracy) }),
         h('td', {}, v.isCurrent ? h('strong', { text: 'current' })
           : h('button', {
             type: 'button', 'data-testid': 'make-current', text: kind === 'base' ? 'Reset to this base' : 'Make current',
@@ -37,8 +41,12 @@ export async function render(view, context) {
             },
           })));
     }));
+    await compare.update(details);
+    await history.update();
   };
 
+  const compare = renderCompare(project, context);
+  const history = renderHistory(project, context);
   const base = async () => (await api.models(project.id)).filter(v => kindName(v.kind) === 'base').sort((a, b) => a.id - b.id)[0];
   replace(view,
     h('section', { class: 'panel', 'aria-labelledby': 'models-title' },
@@ -70,8 +78,10 @@ export async function render(view, context) {
     h('section', { class: 'panel', 'aria-labelledby': 'versions-title' },
       h('h2', { id: 'versions-title', text: 'Versions' }),
       h('div', { class: 'scroll' }, h('table', { 'data-testid': 'model-table' },
-        h('thead', {}, h('tr', {}, ['version', 'kind', 'made by', 'created', 'test accuracy', ''].map(t => h('th', { scope: 'col', text: t })))),
-        list))));
+        h('thead', {}, h('tr', {}, ['version', 'kind', 'made by', 'settings', 'created', 'test accuracy', ''].map(t => h('th', { scope: 'col', text: t })))),
+        list))),
+    compare.element,
+    history.element);
   await refresh();
   return () => {};
 }
