@@ -41,6 +41,11 @@ public interface IRunStore
     /// so that a run after adding 10 photos computes 10 rows; null: none.</summary>
     Tailor.Features.IFeatureStore? FeatureStore(long projectId) => null;
 
+    /// <summary>Evaluates a committed model version on the project's test set and keeps the evaluation with the version (the
+    /// Models screen and the run history show it); returns its accuracy, or null when the store keeps no evaluations (the
+    /// default: the run evaluates the model itself and reports the accuracy in its end event only).</summary>
+    double? EvaluateVersion(long projectId, long versionId) => null;
+
     /// <summary>Records how a run ended.</summary>
     void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId);
 

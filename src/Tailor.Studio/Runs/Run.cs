@@ -268,13 +268,29 @@ internal sealed class Run
             }, token);
         long version = _store.CommitModel(_status.ProjectId, runId, model);
         double? accuracy = null;
-        if (test is not null)
+        if (test is not null && StoredEvaluation(version) is { } stored)
+            accuracy = stored;
+        else if (test is not null)
         {
             using var predictor = new Predictor(model);
             // Committed already: a Stop now does not undo it, so the evaluation (a few images) is not cancelled.
             accuracy = Evaluator.Evaluate(predictor, test).Accuracy;
         }
         End(RunState.Finished, Skipped(result.Skipped), version, accuracy, 1);
+    }
+
+    /// <summary>The store's evaluation of the committed version (kept with it); null when it keeps none or it failed — the
+    /// model is committed either way, and the run then evaluates it itself.</summary>
+    private double? StoredEvaluation(long version)
+    {
+        try
+        {
+            return _store.EvaluateVersion(_status.ProjectId, version);
+        }
+        catch (TailorException)
+        {
+            return null;
+        }
     }
 
     private void End(RunState state, string? reason, long? version, double? accuracy, int? epochsCompleted = null)

@@ -37,6 +37,15 @@ public sealed partial class Workspace
     /// <exception cref="TailorException">No such project or version; the project has no readable test example.</exception>
     public EvaluationView Evaluate(long projectId, long? versionId = null, CancellationToken cancellationToken = default)
     {
+        return EvaluateCore(projectId, versionId, cancellationToken);
+    }
+
+    /// <summary>A k-NN or logistic-regression run's version, evaluated as Evaluate does and stored with it, so the run
+    /// history and the Models screen show its accuracy (a network run's epochs carry theirs).</summary>
+    double? Runs.IRunStore.EvaluateVersion(long projectId, long versionId) => EvaluateCore(projectId, versionId, CancellationToken.None).Accuracy;
+
+    private EvaluationView EvaluateCore(long projectId, long? versionId, CancellationToken cancellationToken)
+    {
         var (model, version, labels, rows, projectName, key) = Read(() =>
         {
             string project = ProjectName(projectId, null);

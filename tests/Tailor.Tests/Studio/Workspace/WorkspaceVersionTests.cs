@@ -251,6 +251,24 @@ public sealed class WorkspaceVersionTests(VersionsWorkspaceFixture fixture) : IC
     }
 
     [Fact]
+    public async Task AHeadRun_StoresItsVersionsEvaluation_SoTheHistoryShowsItsAccuracy_WithoutAnEvaluateCall()
+    {
+        long p = fixture.ImportHands().Id;
+        using var runs = new RunManager(Ws);
+        runs.Start(p, new RunRequest { Head = RunHead.LogisticRegression });
+        await runs.WhenEnded(p).WaitAsync(TimeSpan.FromMinutes(5));
+        var status = runs.Status(p)!;
+        Assert.True(status.State == RunState.Finished, status.Message);
+        long version = status.ModelVersionId!.Value;
+        var stored = Ws.StoredEvaluation(p, version);
+        Assert.NotNull(stored);
+        Assert.Equal(15, stored.Count);
+        Assert.Equal(stored.Accuracy, status.Accuracy);
+        Assert.Equal((version, stored.Accuracy), (Ws.RunHistory(p)[0].ModelVersionId, Ws.RunHistory(p)[0].TestAccuracy));
+        Assert.Equal(stored.Accuracy, Ws.ListVersionDetails(p).Single(v => v.Id == version).Accuracy);
+    }
+
+    [Fact]
     public void VersionsCarryTheirRunsSettings_AndTheHistoryListsEveryRun_NewestFirst()
     {
         long p = fixture.ImportHands().Id;
