@@ -27,19 +27,21 @@ internal static class StudioBenchmark
     {
         var photos = new Option<int>("--photos") { Description = "Photos in the training set (labels of 1,000 each). Default 5000.", DefaultValueFactory = _ => 5000 };
         var noRetrain = new Option<bool>("--no-retrain") { Description = "Skip the retraining figures (three runs over every photo: the longest part)." };
+        var repeat = new Option<int>("--runs") { Description = "Then this many logistic-regression runs in a row, the memory after each (resident, GC heap, the rest native). Default 0." };
+        var noBrowser = new Option<bool>("--no-browser") { Description = "Skip the gallery in chromium." };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain };
-        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain)));
+            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser };
+        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser)));
         return command;
     }
 
-    private static int Run(int photos, bool retrain)
+    private static int Run(int photos, bool retrain, int repeat, bool browser)
     {
         if (photos < 2 * PageSize) { Console.Error.WriteLine("bench studio: --photos is at least 120."); return 2; }
         string root = Directory.CreateTempSubdirectory("tailor-bench-studio").FullName;
         try
         {
-            return RunAsync(root, photos, retrain).GetAwaiter().GetResult();
+            return RunAsync(root, photos, retrain, repeat, browser).GetAwaiter().GetResult();
         }
         finally
         {
@@ -47,7 +49,7 @@ internal static class StudioBenchmark
         }
     }
 
-    private static async Task<int> RunAsync(string root, int photos, bool retrain)
+    private static async Task<int> RunAsync(string root, int photos, bool retrain, int repeat, bool browser)
     {
         int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
         string data = Path.Combine(root, "photos");
@@ -72,10 +74,11 @@ internal static class StudioBenchmark
             await Latency(http, "gallery page API, offset 4,000 (60 of the project's examples)", $"/api/projects/{project.Id}/examples?offset=4000&limit={PageSize}");
         await Latency(http, "project with its label counts", $"/api/projects/{project.Id}");
 
-        await Browser(server.Url, project.Id);
+        if (browser) await Browser(server.Url, project.Id);
         Console.WriteLine($"  peak memory after serving the galleries: {PeakMb():0} MB");
 
         if (retrain) await Retrain(ws, runs, project, data, root);
+        if (repeat > 0) Repeat(runs, project, repeat);
 
         Console.WriteLine($"  peak resident memory of this process (VmHWM): {PeakMb():0} MB (server, import, three runs in one process; chromium is another process)");
         Console.WriteLine($"  workspace on disk: {Bytes(FolderBytes(ws.Directory))} (images {Bytes(FolderBytes(Path.Combine(ws.Directory, "images")))}, " +
@@ -115,8 +118,10 @@ internal static class StudioBenchmark
             Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
         });
         var times = new List<double>();
+        var phases = new List<double[]>();
         int shown = 0, inPage = 0;
-        for (int i = 0; i < 4; i++)
+        const int Repeats = 7;
+        for (int i = 0; i < Repeats; i++)
         {
             // A fresh context each time: nothing cached (the first one also warms the server's JIT and is not counted).
             await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
@@ -133,13 +138,29 @@ internal static class StudioBenchmark
                 }
                 """, null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 5 });
             var values = await result.JsonValueAsync<double[]>();
-            if (i > 0) times.Add(values[0]);
+            // Where the time went (Resource Timing, ms after navigation): the scripts, the project, the galleries' pages, the thumbnails.
+            var phase = await page.EvaluateAsync<double[]>("""
+                () => {
+                  const r = performance.getEntriesByType('resource');
+                  const end = f => Math.max(0, ...r.filter(f).map(e => e.responseEnd));
+                  const start = f => Math.min(...r.filter(f).map(e => e.startTime));
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  return [nav.responseEnd, end(e => e.name.includes('/js/') || e.name.includes('/lib/') || e.name.endsWith('.css')),
+                    end(e => /\/api\/projects\/\d+$/.test(e.name)), start(e => e.name.includes('/examples?')), end(e => e.name.includes('/examples?')),
+                    start(e => e.name.includes('/thumbnail')), r.filter(e => e.name.includes('/thumbnail')).length];
+                }
+                """);
+            if (i > 0) { times.Add(values[0]); phases.Add(phase); }
             shown = (int)values[1];
             inPage = (int)values[2];
         }
-        times.Sort();
+        double Median(IEnumerable<double> v) { var sorted = v.Order().ToList(); return sorted[sorted.Count / 2]; }
+        double median = Median(times);
         Console.WriteLine($"  gallery of 1,000 in chromium (headless, 1280×900): first screen of thumbnails ({shown} shown) " +
-            $"{times[times.Count / 2]:0} ms after navigation (median of 3; worst {times[^1]:0} ms); the page holds {inPage} examples (60 per gallery)");
+            $"{median:0} ms after navigation (median of {times.Count}; best {times.Min():0}, worst {times.Max():0} ms; load average {LoadAverage()}); the page holds {inPage} examples (60 per gallery)");
+        Console.WriteLine($"    medians, ms after navigation: page {Median(phases.Select(p => p[0])):0}, scripts and styles in {Median(phases.Select(p => p[1])):0}, " +
+            $"project {Median(phases.Select(p => p[2])):0}, gallery pages asked {Median(phases.Select(p => p[3])):0} and in {Median(phases.Select(p => p[4])):0}, " +
+            $"first thumbnail asked {Median(phases.Select(p => p[5])):0}; thumbnails asked by then {Median(phases.Select(p => p[6])):0}");
     }
 
     private static async Task Retrain(Workspace ws, RunManager runs, ProjectInfo project, string data, string root)
@@ -193,6 +214,45 @@ internal static class StudioBenchmark
         public void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId) => _ws.EndRun(runId, state, reason, modelVersionId);
     }
 
+    /// <summary>Logistic-regression runs in a row (the store filled, so each reads every row): after each, a full GC, then
+    /// the resident memory, the GC heap, and the rest (native: ONNX Runtime, SQLite, the allocators' free lists).
+    /// A leak shows as a column growing run after run; one run's working set as a peak that stays flat.</summary>
+    private static void Repeat(RunManager runs, ProjectInfo project, int count)
+    {
+        var request = new RunRequest { Head = RunHead.LogisticRegression };
+        Console.WriteLine($"  {count} logistic-regression runs in a row, memory after each (full GC first):");
+        int phase = 0;
+        var peaks = new double[3];
+        var heapPeaks = new double[3];
+        runs.Published += e => { if (e.Kind == RunEvent.FeaturesKind) phase = e.Done == e.Total ? 2 : 1; };
+        for (int i = 1; i <= count; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            phase = 0;
+            Array.Clear(peaks);
+            Array.Clear(heapPeaks);
+            runs.Start(project.Id, request);
+            var ended = runs.WhenEnded(project.Id);
+            while (!ended.IsCompleted)
+            {
+                int ph = phase;
+                peaks[ph] = Math.Max(peaks[ph], Status("VmRSS:"));
+                heapPeaks[ph] = Math.Max(heapPeaks[ph], GC.GetTotalMemory(false) / (1024.0 * 1024));
+                Thread.Sleep(5);
+            }
+            Console.WriteLine($"    peaks by phase (resident/GC heap MB): loading {peaks[0]:0}/{heapPeaks[0]:0}, features {peaks[1]:0}/{heapPeaks[1]:0}, fit+commit+evaluate {peaks[2]:0}/{heapPeaks[2]:0}");
+            var status = runs.Status(project.Id)!;
+            if (status.State != RunState.Finished) throw new InvalidOperationException($"The run ended {status.State}: {status.Message}");
+            double seconds = clock.Elapsed.TotalSeconds;
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            double rss = Status("VmRSS:"), heap = GC.GetTotalMemory(false) / (1024.0 * 1024), committed = GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024);
+            Console.WriteLine($"    run {i}: {seconds:0.0} s; resident {rss:0} MB, GC heap {heap:0} MB live ({committed:0} MB committed), " +
+                $"the rest {rss - committed:0} MB; peak so far {PeakMb():0} MB");
+        }
+    }
+
     /// <summary>Writes <c>train/label-L/NNNNN.jpg</c> (<paramref name="photos"/> in all) and <c>test/label-L/…</c>: per label
     /// a background hue, then shapes whose places, sizes and colours come from the photo's number — every photo different.</summary>
     private static void Generate(string folder, int photos, int labels, int seed = 0)
@@ -223,10 +283,15 @@ internal static class StudioBenchmark
         });
     }
 
-    private static double PeakMb()
+    private static double PeakMb() => Status("VmHWM:");
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
+    /// <summary>A memory figure of /proc/self/status (VmHWM:, VmRSS:) in MB.</summary>
+    private static double Status(string key)
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(key, StringComparison.Ordinal))
                 return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
         return double.NaN;
     }

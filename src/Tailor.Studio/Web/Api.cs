@@ -300,7 +300,7 @@ internal static partial class Api
     /// spec, k and L2 for the other heads, and the layers a network run can train.</summary>
     private static object Options(Workspace ws, long p)
     {
-        var spec = ws.LoadModel(p).Spec;
+        var spec = ws.CurrentSpec(p);
         Range? Of(string name) => spec.Hyperparameters.TryGetValue(name, out var h) ? Range.From(h) : null;
         return new
         {

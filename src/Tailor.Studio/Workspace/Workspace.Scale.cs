@@ -1,4 +1,5 @@
 using Tailor.Features;
+using Tailor.Spec;
 using Tailor.Studio.Runs;
 
 namespace Tailor.Studio;
@@ -12,6 +13,29 @@ public sealed partial class Workspace
 
     private readonly Lock _featuresGate = new();
     private DirectoryFeatureStore? _features;
+
+    private readonly Lock _specsGate = new();
+    private readonly Dictionary<long, (long Version, UpdateSpec Spec)> _specs = [];
+
+    /// <summary>The update spec of the project's current model version (its settings' allowed values, head, layers,
+    /// preprocessing), without its labels. Kept per project for its current version: the model file (tens of MB) is parsed
+    /// once per version, not on every screen that asks for the settings.</summary>
+    /// <exception cref="TailorException">No such project, or it has no current version.</exception>
+    public UpdateSpec CurrentSpec(long projectId)
+    {
+        long version = Read(() =>
+        {
+            string project = ProjectName(projectId, null);
+            return Scalar<long?>("SELECT current_version FROM projects WHERE id = $p;", null, ("$p", projectId))
+                ?? throw new TailorException($"Project '{Shown.Label(project)}' has no current model version.");
+        });
+        lock (_specsGate)
+            if (_specs.TryGetValue(projectId, out var kept) && kept.Version == version) return kept.Spec;
+        // Version ids are never reused (AUTOINCREMENT): a kept spec is never another model's. The model is let go, its spec kept.
+        var spec = LoadModel(projectId, version).Spec;
+        lock (_specsGate) _specs[projectId] = (version, spec);
+        return spec;
+    }
 
     /// <summary>The rows of the frozen prefix kept per (fingerprint, image) across runs, in <c>features/&lt;fingerprint&gt;/ab/&lt;sha256&gt;.f32</c>.
     /// Images are keyed by their content hash, which is their file name in <c>images/</c>.</summary>

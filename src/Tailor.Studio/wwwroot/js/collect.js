@@ -32,13 +32,13 @@ class CollectPage {
   dispose() {
     document.removeEventListener('paste', this.onPaste);
     this.camera?.stop();
-    for (const g of this.galleries ?? []) g.observer?.disconnect();
+    for (const g of this.galleries ?? []) { g.observer?.disconnect(); g.boxObserver?.disconnect(); }
   }
 
   async load() {
-    // The galleries first: /options loads the model on the server (tens of MB), so the camera's model input size is
+    // The galleries first: /options reads the model's update spec on the server, so the camera's model input size is
     // asked for once the galleries' first pages are in (until then the camera assumes 224×224).
-    this.project = await api.project(this.project.id);
+    // The project as the router fetched it a moment ago (not asked for twice before the first gallery can be).
     this.options = null;
     this.report = h('div', { class: 'report', 'aria-live': 'polite', 'data-testid': 'upload-report' });
     this.summary = h('p', { class: 'summary', 'data-testid': 'capacity' });
@@ -108,7 +108,7 @@ class CollectPage {
       this.target = { labelId: this.project.labels[0].id, set: 'train' };
       this.camera.setTarget(this.target);
     }
-    for (const g of this.galleries ?? []) g.observer?.disconnect();
+    for (const g of this.galleries ?? []) { g.observer?.disconnect(); g.boxObserver?.disconnect(); }
     this.galleries = [];
     replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
     this.markTarget();
@@ -169,7 +169,16 @@ class CollectPage {
       }
     }, { root: grid, rootMargin: '100px 0px' });
     const key = `${label.id}:${set}`;
-    const entry = { label, set, box, grid, pager, range, prev, next, heading, observer, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0 };
+    const entry = { label, set, box, grid, pager, range, prev, next, heading, observer, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0, near: false };
+    // A gallery's thumbnails are watched only once the gallery itself comes near the window: those below the first screen
+    // do not compete with the first screen's for the browser's six connections.
+    entry.boxObserver = new IntersectionObserver(entries => {
+      if (!entries.some(e => e.isIntersecting)) return;
+      entry.boxObserver.disconnect();
+      entry.near = true;
+      this.watchThumbs(entry);
+    }, { rootMargin: '200px 0px' });
+    entry.boxObserver.observe(box);
     prev.addEventListener('click', () => this.loadPage(entry, entry.offset - PAGE, true));
     next.addEventListener('click', () => this.loadPage(entry, entry.offset + PAGE, true));
     this.galleries.push(entry);
@@ -192,7 +201,7 @@ class CollectPage {
     this.offsets.set(entry.key, offset);
     entry.observer.disconnect();
     replace(entry.grid, page.items.map(example => this.thumb(example)));
-    for (const img of entry.grid.querySelectorAll('img[data-src]')) entry.observer.observe(img);
+    if (entry.near) this.watchThumbs(entry);
     entry.grid.scrollTop = 0;
     const last = offset + page.items.length;
     entry.pager.hidden = page.total <= PAGE;
@@ -201,6 +210,10 @@ class CollectPage {
     entry.next.disabled = last >= page.total;
     entry.box.classList.toggle('has-items', entry.total > 0);
     if (announced) announce(`${entry.label.name}, ${setTitle[entry.set].toLowerCase()} set: examples ${entry.range.textContent}`);
+  }
+
+  watchThumbs(entry) {
+    for (const img of entry.grid.querySelectorAll('img[data-src]')) entry.observer.observe(img);
   }
 
   thumb(example) {

@@ -107,4 +107,51 @@ public sealed class ScaleBrowserTests(BrowserFixture browser)
         await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 999");
         Assert.Empty(studio.ConsoleErrors);
     }
+
+    [Fact]
+    public async Task CollectPage_AsksForTheProjectOnce_AndForThumbnailsOfGalleriesBelowTheFirstScreenOnlyWhenScrolledNear()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = (await studio.PostJsonAsync("/api/projects", new { name = "Labels", @base = "resnet18" })).GetProperty("id").GetInt64();
+        var labels = new List<long>();
+        for (int l = 0; l < 8; l++)
+        {
+            long label = (await studio.PostJsonAsync($"/api/projects/{project}/labels", new { name = $"label {l}" })).GetProperty("id").GetInt64();
+            labels.Add(label);
+            using var form = new MultipartFormDataContent();
+            for (int i = 0; i < 4; i++)
+            {
+                var part = new ByteArrayContent(Photo(10 * l + i));
+                part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                part.Headers.ContentDisposition = new ContentDispositionHeaderValue("form-data") { Name = "\"files\"", FileName = $"\"photo-{l}-{i}.jpg\"" };
+                form.Add(part);
+            }
+            using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set=train", form);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var asked = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        studio.Page.Request += (_, r) => asked.Enqueue(new Uri(r.Url).PathAndQuery);
+        var page = studio.Page;
+        await page.SetViewportSizeAsync(1280, 900);
+        await page.GotoAsync($"/#/p/{project}/collect");
+        var first = page.Locator("[data-testid=label][data-label=\"label 0\"]").GetByTestId("gallery-train").GetByTestId("example").First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await first.ElementHandleAsync());
+        var last = page.Locator("[data-testid=label][data-label=\"label 7\"]");
+        await Expect(last.GetByTestId("gallery-train").GetByTestId("example")).ToHaveCountAsync(4);
+
+        // The router's project is the page's: one request for it before the galleries' pages.
+        var before = asked.TakeWhile(a => !a.Contains("/examples?", StringComparison.Ordinal)).ToList();
+        Assert.Single(before, a => a == $"/api/projects/{project}");
+        // The last label's gallery is far below the first screen: its thumbnails are not asked for yet.
+        var lastIds = await last.GetByTestId("example").EvaluateAllAsync<long[]>("els => els.map(e => Number(e.dataset.exampleId))");
+        Assert.DoesNotContain(asked, a => lastIds.Any(id => a == $"/api/examples/{id}/thumbnail"));
+        Assert.Null(await last.GetByTestId("example").First.Locator("img").GetAttributeAsync("src"));
+
+        // Scrolled into view, they are.
+        await last.ScrollIntoViewIfNeededAsync();
+        await Expect(last.GetByTestId("example").First.Locator("img")).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        Assert.Empty(studio.ConsoleErrors);
+    }
 }
