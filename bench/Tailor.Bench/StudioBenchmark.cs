@@ -80,7 +80,8 @@ internal static class StudioBenchmark
         if (retrain) await Retrain(ws, runs, project, data, root);
         if (repeat > 0) Repeat(runs, project, repeat);
 
-        Console.WriteLine($"  peak resident memory of this process (VmHWM): {PeakMb():0} MB (server, import, three runs in one process; chromium is another process)");
+        int runCount = (retrain ? 3 : 0) + repeat;
+        Console.WriteLine($"  peak resident memory of this process (VmHWM): {PeakMb():0} MB (server, import, {runCount} run{(runCount == 1 ? "" : "s")} in one process; chromium is another process)");
         Console.WriteLine($"  workspace on disk: {Bytes(FolderBytes(ws.Directory))} (images {Bytes(FolderBytes(Path.Combine(ws.Directory, "images")))}, " +
             $"thumbnails {Bytes(FolderBytes(Path.Combine(ws.Directory, "thumbs")))}, features {Bytes(FolderBytes(Path.Combine(ws.Directory, "features")))})");
         return 0;
@@ -222,9 +223,9 @@ internal static class StudioBenchmark
         var request = new RunRequest { Head = RunHead.LogisticRegression };
         Console.WriteLine($"  {count} logistic-regression runs in a row, memory after each (full GC first):");
         int phase = 0;
-        var peaks = new double[3];
-        var heapPeaks = new double[3];
-        runs.Published += e => { if (e.Kind == RunEvent.FeaturesKind) phase = e.Done == e.Total ? 2 : 1; };
+        var peaks = new double[2];
+        var heapPeaks = new double[2];
+        runs.Published += e => { if (e.Kind == RunEvent.FeaturesKind && e.Done == e.Total) phase = 1; };
         for (int i = 1; i <= count; i++)
         {
             var clock = Stopwatch.StartNew();
@@ -240,7 +241,8 @@ internal static class StudioBenchmark
                 heapPeaks[ph] = Math.Max(heapPeaks[ph], GC.GetTotalMemory(false) / (1024.0 * 1024));
                 Thread.Sleep(5);
             }
-            Console.WriteLine($"    peaks by phase (resident/GC heap MB): loading {peaks[0]:0}/{heapPeaks[0]:0}, features {peaks[1]:0}/{heapPeaks[1]:0}, fit+commit+evaluate {peaks[2]:0}/{heapPeaks[2]:0}");
+            Console.WriteLine($"    peaks (resident/GC heap MB, sampled every 5 ms): model loaded and features computed or read {peaks[0]:0}/{heapPeaks[0]:0}, " +
+                $"head fitted, model committed, test set evaluated {peaks[1]:0}/{heapPeaks[1]:0}");
             var status = runs.Status(project.Id)!;
             if (status.State != RunState.Finished) throw new InvalidOperationException($"The run ended {status.State}: {status.Message}");
             double seconds = clock.Elapsed.TotalSeconds;
