@@ -191,8 +191,17 @@ class TrainPage {
       h('label', { for: 'learning-rate', text: 'Learning rate' }), this.lrSlider, this.lrValue,
       h('small', { class: 'muted', id: 'lr-help', text: `${this.lr.min}–${this.lr.max}; while a run goes, a change applies from the next epoch on.` }));
 
+    // The loss chart and the epoch table belong to the network: k-NN and logistic regression fit in one step, without
+    // epochs, so with those heads chosen the two panels are hidden rather than shown empty (or showing an older run).
+    this.chartPanel = h('section', { class: 'panel', 'aria-labelledby': 'chart-title', 'data-testid': 'chart-panel' },
+      h('h2', { id: 'chart-title', text: 'Loss and accuracy' }), this.chartBox);
+    this.tablePanel = h('section', { class: 'panel', 'aria-labelledby': 'table-title', 'data-testid': 'epoch-panel' },
+      h('h2', { id: 'table-title', text: 'Epochs' }), h('div', { class: 'scroll' }, this.table));
     const sync = () => {
       const head = headOf(this.head.value).key;
+      const epochsShown = !this.chartPanel.hidden;
+      this.chartPanel.hidden = this.tablePanel.hidden = head !== 'nn';
+      if (!epochsShown && !this.chartPanel.hidden) this.onResize?.();
       this.nnOnly.hidden = head !== 'nn';
       this.lrRow.hidden = head !== 'nn';
       this.knnOnly.hidden = head !== 'knn';
@@ -217,10 +226,8 @@ class TrainPage {
         this.interruptedBox,
         h('div', { class: 'spread controls' }, h('div', { class: 'buttons' }, this.startButtons, this.trainOnce), this.stopButton),
         this.message, this.notes),
-      h('section', { class: 'panel', 'aria-labelledby': 'chart-title' },
-        h('h2', { id: 'chart-title', text: 'Loss and accuracy' }), this.chartBox),
-      h('section', { class: 'panel', 'aria-labelledby': 'table-title' },
-        h('h2', { id: 'table-title', text: 'Epochs' }), h('div', { class: 'scroll' }, this.table)));
+      this.chartPanel,
+      this.tablePanel);
     this.guidance = guidance(this.view, this.project, 'train', { hide: item => this.message.textContent.includes(item.message) });
     sync();
     this.makeChart();

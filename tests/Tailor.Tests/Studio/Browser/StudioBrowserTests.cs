@@ -70,11 +70,17 @@ public sealed class StudioBrowserTests(BrowserFixture browser)
         await page.GetByTestId("train-head").ClickAsync();
         await Expect(page.GetByTestId("run-state")).ToHaveAttributeAsync("data-state", "finished", new() { Timeout = 90_000 });
         await Expect(page.GetByTestId("run-message")).ToContainTextAsync("test accuracy");
+        // No epochs for k-NN: the loss chart and the epoch table are not shown (empty) beside it.
+        // (The elements exist on the page, hidden: on the old page they showed, and the test failed.)
+        await Expect(page.GetByTestId("chart")).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("chart")).ToBeHiddenAsync();
+        await Expect(page.GetByTestId("epoch-table")).ToBeHiddenAsync();
 
         // Train the network: rows appear while it runs (Stop is live when the first one shows).
         // The model now has a k-NN head: the network starts from the pretrained base, said and asked first.
         await page.GetByTestId("head").SelectOptionAsync("neuralNetwork");
         await Expect(page.GetByTestId("head-notice")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chart")).ToBeVisibleAsync();
         await page.GetByTestId("custom-epochs").FillAsync("300");
         await page.GetByTestId("train-custom").ClickAsync();
         await page.GetByTestId("dialog-ok").ClickAsync();
