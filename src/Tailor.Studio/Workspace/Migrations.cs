@@ -102,5 +102,8 @@ internal static class Migrations
         ALTER TABLE model_versions ADD COLUMN slot_labels TEXT NULL;
         ALTER TABLE model_versions ADD COLUMN evaluation_key TEXT NULL;
         """,
+        // A project being made by an import (a folder or a zip) is marked until its last photo is in: a process killed
+        // during the import leaves it marked, and the next Open deletes it rather than keep a project with part of the photos.
+        "ALTER TABLE projects ADD COLUMN importing INTEGER NOT NULL DEFAULT 0;",
     ];
 }

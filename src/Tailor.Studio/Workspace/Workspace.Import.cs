@@ -24,7 +24,7 @@ public sealed partial class Workspace
         var labels = train.Labels.Concat(test?.Labels ?? []).Distinct().ToList();
         string projectName = name ?? new DirectoryInfo(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar)).Name;
 
-        var project = CreateProject(projectName, ProjectBase.EmbeddedResNet18(Math.Max(TrainingDefaults.Capacity, labels.Count)));
+        var project = CreateImportedProject(projectName, ProjectBase.EmbeddedResNet18(Math.Max(TrainingDefaults.Capacity, labels.Count)));
         try
         {
             var labelIds = labels.ToDictionary(l => l, l => AddLabel(project.Id, l).Id);
@@ -55,6 +55,7 @@ public sealed partial class Workspace
             DeleteProject(project.Id);
             throw;
         }
+        FinishImport(project.Id);
         return GetProject(project.Id);
     }
 }

@@ -29,16 +29,31 @@ public sealed partial class Workspace
     }
 
     /// <summary>Creates a project from a model already prepared from <paramref name="baseModel"/> (tests share one).</summary>
-    internal ProjectInfo CreateProject(string name, ProjectBase baseModel, UpdatableModel model)
+    internal ProjectInfo CreateProject(string name, ProjectBase baseModel, UpdatableModel model) =>
+        CreateProject(name, baseModel, model, importing: false);
+
+    /// <summary>A new project marked as being imported (see <see cref="FinishImport"/>): an Open after a kill deletes it.</summary>
+    private ProjectInfo CreateImportedProject(string name, ProjectBase baseModel)
+    {
+        ArgumentNullException.ThrowIfNull(baseModel);
+        CheckName(name, "project");
+        return CreateProject(name, baseModel, ModelBuilder.Prepare(baseModel.Options), importing: true);
+    }
+
+    /// <summary>Clears the mark of a project made by an import once its last photo is in.</summary>
+    private void FinishImport(long projectId) =>
+        Write(transaction => { Execute("UPDATE projects SET importing = 0 WHERE id = $p;", transaction, ("$p", projectId)); return 0; });
+
+    private ProjectInfo CreateProject(string name, ProjectBase baseModel, UpdatableModel model, bool importing)
     {
         string projectName = CheckName(name, "project");
         bool uploaded = baseModel.Options.BaseModelPath is not null;
         long id = Write(transaction =>
         {
             long project = Scalar<long>(
-                "INSERT INTO projects (name, created, base_description, base_kind, capacity) VALUES ($name, $now, $base, $kind, $capacity) RETURNING id;",
+                "INSERT INTO projects (name, created, base_description, base_kind, capacity, importing) VALUES ($name, $now, $base, $kind, $capacity, $importing) RETURNING id;",
                 transaction, ("$name", projectName), ("$now", Now()), ("$base", baseModel.Description), ("$kind", uploaded ? "onnx" : "embedded"),
-                ("$capacity", model.Spec.Labels.Capacity));
+                ("$capacity", model.Spec.Labels.Capacity), ("$importing", importing ? 1 : 0));
             var labels = model.Spec.Labels;
             for (int slot = 0; slot < labels.Capacity; slot++)
                 if (!labels.IsPlaceholder(slot))

@@ -12,7 +12,10 @@ namespace Tailor.Studio;
 /// <param name="Models">Model files no version references (a model write killed before its version was recorded).</param>
 /// <param name="TemporaryFiles">Temporary files of atomic writes killed before the move into place.</param>
 /// <param name="Checkpoints">Checkpoints of runs that ended, or that a later run made impossible to resume.</param>
-public sealed record SweepReport(int Images, int Thumbnails, int Models, int TemporaryFiles, int Checkpoints)
+/// <param name="InterruptedImports">Projects an import (a folder or a zip, as a new project) was making when the process
+/// was killed, deleted with what they held: the photos are still in the folder or zip, and a project with part of them
+/// would look complete.</param>
+public sealed record SweepReport(int Images, int Thumbnails, int Models, int TemporaryFiles, int Checkpoints, int InterruptedImports = 0)
 {
     /// <summary>Files removed in all.</summary>
     public int Total => Images + Thumbnails + Models + TemporaryFiles + Checkpoints;
@@ -136,6 +139,10 @@ public sealed partial class Workspace
     /// </summary>
     private void Sweep()
     {
+        // Projects an import was making when a kill stopped it go first, with their files (DeleteProject removes them).
+        List<long> importing;
+        lock (_gate) importing = Query("SELECT id FROM projects WHERE importing = 1;", r => r.GetInt64(0));
+        foreach (long id in importing) DeleteProject(id);
         HashSet<string> hashes, versionFiles;
         HashSet<long> projects, resumable;
         lock (_gate)
@@ -195,6 +202,6 @@ public sealed partial class Workspace
         }
         foreach (string file in Files(".", nested: false).ToList())
             if (IsTemporary(Path.GetFileName(file))) temporary += Remove(file) ? 1 : 0;
-        LastSweep = new SweepReport(images, thumbs, models, temporary, checkpoints);
+        LastSweep = new SweepReport(images, thumbs, models, temporary, checkpoints, importing.Count);
     }
 }

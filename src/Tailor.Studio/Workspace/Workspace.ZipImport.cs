@@ -40,7 +40,7 @@ public sealed partial class Workspace
 
         ProjectInfo project = intoProjectId is { } into
             ? GetProject(into)
-            : CreateProject(string.IsNullOrWhiteSpace(name) ? Path.GetFileNameWithoutExtension(shown) : name,
+            : CreateImportedProject(string.IsNullOrWhiteSpace(name) ? Path.GetFileNameWithoutExtension(shown) : name,
                 ProjectBase.EmbeddedResNet18(Math.Max(TrainingDefaults.Capacity, plan.Labels.Count)));
         try
         {
@@ -100,6 +100,7 @@ public sealed partial class Workspace
             DeleteProject(project.Id);
             throw;
         }
+        if (intoProjectId is null) FinishImport(project.Id);
         return GetProject(project.Id);
     }
 

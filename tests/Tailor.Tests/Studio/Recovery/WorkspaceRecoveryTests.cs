@@ -65,6 +65,55 @@ public sealed class WorkspaceRecoveryTests : IDisposable
         Assert.NotNull(ws.LoadModel(_project));
     }
 
+    /// <summary>A kill during an import that makes a new project: the workspace as the kill leaves it is copied from inside
+    /// the import (after its 10th photo: the database with its write-ahead log, the images, the models — everything but the
+    /// lock, which a kill releases). Opening the copy deletes the half-imported project with its photos; the import that
+    /// went on to its end keeps its project across Open.</summary>
+    [Fact]
+    public void AProjectAnImportWasMaking_WhenKilled_IsDeletedAtOpen_WithItsPhotos_AndAFinishedImportStays()
+    {
+        string folder = _dir.Sub("importing"), killed = _dir.Sub("killed");
+        long finished;
+        using (var ws = StudioWorkspace.Open(folder))
+        {
+            var progress = new Synchronous(p => { if (p.Done == 10) CopyWorkspace(folder, killed); });
+            finished = ws.ImportFolder(TestData.Hands, "hands", progress, CancellationToken.None).Id;
+        }
+        Assert.True(Directory.EnumerateFiles(Path.Combine(killed, "images"), "*", SearchOption.AllDirectories).Count() >= 9,
+            "the copy holds the photos imported before the kill");
+
+        using (var ws = StudioWorkspace.Open(killed))
+        {
+            Assert.Equal(1, ws.LastSweep.InterruptedImports);
+            Assert.Empty(ws.ListProjects());
+            foreach (string sub in new[] { "images", "thumbs", "models", "bases" })
+                Assert.Empty(Directory.EnumerateFiles(Path.Combine(killed, sub), "*", SearchOption.AllDirectories));
+        }
+        using (var ws = StudioWorkspace.Open(folder))
+        {
+            Assert.Equal(0, ws.LastSweep.InterruptedImports);
+            Assert.Equal(finished, ws.ListProjects().Single().Id);
+            Assert.Equal(45, ws.ListExamples(finished, null, null, 0, 1000).Total);
+        }
+    }
+
+    private static void CopyWorkspace(string from, string to)
+    {
+        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string name = Path.GetFileName(file);
+            if (name == "workspace.lock") continue;
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            System.IO.File.Copy(file, target);
+        }
+    }
+
+    private sealed class Synchronous(Action<Tailor.Studio.ImportProgress> report) : IProgress<Tailor.Studio.ImportProgress>
+    {
+        public void Report(Tailor.Studio.ImportProgress value) => report(value);
+    }
+
     [Fact]
     public void ARunLeftRunning_IsInterrupted_NetworkResumable_KnnRunAgain_AndNotOnceTheModelChanged()
     {
