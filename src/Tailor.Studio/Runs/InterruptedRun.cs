@@ -14,6 +14,9 @@ namespace Tailor.Studio.Runs;
 /// <param name="CheckpointPath">The checkpoint Resume continues from; null when no epoch was checkpointed.</param>
 /// <param name="Resumable">True when Resume can continue it: a network run whose model is still the project's current one.</param>
 /// <param name="WhyNot">When not resumable, why and what to do (a k-NN or logistic-regression run is simply run again).</param>
+/// <param name="TrainingSetChanged">True when the training photos or the labels' slots changed after the run began (a photo
+/// added, deleted or moved, a label added or deleted; not a rename): Resume trains on them as they are now, so the result is not the
+/// one the run would have reached uninterrupted.</param>
 public sealed record InterruptedRun(
     long RunId,
     long ProjectId,
@@ -24,4 +27,5 @@ public sealed record InterruptedRun(
     IReadOnlyList<EpochRecord> Epochs,
     [property: System.Text.Json.Serialization.JsonIgnore] string? CheckpointPath,
     bool Resumable,
-    string? WhyNot);
+    string? WhyNot,
+    bool TrainingSetChanged = false);

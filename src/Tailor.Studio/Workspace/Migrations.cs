@@ -104,6 +104,11 @@ internal static class Migrations
         """,
         // A project being made by an import (a folder or a zip) is marked until its last photo is in: a process killed
         // during the import leaves it marked, and the next Open deletes it rather than keep a project with part of the photos.
-        "ALTER TABLE projects ADD COLUMN importing INTEGER NOT NULL DEFAULT 0;",
+        // A run records what its training photos were (labels and training set) when it began, so that Resume can say
+        // when they changed since.
+        """
+        ALTER TABLE projects ADD COLUMN importing INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN training_set_key TEXT NULL;
+        """,
     ];
 }

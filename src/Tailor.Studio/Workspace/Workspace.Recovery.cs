@@ -26,7 +26,7 @@ public sealed partial class Workspace
     private const string CheckpointFolder = "checkpoints";
 
     private sealed record InterruptedRow(long Id, string Request, DateTimeOffset Started, DateTimeOffset? Ended, long? From, long? Current,
-        IReadOnlyList<EpochRecord> Recorded);
+        IReadOnlyList<EpochRecord> Recorded, bool TrainingSetChanged = false);
 
     /// <summary>What the sweep at <see cref="Open"/> removed.</summary>
     public SweepReport LastSweep { get; private set; } = new(0, 0, 0, 0, 0);
@@ -49,17 +49,19 @@ public sealed partial class Workspace
             RequireProject(projectId, null);
             var rows = Query(
                 """
-                SELECT r.id, r.request, r.started, r.ended, r.from_version, p.current_version
+                SELECT r.id, r.request, r.started, r.ended, r.from_version, p.current_version, r.training_set_key
                 FROM runs r JOIN projects p ON p.id = r.project
                 WHERE r.project = $p AND r.state = 'interrupted' AND r.id = (SELECT max(id) FROM runs WHERE project = $p);
                 """,
-                r => new InterruptedRow(r.GetInt64(0), r.GetString(1), Time(r.GetString(2)), NullableString(r, 3) is { } e ? Time(e) : null,
-                    NullableLong(r, 4), NullableLong(r, 5), []), null, ("$p", projectId));
+                r => (Row: new InterruptedRow(r.GetInt64(0), r.GetString(1), Time(r.GetString(2)), NullableString(r, 3) is { } e ? Time(e) : null,
+                    NullableLong(r, 4), NullableLong(r, 5), []), Key: NullableString(r, 6)), null, ("$p", projectId));
             if (rows.Count == 0) return null;
-            return rows[0] with
+            return rows[0].Row with
             {
+                // Runs recorded before the key was kept (an older workspace) are not said to have changed.
+                TrainingSetChanged = rows[0].Key is { } key && key != TrainingSetKeyLocked(projectId, null),
                 Recorded = Query("SELECT epoch, train_loss_mean, train_loss_last_batch, train_accuracy, validation_loss, validation_accuracy, learning_rate, seconds FROM run_epochs WHERE run = $r ORDER BY epoch;",
-                    ReadEpoch, null, ("$r", rows[0].Id)),
+                    ReadEpoch, null, ("$r", rows[0].Row.Id)),
             };
         });
         if (found is null) return null;
@@ -90,7 +92,8 @@ public sealed partial class Workspace
             : run.From is null || run.From != run.Current
                 ? "The project's current model changed after the run began (a reset, or another version made current): it cannot continue that model. Run it again."
                 : null;
-        return new InterruptedRun(run.Id, projectId, request, run.Started, run.Ended, done, recorded.Take(done).ToList(), checkpoint, whyNot is null, whyNot);
+        return new InterruptedRun(run.Id, projectId, request, run.Started, run.Ended, done, recorded.Take(done).ToList(), checkpoint, whyNot is null, whyNot,
+            run.TrainingSetChanged);
     }
 
     /// <inheritdoc/>

@@ -59,8 +59,8 @@ public sealed partial class Workspace : IRunStore
         {
             RequireProject(projectId, transaction);
             long run = Scalar<long>(
-                "INSERT INTO runs (project, request, state, started, from_version) VALUES ($p, $req, 'running', $now, (SELECT current_version FROM projects WHERE id = $p)) RETURNING id;",
-                transaction, ("$p", projectId), ("$req", JsonSerializer.Serialize(request, s_json)), ("$now", Now()));
+                "INSERT INTO runs (project, request, state, started, from_version, training_set_key) VALUES ($p, $req, 'running', $now, (SELECT current_version FROM projects WHERE id = $p), $key) RETURNING id;",
+                transaction, ("$p", projectId), ("$req", JsonSerializer.Serialize(request, s_json)), ("$now", Now()), ("$key", TrainingSetKeyLocked(projectId, transaction)));
             ForgetInterruptedLocked(projectId, run, transaction);
             return run;
         });

@@ -215,6 +215,20 @@ public sealed partial class Workspace
         return model;
     }
 
+    /// <summary>What a run's training depends on besides its request: the slots that hold a label (the others are masked)
+    /// and the training set (which readable examples, in which slot). A rename changes neither.</summary>
+    private string TrainingSetKeyLocked(long projectId, SqliteTransaction? transaction)
+    {
+        var text = new StringBuilder("slots");
+        foreach (long slot in Query("SELECT slot FROM labels WHERE project = $p ORDER BY slot;", r => r.GetInt64(0), transaction, ("$p", projectId)))
+            text.Append(CultureInfo.InvariantCulture, $",{slot}");
+        foreach (var (id, slot) in Query(
+                     "SELECT e.id, l.slot FROM examples e JOIN labels l ON l.id = e.label WHERE e.project = $p AND e.example_set = 'train' AND e.corrupt = 0 ORDER BY e.id;",
+                     r => (r.GetInt64(0), r.GetInt64(1)), transaction, ("$p", projectId)))
+            text.Append(CultureInfo.InvariantCulture, $";{id}:{slot}");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
     /// <summary>What an evaluation depends on besides the model: the project's labels (their version) and its test set (which
     /// readable examples, under which label).</summary>
     private string TestSetKeyLocked(long projectId)

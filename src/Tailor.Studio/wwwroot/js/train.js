@@ -337,7 +337,10 @@ class TrainPage {
       ? h('button', { type: 'button', class: 'primary', 'data-testid': 'resume', text: done ? `Resume from epoch ${done}` : 'Resume',
         onclick: () => this.resume(run) })
       : h('button', { type: 'button', class: 'primary', 'data-testid': 'run-again', text: 'Run again', onclick: () => this.runAgain(run) });
-    replace(this.interruptedBox, h('p', { 'data-testid': 'interrupted-message', text: run.resumable ? what : `${what} ${run.whyNot ?? ''}`.trim() }), button);
+    const changed = run.resumable && run.trainingSetChanged
+      ? h('p', { class: 'muted', 'data-testid': 'interrupted-changed', text: 'The training photos or labels changed since this run began: resumed, it trains on them as they are now, so it will not end where the uninterrupted run would have.' })
+      : null;
+    replace(this.interruptedBox, h('p', { 'data-testid': 'interrupted-message', text: run.resumable ? what : `${what} ${run.whyNot ?? ''}`.trim() }), changed, button);
     this.interruptedBox.hidden = false;
     this.setRunning(false);
     this.progress.hidden = true;

@@ -152,6 +152,32 @@ public sealed class WorkspaceRecoveryTests : IDisposable
         }
     }
 
+    /// <summary>An interrupted run says whether what it trains on changed since it began: a training photo added or moved
+    /// to the test set, a label added (its slot is no longer masked) — but not a rename, a test photo, or nothing.</summary>
+    [Fact]
+    public void AnInterruptedRun_SaysWhenItsTrainingSetChanged_SinceItBegan()
+    {
+        bool ChangedAfter(Action<StudioWorkspace> change)
+        {
+            using (var ws = StudioWorkspace.Open(_folder))
+            {
+                ws.BeginRun(_project, new RunRequest { Epochs = 3 });
+                change(ws);
+            }
+            using (var ws = StudioWorkspace.Open(_folder))
+                return ws.InterruptedRun(_project)!.TrainingSetChanged;
+        }
+        long Label(StudioWorkspace ws, string name) => ws.GetProject(_project).Labels.Single(l => l.Name == name).Id;
+        long Any(StudioWorkspace ws, Tailor.Studio.ExampleSet set) => ws.ListExamples(_project, Label(ws, "✋"), set, 0, 1).Items[0].Id;
+
+        Assert.False(ChangedAfter(_ => { }));
+        Assert.False(ChangedAfter(ws => ws.RenameLabel(_project, Label(ws, "✊"), "fist")));
+        Assert.False(ChangedAfter(ws => ws.MoveExample(_project, Any(ws, Tailor.Studio.ExampleSet.Test), Label(ws, "fist"), null)));
+        Assert.True(ChangedAfter(ws => ws.AddLabel(_project, "👍")));
+        Assert.True(ChangedAfter(ws => ws.MoveExample(_project, Any(ws, Tailor.Studio.ExampleSet.Train), null, Tailor.Studio.ExampleSet.Test)));
+        Assert.True(ChangedAfter(ws => ws.DeleteExample(_project, Any(ws, Tailor.Studio.ExampleSet.Train))));
+    }
+
     [Fact]
     public void ARunThatCommittedItsModel_ButWasKilledBeforeItsEnd_IsCompleted()
     {
