@@ -168,8 +168,9 @@ public sealed partial class Workspace
                 r => new ManifestEpoch(r.GetInt32(0), NullableDouble(r, 1), NullableDouble(r, 2), NullableDouble(r, 3), NullableDouble(r, 4), NullableDouble(r, 5),
                     NullableDouble(r, 6), NullableDouble(r, 7)), null, ("$r", run.Id)),
         }).ToList();
-        var versions = Query("SELECT id, run, kind, created, evaluation FROM model_versions WHERE project = $p ORDER BY id;",
-            r => new ManifestVersion(r.GetInt64(0), NullableLong(r, 1), r.GetString(2), r.GetString(3), "", "", 0, NullableString(r, 4)), null, ("$p", projectId));
+        var versions = Query("SELECT id, run, kind, created, evaluation, slot_labels FROM model_versions WHERE project = $p ORDER BY id;",
+            r => new ManifestVersion(r.GetInt64(0), NullableLong(r, 1), r.GetString(2), r.GetString(3), "", "", 0, NullableString(r, 4), NullableString(r, 5)),
+            null, ("$p", projectId));
         return new ProjectManifest(ProjectFileFormat, ProjectFileVersion, typeof(Workspace).Assembly.GetName().Version?.ToString() ?? "", "", project,
             labels, examples, runs, versions);
     }
@@ -323,7 +324,8 @@ public sealed partial class Workspace
                     long id = versionIds[v.Id];
                     string relative = Path.Combine("models", $"{id}.onnx");
                     string? evaluation = v.Evaluation is null ? null : RemapEvaluation(v.Evaluation, id, labelIds, exampleIds);
-                    Execute("UPDATE model_versions SET file = $f, evaluation = $e WHERE id = $v;", transaction, ("$f", relative), ("$e", evaluation), ("$v", id));
+                    Execute("UPDATE model_versions SET file = $f, evaluation = $e, slot_labels = $s WHERE id = $v;", transaction, ("$f", relative), ("$e", evaluation),
+                        ("$s", RemapSlotLabels(v.SlotLabels, labelIds, shown)), ("$v", id));
                     File.Move(modelTemps[v.Id], FullPath(relative), overwrite: true);
                     moved.Add(FullPath(relative));
                 }
@@ -367,6 +369,25 @@ public sealed partial class Workspace
     {
         string message = $"'{shown}' is a damaged Tailor project file: {what}. Export the project again.";
         return inner is null ? new TailorException(message) : new TailorException(message, inner);
+    }
+
+    /// <summary>A version's slot labels with the imported labels' ids. A label deleted before the export (so not in the
+    /// file) gets an id no label has (its negated manifest id): the version knew it, today's labels do not include it.</summary>
+    private static string? RemapSlotLabels(string? json, Dictionary<long, long> labelIds, string shown)
+    {
+        if (json is null) return null;
+        JsonElement[][] slots;
+        try { slots = JsonSerializer.Deserialize<JsonElement[][]>(json) ?? []; }
+        catch (JsonException e) { throw Damaged(shown, $"a model version's slot labels are not [[slot, label, name], …] ({e.Message})", e); }
+        var remapped = new List<object[]>();
+        foreach (var s in slots)
+        {
+            if (s.Length != 3 || s[0].ValueKind != JsonValueKind.Number || s[1].ValueKind != JsonValueKind.Number || s[2].ValueKind != JsonValueKind.String)
+                throw Damaged(shown, "a model version's slot labels are not [[slot, label, name], …]");
+            long label = s[1].GetInt64();
+            remapped.Add([s[0].GetInt32(), labelIds.TryGetValue(label, out long id) ? id : -Math.Abs(label) - 1, s[2].GetString()!]);
+        }
+        return JsonSerializer.Serialize(remapped);
     }
 
     private static ProjectManifest ReadManifest(ZipArchive zip, string shown)
@@ -519,5 +540,8 @@ public sealed partial class Workspace
     internal sealed record ManifestEpoch(int Epoch, double? TrainLossMean, double? TrainLossLastBatch, double? TrainAccuracy, double? ValidationLoss,
         double? ValidationAccuracy, double? LearningRate, double? Seconds);
 
-    internal sealed record ManifestVersion(long Id, long? Run, string Kind, string Created, string File, string Sha256, long Bytes, string? Evaluation);
+    /// <param name="SlotLabels">Which label held each slot when the version was made (<c>[[slot, label id, name], …]</c>, label
+    /// ids of the manifest); absent in files written before it was kept: the version is then taken to know every label.</param>
+    internal sealed record ManifestVersion(long Id, long? Run, string Kind, string Created, string File, string Sha256, long Bytes, string? Evaluation,
+        string? SlotLabels = null);
 }

@@ -56,6 +56,30 @@ public sealed class WorkspaceTransferTests(ExportedHandsFixture fixture) : IClas
 
     private static IEnumerable<ExampleInfo> AllExamples(Tailor.Studio.Workspace ws, long project) => ws.ListExamples(project, null, null, 0, 1000).Items;
 
+    /// <summary>A version keeps, across export and import, which labels it was made with: a label added after it (and one
+    /// deleted after it) is unknown to it in the other workspace as in this one.</summary>
+    [Fact]
+    public void ProjectFile_KeepsWhichLabelsEachVersionWasMadeWith()
+    {
+        using var source = Tailor.Studio.Workspace.Open(fixture.NewFolder());
+        var project = source.ImportFolder(TestData.Hands, "hands", null, CancellationToken.None);
+        long run = source.BeginRun(project.Id, new RunRequest { Head = RunHead.Knn });
+        long version = source.CommitModel(project.Id, run, source.LoadCurrentModel(project.Id));
+        source.EndRun(run, TrainingState.Completed, null, version);
+        source.AddLabel(project.Id, "👍");
+        source.DeleteLabel(project.Id, project.Labels.Single(l => l.Name == "✌️").Id);
+        source.AddLabel(project.Id, "👌");   // takes the deleted label's slot: not the label the version knew there
+        string file = fixture.TempFile("labels.tailor");
+        using (var stream = File.Create(file)) source.ExportProject(project.Id, stream);
+
+        using var target = Tailor.Studio.Workspace.Open(fixture.NewFolder());
+        var imported = target.ImportProject(file, null, null, CancellationToken.None);
+        static IReadOnlyList<string> Unknown(Tailor.Studio.Workspace ws, long p) =>
+            ws.ListVersionDetails(p).Single(v => v.Kind == "trained").UnknownLabels;
+        Assert.Equal(["👌", "👍"], Unknown(source, project.Id).Order());
+        Assert.Equal(Unknown(source, project.Id).Order(), Unknown(target, imported.Id).Order());
+    }
+
     [Fact]
     public void ProjectFile_ImportedIntoAnotherWorkspace_HasTheSameLabelsPhotosRunsVersionsAndCurrentModel()
     {
