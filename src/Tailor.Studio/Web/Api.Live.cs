@@ -43,14 +43,7 @@ internal static partial class Api
         if (ImageStore.Sniff(image.AsSpan(0, Math.Min(image.Length, 32))) is null)
             throw new HttpError(StatusCodes.Status415UnsupportedMediaType,
                 $"{shown} is not an image Tailor reads ({Images.ImageLoader.SupportedFormats}): its content is none of these formats, whatever its type or name says.");
-        try
-        {
-            return Results.Json(await Task.Run(() => ws.Predict(p, image, name, c.RequestAborted), c.RequestAborted), StudioJson.Options);
-        }
-        catch (TailorException e) when (e.Message.Contains("has no trained label yet", StringComparison.Ordinal))
-        {
-            throw HttpError.Conflict(e.Message);
-        }
+        return Results.Json(await Task.Run(() => ws.Predict(p, image, name, c.RequestAborted), c.RequestAborted), StudioJson.Options);
     }
 
     /// <summary>The image of a predict request and its file name (multipart only), read up to one byte past the cap.</summary>

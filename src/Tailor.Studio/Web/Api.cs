@@ -190,7 +190,7 @@ internal static partial class Api
                 var result = ws.AddExample(p, labelId, set, buffered, source ?? "upload", name.Length == 0 ? null : name);
                 (result.Duplicate ? duplicates : added).Add(result.Example);
             }
-            catch (TailorException e) when (!IsNotFound(e.Message) && !e.Message.StartsWith("Unknown example source", StringComparison.Ordinal))
+            catch (TailorException e) when (e is not NotFoundException && !e.Message.StartsWith("Unknown example source", StringComparison.Ordinal))
             {
                 refused.Add(new Refusal(name, e.Message));
             }
@@ -317,10 +317,6 @@ internal static partial class Api
             hyperparameters = spec.Hyperparameters,
         };
     }
-
-    /// <summary>True for the workspace's "there is no project/label/example/version N" messages: 404, not 400.</summary>
-    internal static bool IsNotFound(string message) =>
-        System.Text.RegularExpressions.Regex.IsMatch(message, @"^There is no (project|example|model version|run) \d+ |has no (label|example|model version) \d+\.$");
 
     private sealed record Range(double Min, double Max, double Default, IReadOnlyList<double>? Values)
     {

@@ -18,7 +18,9 @@ internal sealed class HttpError(int status, string message) : Exception(message)
 
 /// <summary>
 /// Every error leaves the studio as <c>{ "error": "…" }</c> with its status, never as a stack trace: <see cref="HttpError"/>
-/// with its own status, a <see cref="TailorException"/> (bad input, in the library's words) with 400, a request
+/// with its own status, a <see cref="TailorException"/> (bad input, in the library's words) with 400 — 404 for a
+/// <see cref="NotFoundException"/> (no such project, label, example, version or run), 409 for a
+/// <see cref="ProjectStateException"/> (not possible yet in the project's state) —, a request
 /// Kestrel or the API refuses (a body too large, JSON that does not parse) with its status, and anything else — a bug —
 /// with 500, "internal error" and the exception's type, the whole exception going to <see cref="StudioServerOptions.ErrorLog"/>.
 /// </summary>
@@ -49,7 +51,7 @@ internal static class Errors
         }
         catch (TailorException e)
         {
-            await WriteAsync(context, Api.IsNotFound(e.Message) ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest, e.Message);
+            await WriteAsync(context, e switch { NotFoundException => StatusCodes.Status404NotFound, ProjectStateException => StatusCodes.Status409Conflict, _ => StatusCodes.Status400BadRequest }, e.Message);
         }
         catch (BadHttpRequestException e)
         {

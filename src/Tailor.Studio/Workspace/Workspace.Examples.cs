@@ -101,7 +101,7 @@ public sealed partial class Workspace
     /// <exception cref="TailorException">No example has this id.</exception>
     public ExampleInfo GetExample(long exampleId) => Read(() =>
         ExamplesWhere("e.id = $id", null, ("$id", exampleId)).FirstOrDefault()
-        ?? throw new TailorException($"There is no example {exampleId} in this workspace."));
+        ?? throw new NotFoundException($"There is no example {exampleId} in this workspace."));
 
     /// <summary>Moves an example to another label of the same project and/or to the other set.</summary>
     /// <exception cref="TailorException">No such project, example or label (the label must be the project's).</exception>
@@ -138,7 +138,7 @@ public sealed partial class Workspace
     {
         var (hash, format) = Read(() => Query("SELECT sha256, format FROM examples WHERE id = $id;", r => (r.GetString(0), r.GetString(1)), null, ("$id", exampleId))
             .DefaultIfEmpty((null!, null!)).First());
-        if (hash is null) throw new TailorException($"There is no example {exampleId} in this workspace.");
+        if (hash is null) throw new NotFoundException($"There is no example {exampleId} in this workspace.");
         return (OpenStored(ImageStore.ImagePath(hash), exampleId), ImageStore.ContentTypeOf(format));
     }
 
@@ -181,14 +181,14 @@ public sealed partial class Workspace
     {
         string project = ProjectName(projectId, transaction);
         if (Scalar<long>("SELECT count(*) FROM labels WHERE id = $l AND project = $p;", transaction, ("$l", labelId), ("$p", projectId)) == 0)
-            throw new TailorException($"Project '{Shown.Label(project)}' has no label {labelId}.");
+            throw new NotFoundException($"Project '{Shown.Label(project)}' has no label {labelId}.");
     }
 
     private void RequireExample(long projectId, long exampleId, SqliteTransaction? transaction)
     {
         string project = ProjectName(projectId, transaction);
         if (Scalar<long>("SELECT count(*) FROM examples WHERE id = $e AND project = $p;", transaction, ("$e", exampleId), ("$p", projectId)) == 0)
-            throw new TailorException($"Project '{Shown.Label(project)}' has no example {exampleId}.");
+            throw new NotFoundException($"Project '{Shown.Label(project)}' has no example {exampleId}.");
     }
 
     private List<ExampleInfo> ExamplesWhere(string where, SqliteTransaction? transaction, params (string, object?)[] parameters) => Query(

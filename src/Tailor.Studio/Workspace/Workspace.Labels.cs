@@ -45,7 +45,7 @@ public sealed partial class Workspace
         {
             var project = ProjectLocked(projectId, transaction);
             var old = project.Labels.FirstOrDefault(l => l.Id == labelId)
-                ?? throw new TailorException($"Project '{Shown.Label(project.Name)}' has no label {labelId}.");
+                ?? throw new NotFoundException($"Project '{Shown.Label(project.Name)}' has no label {labelId}.");
             if (old.Name == label) return 0;
             if (project.Labels.Any(l => l.Name == label && l.Id != labelId))
                 throw new TailorException($"Project '{Shown.Label(project.Name)}' already has a label '{Shown.Label(label)}'.");
@@ -64,7 +64,7 @@ public sealed partial class Workspace
         {
             var project = ProjectLocked(projectId, transaction);
             if (project.Labels.All(l => l.Id != labelId))
-                throw new TailorException($"Project '{Shown.Label(project.Name)}' has no label {labelId}.");
+                throw new NotFoundException($"Project '{Shown.Label(project.Name)}' has no label {labelId}.");
             var hashes = Query("SELECT sha256 FROM examples WHERE label = $l;", r => r.GetString(0), transaction, ("$l", labelId));
             Execute("DELETE FROM labels WHERE id = $l;", transaction, ("$l", labelId));
             LabelsChangedLocked(projectId, transaction);

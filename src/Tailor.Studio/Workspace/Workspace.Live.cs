@@ -64,7 +64,7 @@ public sealed partial class Workspace
         var model = LiveModelFor(projectId);
         try
         {
-            if (Untrained(model) is { } untrained) throw new TailorException(untrained);
+            if (Untrained(model) is { } untrained) throw new ProjectStateException(untrained);
             _livePredicting.Wait(cancellationToken);
             try
             {

@@ -29,7 +29,7 @@ public sealed partial class Workspace
     public string ModelFile(long versionId) => Read(() =>
     {
         string file = Scalar<string?>("SELECT file FROM model_versions WHERE id = $v;", null, ("$v", versionId))
-            ?? throw new TailorException($"There is no model version {versionId} in this workspace.");
+            ?? throw new NotFoundException($"There is no model version {versionId} in this workspace.");
         SyncModelFileLabelsLocked(versionId);
         return FullPath(file);
     });
@@ -102,7 +102,7 @@ public sealed partial class Workspace
             return Scalar<string?>("SELECT v.file FROM projects p JOIN model_versions v ON v.id = p.current_version WHERE p.id = $p;", transaction, ("$p", projectId))
                 ?? throw new TailorException($"Project '{Shown.Label(project)}' has no current model version.");
         return Scalar<string?>("SELECT file FROM model_versions WHERE id = $v AND project = $p;", transaction, ("$v", versionId), ("$p", projectId))
-            ?? throw new TailorException($"Project '{Shown.Label(project)}' has no model version {versionId}.");
+            ?? throw new NotFoundException($"Project '{Shown.Label(project)}' has no model version {versionId}.");
     }
 
     /// <summary>Records a model version (whose labels must be the project's now), writes its file atomically as models/&lt;id&gt;.onnx and makes it current, all in

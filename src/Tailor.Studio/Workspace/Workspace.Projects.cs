@@ -106,19 +106,19 @@ public sealed partial class Workspace
     private void RequireProject(long projectId, SqliteTransaction? transaction)
     {
         if (Scalar<long>("SELECT count(*) FROM projects WHERE id = $p;", transaction, ("$p", projectId)) == 0)
-            throw new TailorException($"There is no project {projectId} in this workspace.");
+            throw new NotFoundException($"There is no project {projectId} in this workspace.");
     }
 
     private string ProjectName(long projectId, SqliteTransaction? transaction) =>
         Scalar<string?>("SELECT name FROM projects WHERE id = $p;", transaction, ("$p", projectId))
-        ?? throw new TailorException($"There is no project {projectId} in this workspace.");
+        ?? throw new NotFoundException($"There is no project {projectId} in this workspace.");
 
     private ProjectInfo ProjectLocked(long projectId, SqliteTransaction? transaction)
     {
         var project = Query("SELECT id, name, created, base_description, capacity, current_version FROM projects WHERE id = $p;",
             r => (Id: r.GetInt64(0), Name: r.GetString(1), Created: Time(r.GetString(2)), Base: r.GetString(3), Capacity: r.GetInt32(4), Current: NullableLong(r, 5)),
             transaction, ("$p", projectId));
-        if (project.Count == 0) throw new TailorException($"There is no project {projectId} in this workspace.");
+        if (project.Count == 0) throw new NotFoundException($"There is no project {projectId} in this workspace.");
         var p = project[0];
         var labels = LabelsLocked(projectId, transaction);
         return new ProjectInfo(p.Id, p.Name, p.Created, p.Base, p.Capacity, p.Capacity - labels.Count, p.Current, labels);

@@ -132,6 +132,6 @@ public sealed partial class Workspace : IRunStore
     private void RequireRun(long runId, Microsoft.Data.Sqlite.SqliteTransaction? transaction)
     {
         if (Scalar<long>("SELECT count(*) FROM runs WHERE id = $r;", transaction, ("$r", runId)) == 0)
-            throw new TailorException($"There is no run {runId} in this workspace.");
+            throw new NotFoundException($"There is no run {runId} in this workspace.");
     }
 }

@@ -147,7 +147,7 @@ public sealed partial class Workspace
         var project = Query(
             "SELECT name, created, base_description, base_kind, capacity, current_version, history_from_run FROM projects WHERE id = $p;",
             r => new ManifestProject(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), NullableLong(r, 5), r.GetInt64(6), null, null, null),
-            null, ("$p", projectId)).FirstOrDefault() ?? throw new TailorException($"There is no project {projectId} in this workspace.");
+            null, ("$p", projectId)).FirstOrDefault() ?? throw new NotFoundException($"There is no project {projectId} in this workspace.");
         var labels = Query("SELECT id, name, slot FROM labels WHERE project = $p ORDER BY slot;",
             r => new ManifestLabel(r.GetInt64(0), r.GetString(1), r.GetInt32(2)), null, ("$p", projectId));
         var examples = Query(

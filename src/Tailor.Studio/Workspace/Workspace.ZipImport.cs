@@ -85,7 +85,7 @@ public sealed partial class Workspace
                         var result = AddExample(project.Id, labelIds[Tailor.Spec.ClassLabels.Normalize(file.Label)], file.Set, new MemoryStream(bytes, writable: false), "import", fileName);
                         if (result.Duplicate) duplicates++; else added++;
                     }
-                    catch (TailorException e) when (!IsNotFoundMessage(e.Message))
+                    catch (TailorException e) when (e is not NotFoundException)
                     {
                         refused++;
                         lastRefusal = $"{Shown.Label(file.Entry.FullName)}: {e.Message}";
@@ -110,8 +110,6 @@ public sealed partial class Workspace
     private static string FormatBytes(long bytes) => bytes >= 1 << 20 ? $"{bytes / (double)(1 << 20):0.#} MiB" : $"{bytes:N0} bytes";
 
     private void RequireProjectExists(long projectId) => Read(() => { RequireProject(projectId, null); return 0; });
-
-    private static bool IsNotFoundMessage(string message) => message.StartsWith("There is no ", StringComparison.Ordinal);
 
     private sealed record ZipFilePlan(ZipArchiveEntry Entry, string Label, ExampleSet Set);
 

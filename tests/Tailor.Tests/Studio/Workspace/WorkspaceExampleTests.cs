@@ -262,7 +262,7 @@ public sealed class WorkspaceExampleTests(WorkspaceFixture fixture) : IClassFixt
 
         var other = fixture.NewProject();
         var foreign = Ws.AddLabel(other.Id, "elsewhere");
-        var e = Assert.Throws<TailorException>(() => Ws.MoveExample(project.Id, example.Id, foreign.Id, null));
+        var e = Assert.Throws<NotFoundException>(() => Ws.MoveExample(project.Id, example.Id, foreign.Id, null));
         Assert.Contains($"has no label {foreign.Id}", e.Message);
     }
 

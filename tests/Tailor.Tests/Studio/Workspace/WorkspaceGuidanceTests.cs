@@ -152,7 +152,7 @@ public sealed class WorkspaceGuidanceTests(WorkspaceFixture fixture) : IClassFix
     [Fact]
     public void AnUnknownProject_IsAClearError()
     {
-        var e = Assert.Throws<TailorException>(() => Ws.Guidance(987654));
+        var e = Assert.Throws<NotFoundException>(() => Ws.Guidance(987654));
         Assert.Contains("no project 987654", e.Message);
     }
 }

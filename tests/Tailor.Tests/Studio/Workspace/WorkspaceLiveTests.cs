@@ -26,7 +26,7 @@ public sealed class WorkspaceLiveTests(WorkspaceFixture fixture) : IClassFixture
         Assert.Equal(before + Tailor.Studio.Workspace.MaxLivePredictors, ws.LivePredictorsOpen);
 
         byte[] photo = File.ReadAllBytes(Directory.GetFiles(TestData.HandsTest, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First());
-        var untrained = Assert.Throws<TailorException>(() => ws.Predict(projects[0].Id, photo, "hand.jpg"));
+        var untrained = Assert.Throws<ProjectStateException>(() => ws.Predict(projects[0].Id, photo, "hand.jpg"));
         Assert.Contains("has no trained label yet", untrained.Message);
         Assert.Equal(before + Tailor.Studio.Workspace.MaxLivePredictors, ws.LivePredictorsOpen);
 

@@ -96,7 +96,7 @@ public sealed class WorkspaceModelTests(ImportedHandsFixture fixture) : IClassFi
         Assert.Equal(HeadKind.NeuralNetwork, baseModel.Spec.Head);
         foreach (var label in Ws.GetProject(P).Labels)
             Assert.Equal(label.Name, baseModel.Spec.Labels.Names[label.Slot]);
-        Assert.Throws<TailorException>(() => ((Tailor.Studio.Runs.IRunStore)Ws).LoadBaseModel(987654));
+        Assert.Throws<NotFoundException>(() => ((Tailor.Studio.Runs.IRunStore)Ws).LoadBaseModel(987654));
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public sealed class WorkspaceModelTests(ImportedHandsFixture fixture) : IClassFi
         foreach (var label in Ws.GetProject(P).Labels) Assert.Equal(label.Name, model.Spec.Labels.Names[label.Slot]);
         Assert.Equal(UpdatableModel.Load(Ws.ModelFile(base0.Id)).GetParameter("classifier.weight"), model.GetParameter("classifier.weight"));
 
-        var e = Assert.Throws<TailorException>(() => Ws.MakeCurrent(P, 987654));
+        var e = Assert.Throws<NotFoundException>(() => Ws.MakeCurrent(P, 987654));
         Assert.Contains("has no model version 987654", e.Message);
     }
 

@@ -45,7 +45,7 @@ public sealed class WorkspaceProjectTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Sub("ws/bases")));
         Assert.Empty(Directory.GetFiles(_dir.Sub("ws/images"), "*", SearchOption.AllDirectories));
         Assert.Empty(Directory.GetFiles(_dir.Sub("ws/thumbs"), "*", SearchOption.AllDirectories));
-        Assert.Contains($"no project {project.Id}", Assert.Throws<TailorException>(() => ws.GetProject(project.Id)).Message);
+        Assert.Contains($"no project {project.Id}", Assert.Throws<NotFoundException>(() => ws.GetProject(project.Id)).Message);
     }
 
     [Fact]

@@ -126,7 +126,7 @@ public sealed class WorkspaceVersionTests(VersionsWorkspaceFixture fixture) : IC
 
         var same = Assert.Throws<TailorException>(() => Ws.Compare(p, knn, knn));
         Assert.Contains("two different versions", same.Message);
-        var foreign = Assert.Throws<TailorException>(() => Ws.Compare(p, knn, 987654));
+        var foreign = Assert.Throws<NotFoundException>(() => Ws.Compare(p, knn, 987654));
         Assert.Contains("has no model version 987654", foreign.Message);
     }
 
@@ -301,6 +301,6 @@ public sealed class WorkspaceVersionTests(VersionsWorkspaceFixture fixture) : IC
         Assert.Equal(n.Accuracy, history[1].TestAccuracy);
         Assert.Equal((knn, k.Accuracy), (history[2].ModelVersionId, history[2].TestAccuracy));
         Assert.All(history, r => Assert.True(r.Seconds >= 0 && r.Ended >= r.Started));
-        Assert.Throws<TailorException>(() => Ws.RunHistory(987654));
+        Assert.Throws<NotFoundException>(() => Ws.RunHistory(987654));
     }
 }
