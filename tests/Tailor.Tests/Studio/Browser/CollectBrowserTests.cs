@@ -53,7 +53,7 @@ public sealed class CollectBrowserTests(BrowserFixture browser)
         foreach (var label in Labels)
             ids[label] = (await studio.PostJsonAsync($"/api/projects/{project}/labels", new { name = label })).GetProperty("id").GetInt64();
         var fists = Directory.GetFiles(Path.Combine(TestData.HandsTrain, Labels[0])).Order().Take(2).ToArray();
-        await Upload(studio, project, ids[Labels[0]], "train", fists);
+        await studio.UploadAsync(project, ids[Labels[0]], "train", fists);
         await page.ReloadAsync();
         await Expect(Gallery(page, Labels[0], "train").GetByTestId("count")).ToHaveTextAsync("2");
 
@@ -94,19 +94,6 @@ public sealed class CollectBrowserTests(BrowserFixture browser)
         Assert.Equal(Labels[1], example.GetProperty("label").GetString());
         // The only console error is the browser's note of the refused upload's 400.
         Assert.DoesNotContain(studio.ConsoleErrors, e => !e.Contains("400", StringComparison.Ordinal));
-    }
-
-    private static async Task Upload(StudioPage studio, long project, long label, string set, IEnumerable<string> files)
-    {
-        using var form = new MultipartFormDataContent();
-        foreach (var file in files)
-        {
-            var part = new ByteArrayContent(await File.ReadAllBytesAsync(file));
-            part.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
-            form.Add(part, "files", Path.GetFileName(file));
-        }
-        using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set={set}", form);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 }
 

@@ -167,11 +167,11 @@ public sealed class StudioAccessibilityTests(BrowserFixture browser)
         long id = studio.CreateProject("Wide", Tailor.Tests.Studio.Runs.RunDivergenceTests.WideModel());
         var project = await studio.GetJsonAsync($"/api/projects/{id}");
         var labelIds = project.GetProperty("labels").EnumerateArray().ToDictionary(l => l.GetProperty("name").GetString()!, l => l.GetProperty("id").GetInt64());
-        await Upload(studio, id, labelIds[Labels[0]], "train", Photos("train", Labels[0]));
-        await Upload(studio, id, labelIds[Labels[1]], "train", Photos("train", Labels[1]).Take(3));
-        await Upload(studio, id, labelIds[Labels[2]], "train", Photos("train", Labels[2]));
-        await Upload(studio, id, labelIds[Labels[0]], "test", Photos("test", Labels[0]).Take(2));
-        await Upload(studio, id, labelIds[Labels[2]], "test", Photos("test", Labels[2]).Take(2));
+        await studio.UploadAsync(id, labelIds[Labels[0]], "train", Photos("train", Labels[0]));
+        await studio.UploadAsync(id, labelIds[Labels[1]], "train", Photos("train", Labels[1]).Take(3));
+        await studio.UploadAsync(id, labelIds[Labels[2]], "train", Photos("train", Labels[2]));
+        await studio.UploadAsync(id, labelIds[Labels[0]], "test", Photos("test", Labels[0]).Take(2));
+        await studio.UploadAsync(id, labelIds[Labels[2]], "test", Photos("test", Labels[2]).Take(2));
 
         // The API: camelCase items, each with its screen.
         var items = (await studio.GetJsonAsync($"/api/projects/{id}/guidance")).EnumerateArray().ToList();
@@ -244,23 +244,10 @@ public sealed class StudioAccessibilityTests(BrowserFixture browser)
         foreach (var label in Labels[..2])
         {
             long labelId = (await studio.PostJsonAsync($"/api/projects/{id}/labels", new { name = label })).GetProperty("id").GetInt64();
-            await Upload(studio, id, labelId, "train", Photos("train", label).Take(train));
-            await Upload(studio, id, labelId, "test", Photos("test", label).Take(test));
+            await studio.UploadAsync(id, labelId, "train", Photos("train", label).Take(train));
+            await studio.UploadAsync(id, labelId, "test", Photos("test", label).Take(test));
         }
         return id;
-    }
-
-    private static async Task Upload(StudioPage studio, long project, long label, string set, IEnumerable<string> files)
-    {
-        using var form = new MultipartFormDataContent();
-        foreach (var file in files)
-        {
-            var part = new ByteArrayContent(await File.ReadAllBytesAsync(file));
-            part.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
-            form.Add(part, "files", Path.GetFileName(file));
-        }
-        using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set={set}", form);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>Tab (or Shift+Tab) until the focus is on an element matching a selector, checking at every stop that the

@@ -79,6 +79,20 @@ internal sealed class StudioPage : IAsyncDisposable
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>Uploads JPEG files to a label's training or test set through the API (setup, not what a test checks).</summary>
+    public async Task UploadAsync(long project, long label, string set, IEnumerable<string> files)
+    {
+        using var form = new MultipartFormDataContent();
+        foreach (var file in files)
+        {
+            var part = new ByteArrayContent(await File.ReadAllBytesAsync(file));
+            part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/jpeg");
+            form.Add(part, "files", Path.GetFileName(file));
+        }
+        using var response = await Http.PostAsync($"/api/projects/{project}/examples?label={label}&set={set}", form);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>A project on a model prepared by the test (e.g. with wider allowed values than the studio's own); returns its id.</summary>
     public long CreateProject(string name, UpdatableModel model) =>
         _workspace.CreateProject(name, Tailor.Studio.ProjectBase.EmbeddedResNet18(model.Spec.Labels.Capacity), model).Id;
