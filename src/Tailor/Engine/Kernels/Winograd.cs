@@ -27,6 +27,9 @@ internal static unsafe class Winograd
     /// <summary>Channels per vector in the transforms; channel strides are rounded up to a multiple of it.</summary>
     public const int Lanes = 8;
 
+    /// <summary>Vectors of scratch space every tile transform takes.</summary>
+    public const int ScratchVectors = Positions + Patch;
+
     public static int RoundUp(int channels) => (channels + Lanes - 1) / Lanes * Lanes;
 
     // ---- One-dimensional transforms: 6 (or 3, 4) vectors at stride s in, at stride t out. ----------------------------
@@ -127,12 +130,12 @@ internal static unsafe class Winograd
     // ---- Two-dimensional transforms of one tile, eight channels ------------------------------------------------------
 
     /// <summary>V = Bᵀ d B: <paramref name="d"/> holds 36 vectors row-major; the 36 results go to
-    /// <paramref name="v"/> + position · <paramref name="positionStride"/> floats. <paramref name="scratch"/>: 36 vectors.</summary>
+    /// <paramref name="v"/> + position · <paramref name="positionStride"/> floats. <paramref name="scratch"/>: <see cref="ScratchVectors"/> vectors.</summary>
     public static void InputTile(Vector256<float>* d, float* v, long positionStride, Vector256<float>* scratch)
     {
         for (int col = 0; col < Patch; col++)
             InputRow(d + col, Patch, scratch + col, Patch);
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             InputRow(scratch + i * Patch, 1, row, 1);
@@ -144,7 +147,7 @@ internal static unsafe class Winograd
     /// <summary>d = B dV Bᵀ: the 36 vectors at <paramref name="dv"/> + position · <paramref name="positionStride"/> → 36 vectors row-major in <paramref name="d"/>.</summary>
     public static void InputTileAdjoint(float* dv, long positionStride, Vector256<float>* d, Vector256<float>* scratch)
     {
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             for (int j = 0; j < Patch; j++)
@@ -160,7 +163,7 @@ internal static unsafe class Winograd
     {
         for (int col = 0; col < 3; col++)
             WeightRow(g + col, 3, scratch + col, 3); // scratch: 6 × 3
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             WeightRow(scratch + i * 3, 1, row, 1);
@@ -172,7 +175,7 @@ internal static unsafe class Winograd
     /// <summary>dg = Gᵀ dU G: the 36 vectors at <paramref name="du"/> + position · stride → 9 taps row-major in <paramref name="g"/>.</summary>
     public static void WeightTileAdjoint(float* du, long positionStride, Vector256<float>* g, Vector256<float>* scratch)
     {
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             for (int j = 0; j < Patch; j++)
@@ -186,7 +189,7 @@ internal static unsafe class Winograd
     /// <summary>Y = Aᵀ M A: the 36 vectors at <paramref name="m"/> + position · stride → 16 vectors row-major in <paramref name="y"/>.</summary>
     public static void OutputTile(float* m, long positionStride, Vector256<float>* y, Vector256<float>* scratch)
     {
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             for (int j = 0; j < Patch; j++)
@@ -202,7 +205,7 @@ internal static unsafe class Winograd
     {
         for (int col = 0; col < Tile; col++)
             OutputRowAdjoint(dy + col, Tile, scratch + col, Tile); // scratch: 6 × 4
-        var row = stackalloc Vector256<float>[Patch];
+        var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             OutputRowAdjoint(scratch + i * Tile, 1, row, 1);

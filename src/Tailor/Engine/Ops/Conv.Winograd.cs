@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Tailor.Engine.Kernels;
 
@@ -180,14 +181,19 @@ internal sealed unsafe partial class Conv
     }
 
     /// <summary>Eight values <paramref name="stride"/> apart (the same pixel of eight channel planes), or fewer and zeros.</summary>
-    static Vector256<float> Gather(float* p, long stride, int lanes)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Gather(float* p, long stride, int lanes) => lanes == Winograd.Lanes
+        ? Vector256.Create(p[0], p[stride], p[2 * stride], p[3 * stride], p[4 * stride], p[5 * stride], p[6 * stride], p[7 * stride])
+        : GatherFew(p, stride, lanes);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static Vector256<float> GatherFew(float* p, long stride, int lanes)
     {
-        if (lanes == Winograd.Lanes)
-            return Vector256.Create(p[0], p[stride], p[2 * stride], p[3 * stride], p[4 * stride], p[5 * stride], p[6 * stride], p[7 * stride]);
-        var v = stackalloc float[Winograd.Lanes];
-        for (int l = 0; l < Winograd.Lanes; l++)
-            v[l] = l < lanes ? p[l * stride] : 0;
-        return Vector256.Load(v);
+        Vector256<float> v = default;
+        float* e = (float*)&v;
+        for (int l = 0; l < lanes; l++)
+            e[l] = p[l * stride];
+        return v;
     }
 
     /// <summary>U[pos][mo][c] = (G w[mo, c] Gᵀ)[pos] for output channels from..to.</summary>
@@ -195,7 +201,7 @@ internal sealed unsafe partial class Conv
     {
         ref readonly var j = ref *(WinoJob*)state;
         var taps = stackalloc Vector256<float>[9];
-        var scratch = stackalloc Vector256<float>[18];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         for (int mo = from; mo < to; mo++)
             for (int c0 = 0; c0 < j.C; c0 += Winograd.Lanes)
             {
@@ -214,7 +220,7 @@ internal sealed unsafe partial class Conv
         var g = j.G;
         int inArea = g.InH * g.InW;
         var patch = stackalloc Vector256<float>[Winograd.Positions];
-        var scratch = stackalloc Vector256<float>[Winograd.Positions];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         long positionStride = (long)j.P * j.Cp;
         for (int ii = from; ii < to; ii++)
         {
@@ -249,7 +255,7 @@ internal sealed unsafe partial class Conv
         var g = j.G;
         int outArea = g.OutH * g.OutW;
         var block = stackalloc Vector256<float>[Winograd.Tile * Winograd.Tile];
-        var scratch = stackalloc Vector256<float>[Winograd.Positions];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         long positionStride = (long)j.P * j.Mp;
         for (int ii = from; ii < to; ii++)
         {
@@ -269,9 +275,10 @@ internal sealed unsafe partial class Conv
                         for (int s = 0; s < cols; s++)
                         {
                             var v = block[r * Winograd.Tile + s] + bias;
+                            float* e = (float*)&v;
                             float* dst = image + (long)m0 * outArea + (y0 + r) * g.OutW + x0 + s;
                             for (int l = 0; l < lanes; l++)
-                                dst[(long)l * outArea] = v.GetElement(l);
+                                dst[(long)l * outArea] = e[l];
                         }
                 }
             }
@@ -285,7 +292,7 @@ internal sealed unsafe partial class Conv
         var g = j.G;
         int outArea = g.OutH * g.OutW;
         var block = stackalloc Vector256<float>[Winograd.Tile * Winograd.Tile];
-        var scratch = stackalloc Vector256<float>[Winograd.Positions];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         long positionStride = (long)j.P * j.Mp;
         for (int ii = from; ii < to; ii++)
         {
@@ -315,7 +322,7 @@ internal sealed unsafe partial class Conv
         var g = j.G;
         int inArea = g.InH * g.InW;
         var patch = stackalloc Vector256<float>[Winograd.Positions];
-        var scratch = stackalloc Vector256<float>[Winograd.Positions];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         long positionStride = (long)j.P * j.Cp;
         for (int ii = from; ii < to; ii++)
         {
@@ -338,10 +345,10 @@ internal sealed unsafe partial class Conv
                             int ix = x0 + s;
                             if ((uint)ix >= (uint)g.InW)
                                 continue;
-                            var v = patch[r * Winograd.Patch + s];
+                            float* e = (float*)(patch + r * Winograd.Patch + s);
                             float* dst = planes + iy * g.InW + ix;
                             for (int l = 0; l < lanes; l++)
-                                dst[(long)l * inArea] += v.GetElement(l);
+                                dst[(long)l * inArea] += e[l];
                         }
                     }
                 }
@@ -354,7 +361,7 @@ internal sealed unsafe partial class Conv
     {
         ref readonly var j = ref *(WinoJob*)state;
         var taps = stackalloc Vector256<float>[9];
-        var scratch = stackalloc Vector256<float>[18];
+        var scratch = stackalloc Vector256<float>[Winograd.ScratchVectors];
         long positionStride = (long)j.Mo * j.Cp;
         for (int mo = from; mo < to; mo++)
             for (int c0 = 0; c0 < j.C; c0 += Winograd.Lanes)
@@ -362,12 +369,10 @@ internal sealed unsafe partial class Conv
                 int lanes = Math.Min(Winograd.Lanes, j.C - c0);
                 Winograd.WeightTileAdjoint(j.M + (long)mo * j.Cp + c0, positionStride, taps, scratch);
                 float* dw = j.W + ((long)mo * j.C + c0) * 9;
-                for (int k = 0; k < 9; k++)
-                {
-                    var v = taps[k];
-                    for (int l = 0; l < lanes; l++)
-                        dw[l * 9 + k] += v.GetElement(l);
-                }
+                float* e = (float*)taps; // tap k, lane l at e[k * 8 + l]
+                for (int l = 0; l < lanes; l++)
+                    for (int k = 0; k < 9; k++)
+                        dw[l * 9 + k] += e[k * Winograd.Lanes + l];
             }
     }
 }
