@@ -100,6 +100,31 @@ public class WinogradConvTests
     }
 
     [Fact]
+    public void Winograd_SecondBackwardPass_GivesTheSameGradients_AsTheFirst()
+    {
+        // The weight-gradient buffer is cleared by the pass that folds it, not before the next: a second pass must not see the first's sums.
+        var rng = new Random(9);
+        var g = new OnnxTestGraph()
+            .Initializer("x", [3, 16, 7, 7], Random(rng, 3 * 16 * 49))
+            .Initializer("w", [16, 16, 3, 3], Random(rng, 16 * 16 * 9, 0.5f))
+            .Node("Conv", ["x", "w"], "y", Attr("pads", 1L, 1, 1, 1)).Output("y");
+        var graph = g.Build(["x", "w"]);
+        var dy = Random(new Random(5), 3 * 16 * 49);
+        float[] Pass()
+        {
+            graph.ZeroGradients();
+            graph.Forward(true);
+            graph.SeedGradient("y", dy);
+            graph.Backward();
+            Assert.True(((Conv)graph.NodeNamed("y").Op!).RanWinograd);
+            return graph.Parameters["w"].Gradient.ToArray();
+        }
+        var first = Pass();
+        Assert.Equal(first, Pass());
+        Assert.Equal(first, Pass());
+    }
+
+    [Fact]
     public void Winograd_SameInputsGiveTheSameBits()
     {
         var a = Evaluate(ConvAlgorithm.Winograd, 40, 9, 11, 14, 14, [1, 1, 1, 1]);

@@ -40,6 +40,10 @@ internal sealed unsafe partial class Conv
     float[] winoV = [], winoU = [], winoM = [], winoDU = [], winoDV = [];
     bool winoForward, winoKept;
 
+    /// <summary>Whether <see cref="winoDU"/> is all zeros (a new buffer, or folded by <see cref="FoldWeightGradient"/>, which
+    /// clears what it reads): the weight-gradient GEMMs then accumulate into it directly, with no pass to clear 36·M·C floats.</summary>
+    bool winoDUZero;
+
     /// <summary>Whether the last forward pass ran as Winograd (its backward pass follows it).</summary>
     internal bool RanWinograd => winoForward;
 
@@ -121,8 +125,13 @@ internal sealed unsafe partial class Conv
         int n = xNode.Shape[0], c = xNode.Shape[1], m = wNode.Shape[0];
         int cp = Winograd.RoundUp(c), mp = Winograd.RoundUp(m), tiles = TilesOf(g), chunk = ChunkSize(n, tiles, false);
         bool dW = wNode.RequiresGradient, dX = xNode.RequiresGradient;
-        if (dW)
+        if (dW && winoDU.Length < (long)Winograd.Positions * m * cp)
+        {
             Grow(ref winoDU, (long)Winograd.Positions * m * cp);
+            winoDUZero = true;
+        }
+        bool accumulate = winoDUZero;
+        winoDUZero = false;
         if (dX)
             Grow(ref winoDV, (long)Winograd.Positions * chunk * tiles * cp);
         Span<float> dw = dW ? wNode.GradientForAccumulation() : default;
@@ -151,7 +160,7 @@ internal sealed unsafe partial class Conv
                         Kernels.Gemm.Multiply(true, false, m, c, p, 1,
                             new ReadOnlySpan<float>(pm + (long)pos * p * mp, p * mp), mp,
                             new ReadOnlySpan<float>(job.V + (long)pos * p * cp, p * cp), cp,
-                            first == 0 ? 0 : 1, new Span<float>(pdu + (long)pos * m * cp, m * cp), cp, Packed);
+                            first == 0 && !accumulate ? 0 : 1, new Span<float>(pdu + (long)pos * m * cp, m * cp), cp, Packed);
                 }
                 if (dX)
                 {
@@ -169,6 +178,7 @@ internal sealed unsafe partial class Conv
             {
                 job.M = pdu;
                 ForEach(m, &FoldWeightGradient, &job);
+                winoDUZero = true;
             }
         }
     }
@@ -206,9 +216,13 @@ internal sealed unsafe partial class Conv
             for (int c0 = 0; c0 < j.C; c0 += Winograd.Lanes)
             {
                 int lanes = Math.Min(Winograd.Lanes, j.C - c0);
-                float* w = j.W + ((long)mo * j.C + c0) * 9;
-                for (int k = 0; k < 9; k++)
-                    taps[k] = Gather(w + k, 9, lanes);
+                // The eight channels' 72 taps are contiguous: transpose them to tap-major (tap k, lane l at t[k·8 + l]).
+                float* w = j.W + ((long)mo * j.C + c0) * 9, t = (float*)taps;
+                if (lanes < Winograd.Lanes)
+                    new Span<float>(t, 9 * Winograd.Lanes).Clear();
+                for (int l = 0; l < lanes; l++)
+                    for (int k = 0; k < 9; k++)
+                        t[k * Winograd.Lanes + l] = w[l * 9 + k];
                 Winograd.WeightTile(taps, j.U + (long)mo * j.Cp + c0, (long)j.Mo * j.Cp, scratch);
             }
     }
@@ -356,7 +370,7 @@ internal sealed unsafe partial class Conv
         }
     }
 
-    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G for output channels from..to (<see cref="WinoJob.M"/> holds dU here).</summary>
+    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G for output channels from..to (<see cref="WinoJob.M"/> holds dU here), leaving those rows of dU zero.</summary>
     static void FoldWeightGradient(nint state, int from, int to)
     {
         ref readonly var j = ref *(WinoJob*)state;
