@@ -14,6 +14,8 @@ using Tailor.Features;
 using Tailor.Engine;
 using Tailor.Engine.Kernels;
 using Tailor.Engine.Losses;
+using Conv = Tailor.Engine.Ops.Conv;
+using ConvAlgorithm = Tailor.Engine.Ops.ConvAlgorithm;
 using Tailor.Onnx;
 using Tailor.Training;
 using Tailor.Training.Optimizers;
@@ -65,24 +67,45 @@ internal static class KernelBenchmarks
             // Profiling aid: only the default fine-tuning step, on this process's threads (a profiler attaches to it).
             // Process CPU time per step as well as wall time: on a loaded machine the wall time mostly measures the
             // scheduler, the CPU time the step (with DOTNET_PROCESSOR_COUNT=1, one thread does all of it).
-            var cpu = new List<double>();
-            var t = DefaultFineTuningStep(32, step =>
+            // Both convolution paths, alternately (Winograd, direct, Winograd, direct): a neighbour's load falls on both.
+            var cpus = new Dictionary<ConvAlgorithm, List<double>> { [ConvAlgorithm.Auto] = [], [ConvAlgorithm.Direct] = [] };
+            var walls = new Dictionary<ConvAlgorithm, List<double>> { [ConvAlgorithm.Auto] = [], [ConvAlgorithm.Direct] = [] };
+            // TAILOR_BENCH_CONV=winograd or direct: one path only (a profile of it alone).
+            ConvAlgorithm[] paths = Environment.GetEnvironmentVariable("TAILOR_BENCH_CONV") switch
             {
-                for (int i = 0; i < 3; i++) step();
-                var process = Process.GetCurrentProcess();
-                for (int s = 0; s < 7; s++)
+                "winograd" => [ConvAlgorithm.Auto],
+                "direct" => [ConvAlgorithm.Direct],
+                _ => [ConvAlgorithm.Auto, ConvAlgorithm.Direct],
+            };
+            for (int round = 0; round < 2; round++)
+                foreach (var algorithm in paths)
                 {
-                    process.Refresh();
-                    var c0 = process.TotalProcessorTime;
-                    for (int i = 0; i < 5; i++) step();
-                    process.Refresh();
-                    cpu.Add((process.TotalProcessorTime - c0).TotalSeconds / 5);
+                    Conv.Forced = algorithm;
+                    var t = DefaultFineTuningStep(32, step =>
+                    {
+                        for (int i = 0; i < 3; i++) step();
+                        var process = Process.GetCurrentProcess();
+                        for (int s = 0; s < 7; s++)
+                        {
+                            process.Refresh();
+                            var c0 = process.TotalProcessorTime;
+                            for (int i = 0; i < 5; i++) step();
+                            process.Refresh();
+                            cpus[algorithm].Add((process.TotalProcessorTime - c0).TotalSeconds / 5);
+                        }
+                        return Measure.Time(step, sampleSeconds: 0.3, samples: 7);
+                    });
+                    walls[algorithm].Add(t.Median);
+                    Conv.Forced = ConvAlgorithm.Auto;
                 }
-                return Measure.Time(step, sampleSeconds: 0.3, samples: 7);
-            });
-            cpu.Sort();
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"finetune32 {Environment.ProcessorCount} thread(s): wall median {t.Median * 1e3:F2} ms (spread {t.Spread:P0}); CPU median {cpu[3] * 1e3:F2} ms (min {cpu[0] * 1e3:F2}, max {cpu[^1] * 1e3:F2})"));
+            double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+            foreach (var (algorithm, label) in new[] { (ConvAlgorithm.Auto, "Winograd"), (ConvAlgorithm.Direct, "direct  ") })
+                if (cpus[algorithm].Count > 0)
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"finetune32 {Environment.ProcessorCount} thread(s), conv {label}: CPU median {Median(cpus[algorithm]) * 1e3:F2} ms (min {cpus[algorithm].Min() * 1e3:F2}, max {cpus[algorithm].Max() * 1e3:F2}); wall medians {string.Join(", ", walls[algorithm].Select(w => (w * 1e3).ToString("F2", CultureInfo.InvariantCulture)))} ms"));
+            if (paths.Length == 2)
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"finetune32: Winograd / direct CPU time = {Median(cpus[ConvAlgorithm.Auto]) / Median(cpus[ConvAlgorithm.Direct]):F2}"));
             return 0;
         }
         if (child)
@@ -130,7 +153,7 @@ internal static class KernelBenchmarks
     internal const double TargetRatio = 0.8;
 
     /// <summary>The ids of the engine steps, in the order <see cref="MeasureAll"/> measures them.</summary>
-    private static readonly string[] StepIds = ["linear8", "linear32", "conv8", "finetune32"];
+    private static readonly string[] StepIds = ["linear8", "linear32", "conv8", "finetune32", "finetune32"];
 
     internal sealed record TorchFigures(string Version, string Blas, Dictionary<int, Dictionary<string, double>> Medians);
 
@@ -287,6 +310,13 @@ internal static class KernelBenchmarks
         double blockFlop = 2 * 2.0 * 32 * 512 * (512 * 9) * 49;
         steps.Add(new StepFigure("default fine-tuning: Conv387 3×3 512→512 on 7×7 + BN + Add + ReLU + pool + FC, batch 32 (Adam)",
             block.Median, blockFlop / block.Median / 1e9, 0, block.Spread, null));
+        // The same step with the convolution forced to im2col + GEMM: what Winograd saves, measured in the same run.
+        log.WriteLine("kernels:   the same step with the direct convolution (no Winograd)…");
+        Conv.Forced = ConvAlgorithm.Direct;
+        var direct = DefaultFineTuningStep(32);
+        Conv.Forced = ConvAlgorithm.Auto;
+        steps.Add(new StepFigure("  the same step, Conv387 as im2col + GEMM (Winograd off: the baseline)",
+            direct.Median, blockFlop / direct.Median / 1e9, 0, direct.Spread, null));
         // The peak again at the end: a neighbour busy during one of the two measurements does not lower the peak.
         log.WriteLine("kernels:   FMA peak loop again…");
         var peakAfter = PeakGflops(threads);

@@ -11,11 +11,12 @@ namespace Tailor.Engine.Ops;
 /// leave a quarter of the GEMM's 16-wide register tiles empty. A 1×1 stride-1 unpadded kernel on a plane of at least
 /// <see cref="PointwiseDirectColumns"/> pixels runs image by image with no unfolding: X already is the column matrix.
 /// In training, the columns of every chunk stay for the weight gradient when they fit (<see cref="KeepLimit"/>). Supports asymmetric pads,
-/// auto_pad, stride, dilation and groups (depthwise when group = C).
+/// auto_pad, stride, dilation and groups (depthwise when group = C). A 3×3 stride-1 convolution with enough channels runs
+/// as Winograd F(4×4, 3×3) instead (Conv.Winograd.cs), forward and backward.
 /// Gradients per chunk: dW_g += dY_g · colsᵀ, dcols = W_gᵀ · dY_g folded back by col2im into dX, dB = Σ dY over N, OH, OW.
 /// </summary>
 [OnnxOp("Conv")]
-internal sealed unsafe class Conv : Op
+internal sealed unsafe partial class Conv : Op
 {
     /// <summary>Output columns per GEMM to aim for: the GEMM's NBlock, so W is packed once per chunk.</summary>
     const int TargetColumns = 512;
@@ -93,6 +94,13 @@ internal sealed unsafe class Conv : Op
     public override void Reserve(Node output)
     {
         var g = Geometry(output);
+        if (WinogradPays(g, output.Inputs[0]!.Shape[1], output.Inputs[1]!.Shape[0]))
+            return; // its buffers grow on the first pass
+        ReserveDirect(output, g);
+    }
+
+    void ReserveDirect(Node output, in Window2D g)
+    {
         int n = output.Inputs[0]!.Shape[0], outArea = g.OutH * g.OutW;
         int chunk = ChunkSize(n, outArea, g.IsPointwise);
         if (g.IsPointwise && chunk == 1)
@@ -157,6 +165,13 @@ internal sealed unsafe class Conv : Op
         int cg = c / group, mg = m / group, kk = cg * g.KernelH * g.KernelW;
         int inArea = g.InH * g.InW, outArea = g.OutH * g.OutW, chunk = ChunkSize(n, outArea, g.IsPointwise);
         ReadOnlySpan<float> x = xNode.Value, w = wNode.Value;
+        if (WinogradPays(g, c, m))
+        {
+            WinogradForward(output, g, training);
+            return;
+        }
+        winoForward = false;
+        ReserveDirect(output, g);
         var y = output.Value;
         // In training, the columns stay for the weight gradient when they all fit: chunk by chunk, group by group.
         bool keep = training && wNode.RequiresGradient && CanKeep(n, kk, outArea);
@@ -213,10 +228,15 @@ internal sealed unsafe class Conv : Op
                 for (int j = 0; j < m; j++)
                     db[j] += TensorPrimitives.Sum(dy.Slice((i * m + j) * outArea, outArea));
         }
-        Span<float> dw = wNode.RequiresGradient ? wNode.GradientForAccumulation() : default;
-        Span<float> dx = xNode.RequiresGradient ? xNode.GradientForAccumulation() : default;
         if (!wNode.RequiresGradient && !xNode.RequiresGradient)
             return;
+        if (winoForward)
+        {
+            WinogradBackward(output, g);
+            return;
+        }
+        Span<float> dw = wNode.RequiresGradient ? wNode.GradientForAccumulation() : default;
+        Span<float> dx = xNode.RequiresGradient ? xNode.GradientForAccumulation() : default;
         for (int first = 0; first < n; first += chunk)
         {
             int count = Math.Min(chunk, n - first), width = count * outArea;
