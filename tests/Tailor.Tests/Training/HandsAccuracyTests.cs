@@ -14,11 +14,12 @@ namespace Tailor.Tests.Training;
 /// logistic regression and k-NN: 12/15) less at most one photo of margin, so a change that costs accuracy
 /// fails here rather than in a user's hands.
 /// </summary>
-/// <remarks>Serial: each test trains on every core, and running them beside the allocation tests would
-/// both slow those and be slowed by them.</remarks>
-[Collection("Serial")]
+/// <remarks>Not beside the allocation tests (the <see cref="SerialCollection"/> runs alone, after every other
+/// collection): each test trains on every core. The default fine-tuning is the one <see cref="ReplayAccuracyTests"/> starts
+/// from, trained once for both (<see cref="DefaultHandsTraining"/>).</remarks>
+[Collection("Default hands training")]
 [Trait("Category", "Slow")]
-public sealed class HandsAccuracyTests
+public sealed class HandsAccuracyTests(DefaultHandsTraining defaults)
 {
     private static readonly string[] Labels = ["✊", "✋", "✌️"];
 
@@ -34,9 +35,8 @@ public sealed class HandsAccuracyTests
     [Fact]
     public void DefaultNeuralNetworkHead_FineTuningTheLastConvolution_GetsAtLeast13Of15()
     {
-        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = Labels });
-        var result = new UpdateTask(model, LabeledFolder.Scan(TestData.HandsTrain)).Run();
-        Assert.Equal(TrainingState.Completed, result.State);
+        var model = defaults.Model();
+        Assert.Equal(TrainingState.Completed, defaults.Result.State);
 
         var report = Evaluate(model);
 

@@ -12,9 +12,9 @@ namespace Tailor.Tests.Training;
 /// augmented variants per photo): the old labels' test accuracy stays within one photo of before, and the new
 /// label is learned. The new label's photos are drawn stars (<see cref="StarImages"/>): 10 to train, 5 to test.
 /// </summary>
-[Collection("Serial")]
+[Collection("Default hands training")]
 [Trait("Category", "Slow")]
-public sealed class ReplayAccuracyTests : IDisposable
+public sealed class ReplayAccuracyTests(DefaultHandsTraining defaults) : IDisposable
 {
     private readonly TempFolder _dir = new();
 
@@ -23,10 +23,11 @@ public sealed class ReplayAccuracyTests : IDisposable
     [Fact]
     public void AddingALabel_WithOnlyItsPhotosAndReplay_KeepsTheOldLabelsAccuracy()
     {
-        var model = ModelBuilder.Prepare(new PrepareOptions { Labels = ["✊", "✋", "✌️"] });
-        string kept = _dir.File("hands.onnx.examples");
-        var first = new UpdateTask(model, LabeledFolder.Scan(TestData.HandsTrain), options: new TrainingOptions { KeepExamplesPath = kept }).Run();
-        Assert.Equal(TrainingState.Completed, first.State);
+        // The hands model trained with the defaults, keeping its examples (shared with HandsAccuracyTests).
+        var model = defaults.Model();
+        string kept = defaults.KeptExamplesPath;
+        Assert.Equal(TrainingState.Completed, defaults.Result.State);
+        Assert.Equal(30, defaults.Result.KeptExamples);
         var test = LabeledFolder.Scan(TestData.HandsTest);
         int before = Correct(model, test);
 
