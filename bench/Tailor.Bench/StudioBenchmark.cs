@@ -29,41 +29,57 @@ internal static class StudioBenchmark
         var noRetrain = new Option<bool>("--no-retrain") { Description = "Skip the retraining figures (three runs over every photo: the longest part)." };
         var repeat = new Option<int>("--runs") { Description = "Then this many logistic-regression runs in a row, the memory after each (resident, GC heap, the rest native). Default 0." };
         var noBrowser = new Option<bool>("--no-browser") { Description = "Skip the gallery in chromium." };
+        var keep = new Option<string?>("--workspace") { Description = "Keep the generated photos' workspace in this folder and reuse it next time (the generation and import are skipped when it holds the project already): for repeated gallery measurements." };
+        var waterfall = new Option<bool>("--waterfall") { Description = "Also print every request of the last gallery opening (start and end, ms after navigation)." };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser };
-        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser)));
+            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser, keep, waterfall };
+        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser),
+            parse.GetValue(keep), parse.GetValue(waterfall)));
         return command;
     }
 
-    private static int Run(int photos, bool retrain, int repeat, bool browser)
+    private static int Run(int photos, bool retrain, int repeat, bool browser, string? keep, bool waterfall)
     {
         if (photos < 2 * PageSize) { Console.Error.WriteLine("bench studio: --photos is at least 120."); return 2; }
-        string root = Directory.CreateTempSubdirectory("tailor-bench-studio").FullName;
+        if (keep is not null && (retrain || repeat > 0))
+        {
+            Console.Error.WriteLine("bench studio: --workspace is for the gallery figures (runs would change the kept project): add --no-retrain, without --runs.");
+            return 2;
+        }
+        string root = keep is null ? Directory.CreateTempSubdirectory("tailor-bench-studio").FullName : Directory.CreateDirectory(keep).FullName;
         try
         {
-            return RunAsync(root, photos, retrain, repeat, browser).GetAwaiter().GetResult();
+            return RunAsync(root, photos, retrain, repeat, browser, waterfall).GetAwaiter().GetResult();
         }
         finally
         {
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (keep is null)
+                try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 
-    private static async Task<int> RunAsync(string root, int photos, bool retrain, int repeat, bool browser)
+    private static async Task<int> RunAsync(string root, int photos, bool retrain, int repeat, bool browser, bool waterfall)
     {
         int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
         string data = Path.Combine(root, "photos");
         var clock = Stopwatch.StartNew();
-        Generate(data, photos, labels);
-        Console.WriteLine($"bench studio: {photos} generated 320×240 JPEGs in {labels} labels (+{TestPerLabel * labels} test photos), written in {clock.Elapsed.TotalSeconds:0.0} s, {Bytes(FolderBytes(data))}");
-        Console.WriteLine($"  machine: {Environment.ProcessorCount} cores");
-
         using var ws = Workspace.Open(Path.Combine(root, "ws"));
-        clock.Restart();
-        var project = ws.ImportFolder(data, "bench", null, CancellationToken.None);
-        double import = clock.Elapsed.TotalSeconds;
-        int imported = project.Labels.Sum(l => l.TrainCount + l.TestCount);
-        Console.WriteLine($"  import: {imported} photos in {import:0.0} s ({imported / import:0} photos/s, thumbnails included); peak memory so far {PeakMb():0} MB");
+        string name = $"bench-{photos}";
+        var project = ws.ListProjects().FirstOrDefault(p => p.Name == name);
+        if (project is not null)
+            Console.WriteLine($"bench studio: the workspace in {root} holds {name} already ({project.Labels.Sum(l => l.TrainCount + l.TestCount)} photos): not generated nor imported again");
+        else
+        {
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+            Generate(data, photos, labels);
+            Console.WriteLine($"bench studio: {photos} generated 320×240 JPEGs in {labels} labels (+{TestPerLabel * labels} test photos), written in {clock.Elapsed.TotalSeconds:0.0} s, {Bytes(FolderBytes(data))}");
+            clock.Restart();
+            project = ws.ImportFolder(data, name, null, CancellationToken.None);
+            double import = clock.Elapsed.TotalSeconds;
+            int imported = project.Labels.Sum(l => l.TrainCount + l.TestCount);
+            Console.WriteLine($"  import: {imported} photos in {import:0.0} s ({imported / import:0} photos/s, thumbnails included); peak memory so far {PeakMb():0} MB");
+        }
+        Console.WriteLine($"  machine: {Environment.ProcessorCount} cores");
 
         using var runs = new RunManager(ws);
         await using var server = await StudioServer.StartAsync(ws, runs, new StudioServerOptions { Port = 0 });
@@ -74,7 +90,7 @@ internal static class StudioBenchmark
             await Latency(http, "gallery page API, offset 4,000 (60 of the project's examples)", $"/api/projects/{project.Id}/examples?offset=4000&limit={PageSize}");
         await Latency(http, "project with its label counts", $"/api/projects/{project.Id}");
 
-        if (browser) await Browser(server.Url, project.Id);
+        if (browser) await Browser(server.Url, project.Id, waterfall);
         Console.WriteLine($"  peak memory after serving the galleries: {PeakMb():0} MB");
 
         if (retrain) await Retrain(ws, runs, project, data, root);
@@ -104,7 +120,7 @@ internal static class StudioBenchmark
         Console.WriteLine($"  {what}: median {times[10]:0.0} ms, worst {times[^1]:0.0} ms");
     }
 
-    private static async Task Browser(Uri url, long projectId)
+    private static async Task Browser(Uri url, long projectId, bool waterfall)
     {
         string? chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
         if (chromium is null)
@@ -121,47 +137,96 @@ internal static class StudioBenchmark
         var times = new List<double>();
         var phases = new List<double[]>();
         int shown = 0, inPage = 0;
+        string[] lastWaterfall = [];
         const int Repeats = 7;
         for (int i = 0; i < Repeats; i++)
         {
             // A fresh context each time: nothing cached (the first one also warms the server's JIT and is not counted).
             await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
             var page = await context.NewPageAsync();
+            // When the page first sets a thumbnail's src, and when the first example is in the page (the client's own steps,
+            // which Resource Timing does not show).
+            await page.AddInitScriptAsync("""
+                (() => {
+                  const marks = window.__bench = { firstSrc: 0, firstExample: 0, frames: [] };
+                  // Long animation frames (over 50 ms): where the main thread's time went (scripts, then style and layout).
+                  new PerformanceObserver(list => {
+                    for (const f of list.getEntries())
+                      marks.frames.push([f.startTime, f.duration, f.renderStart ? f.styleAndLayoutStart - f.renderStart : 0,
+                        f.renderStart ? f.startTime + f.duration - f.styleAndLayoutStart : 0, f.scripts.reduce((s, x) => s + x.duration, 0)]);
+                  }).observe({ type: 'long-animation-frame', buffered: true });
+                  const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+                  Object.defineProperty(HTMLImageElement.prototype, 'src', {
+                    configurable: true, get() { return src.get.call(this); },
+                    set(v) { if (!marks.firstSrc && String(v).includes('/thumbnail')) marks.firstSrc = performance.now(); src.set.call(this, v); },
+                  });
+                  const setAttribute = Element.prototype.setAttribute;
+                  Element.prototype.setAttribute = function (name, value) {
+                    if (!marks.firstSrc && this instanceof HTMLImageElement && name === 'src' && String(value).includes('/thumbnail')) marks.firstSrc = performance.now();
+                    if (!marks.firstExample && value === 'example' && name === 'data-testid') marks.firstExample = performance.now();
+                    return setAttribute.call(this, name, value);
+                  };
+                })();
+                """);
             await page.GotoAsync(new Uri(url, $"#/p/{projectId}/collect").ToString());
-            // The first screen: the first gallery lists its page, and every thumbnail asked for (those in view) has loaded.
+            // The first screen: the first gallery lists its page, and every thumbnail in view (in the window and in the
+            // gallery box's visible part) has loaded.
             var result = await page.WaitForFunctionAsync("""
                 () => {
                   const grid = document.querySelector('[data-testid=gallery-train] [data-testid=thumbs]');
                   if (!grid || grid.children.length === 0) return null;
-                  const asked = [...grid.querySelectorAll('img[src]')];
-                  if (asked.length === 0 || !asked.every(i => i.complete && i.naturalWidth > 0)) return null;
-                  return [performance.now(), asked.length, document.querySelectorAll('[data-testid=example]').length];
+                  const box = grid.getBoundingClientRect();
+                  const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, innerHeight);
+                  const shown = [...grid.querySelectorAll('img')].filter(i => { const r = i.getBoundingClientRect(); return r.bottom > top && r.top < bottom; });
+                  if (shown.length === 0 || !shown.every(i => i.complete && i.naturalWidth > 0)) return null;
+                  return [performance.now(), shown.length, document.querySelectorAll('[data-testid=example]').length];
                 }
                 """, null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 5 });
             var values = await result.JsonValueAsync<double[]>();
-            // Where the time went (Resource Timing, ms after navigation): the scripts, the project, the galleries' pages, the thumbnails.
+            // Where the time went (Resource Timing, ms after navigation): the scripts, the project, the galleries' pages, the
+            // thumbnails; and the page's own steps: the first example built, the first thumbnail's src set.
             var phase = await page.EvaluateAsync<double[]>("""
                 () => {
                   const r = performance.getEntriesByType('resource');
                   const end = f => Math.max(0, ...r.filter(f).map(e => e.responseEnd));
                   const start = f => Math.min(...r.filter(f).map(e => e.startTime));
                   const nav = performance.getEntriesByType('navigation')[0];
+                  const pages = r.filter(e => e.name.includes('/examples?'));
                   return [nav.responseEnd, end(e => e.name.includes('/js/') || e.name.includes('/lib/') || e.name.endsWith('.css')),
                     end(e => /\/api\/projects\/\d+$/.test(e.name)), start(e => e.name.includes('/examples?')), end(e => e.name.includes('/examples?')),
-                    start(e => e.name.includes('/thumbnail')), r.filter(e => e.name.includes('/thumbnail')).length];
+                    start(e => e.name.includes('/thumbnail')), r.filter(e => e.name.includes('/thumbnail')).length,
+                    pages.length ? pages[0].responseEnd : 0, window.__bench.firstExample, window.__bench.firstSrc,
+                    window.__bench.frames.filter(f => f[0] < performance.now()).reduce((s, f) => s + f[2] + f[3], 0),
+                    window.__bench.frames.filter(f => f[0] < performance.now()).reduce((s, f) => s + f[4], 0)];
                 }
                 """);
             if (i > 0) { times.Add(values[0]); phases.Add(phase); }
             shown = (int)values[1];
             inPage = (int)values[2];
+            if (waterfall)
+                lastWaterfall = await page.EvaluateAsync<string[]>("""
+                    () => performance.getEntriesByType('resource').map(e => [e.startTime, `${e.startTime.toFixed(0).padStart(6)} ${e.responseEnd.toFixed(0).padStart(6)}  ${e.name.replace(location.origin, '')}`])
+                      .concat(window.__bench.frames.map(f => [f[0], `${f[0].toFixed(0).padStart(6)} ${(f[0] + f[1]).toFixed(0).padStart(6)}  (long frame: scripts ${f[4].toFixed(0)} ms, frame callbacks ${f[2].toFixed(0)} ms, style, layout and paint ${f[3].toFixed(0)} ms)`]))
+                      .concat([[window.__bench.firstExample, `${window.__bench.firstExample.toFixed(0).padStart(6)}         (first example built)`],
+                        [window.__bench.firstSrc, `${window.__bench.firstSrc.toFixed(0).padStart(6)}         (first thumbnail src set)`]])
+                      .sort((a, b) => a[0] - b[0]).map(e => e[1])
+                    """);
         }
         double Median(IEnumerable<double> v) { var sorted = v.Order().ToList(); return sorted[sorted.Count / 2]; }
         double median = Median(times);
         Console.WriteLine($"  gallery of 1,000 in chromium (headless, 1280×900): first screen of thumbnails ({shown} shown) " +
             $"{median:0} ms after navigation (median of {times.Count}; best {times.Min():0}, worst {times.Max():0} ms; load average {LoadAverage()}); the page holds {inPage} examples (60 per gallery)");
         Console.WriteLine($"    medians, ms after navigation: page {Median(phases.Select(p => p[0])):0}, scripts and styles in {Median(phases.Select(p => p[1])):0}, " +
-            $"project {Median(phases.Select(p => p[2])):0}, gallery pages asked {Median(phases.Select(p => p[3])):0} and in {Median(phases.Select(p => p[4])):0}, " +
-            $"first thumbnail asked {Median(phases.Select(p => p[5])):0}; thumbnails asked by then {Median(phases.Select(p => p[6])):0}");
+            $"project {Median(phases.Select(p => p[2])):0}, gallery pages asked {Median(phases.Select(p => p[3])):0}, the first in {Median(phases.Select(p => p[7])):0}, all in {Median(phases.Select(p => p[4])):0}, " +
+            $"first example built {Median(phases.Select(p => p[8])):0}, first thumbnail src set {Median(phases.Select(p => p[9])):0} and asked {Median(phases.Select(p => p[5])):0}; " +
+            $"thumbnails asked by the first screen's end {Median(phases.Select(p => p[6])):0}; in long frames (over 50 ms) until then: rendering (style, layout, paint) {Median(phases.Select(p => p[10])):0} ms, scripts {Median(phases.Select(p => p[11])):0} ms");
+        Console.WriteLine($"    medians of the client's own steps (load matters less): first thumbnail asked {Median(phases.Select(p => p[5] - p[7])):0} ms after the first gallery page is in, " +
+            $"{Median(phases.Select(p => p[5] - p[8])):0} ms after the first example is built; first screen shown {Median(phases.Zip(times, (p, t) => t - p[5])):0} ms after the first thumbnail is asked");
+        if (waterfall)
+        {
+            Console.WriteLine("    the last opening's requests (start, end ms after navigation):");
+            foreach (string line in lastWaterfall) Console.WriteLine("      " + line);
+        }
     }
 
     private static async Task Retrain(Workspace ws, RunManager runs, ProjectInfo project, string data, string root)

@@ -1,8 +1,11 @@
 // Collect: per-label galleries of the training and the test set; upload (many files, drag and drop, paste), the
 // webcam, move examples between labels and sets, add/rename/delete labels; capacity and free slots; duplicates.
 // Big sets: a gallery shows one page of PAGE examples at a time (Previous/Next; counts come from the server), so the
-// page holds at most PAGE thumbnails per gallery whatever the set's size; each gallery scrolls within its box, and a
-// thumbnail is requested only when it scrolls near view (an IntersectionObserver on the box).
+// page holds at most PAGE thumbnails per gallery whatever the set's size; each gallery scrolls within its box.
+// Thumbnails: those of the first screen are asked for as soon as their gallery's page is shown (no observer to wait
+// for: an IntersectionObserver answers only after the next frame's layout); every other one when it comes near view —
+// one IntersectionObserver on the window, whose scrollMargin widens each gallery's box by a row. So the galleries below
+// the first screen, and the rows below a box's visible part, wait until scrolled near.
 import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
 import { api, setName } from './api.js';
 import { Camera, inputSpec } from './camera.js';
@@ -10,6 +13,8 @@ import { importIntoControl } from './projects.js';
 import { guidance } from './guidance.js';
 
 const PAGE = 60;
+const NEAR_WINDOW = 200; // px: a thumbnail this close to the window's visible part is asked for (scrolling the page)…
+const NEAR_BOX = 100;    // …and this close to its gallery box's (scrolling the box: about a row)
 const setTitle = { train: 'Training', test: 'Test' };
 
 export async function render(view, context) {
@@ -27,12 +32,16 @@ class CollectPage {
     this.offsets = new Map(); // `${labelId}:${set}` → the offset of the page shown, kept across reloads
     this.onPaste = event => this.paste(event);
     document.addEventListener('paste', this.onPaste);
+    this.observer = new IntersectionObserver(entries => {
+      for (const e of entries) if (e.isIntersecting) this.showThumb(e.target);
+    }, { rootMargin: `${NEAR_WINDOW}px 0px`, scrollMargin: `${NEAR_BOX}px 0px` });
+    this.renders = 0;
   }
 
   dispose() {
     document.removeEventListener('paste', this.onPaste);
     this.camera?.stop();
-    for (const g of this.galleries ?? []) { g.observer?.disconnect(); g.boxObserver?.disconnect(); }
+    this.observer.disconnect();
   }
 
   async load() {
@@ -108,10 +117,40 @@ class CollectPage {
       this.target = { labelId: this.project.labels[0].id, set: 'train' };
       this.camera.setTarget(this.target);
     }
-    for (const g of this.galleries ?? []) { g.observer?.disconnect(); g.boxObserver?.disconnect(); }
+    this.observer.disconnect();
     this.galleries = [];
     replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
     this.markTarget();
+    this.place(this.galleries, ++this.renders);
+  }
+
+  /** Shows the first screen's thumbnails gallery by gallery in the page's order, each once its page is in and those
+   *  above it are (so its place is final: a gallery still empty above would move it down). */
+  async place(galleries, render) {
+    for (const g of galleries) {
+      await g.loading;
+      if (render !== this.renders || this.context.stale()) return;
+      g.placed = true;
+      this.showVisible(g);
+    }
+  }
+
+  /** Asks for the thumbnails of a gallery's page that are in view now (one layout); the observer takes the others. */
+  showVisible(entry) {
+    const pending = entry.grid.querySelectorAll('img[data-src]');
+    if (pending.length === 0) return;
+    const box = entry.grid.getBoundingClientRect();
+    const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, window.innerHeight);
+    for (const img of pending) {
+      const r = img.getBoundingClientRect();
+      if (r.bottom > top && r.top < bottom && r.height > 0) this.showThumb(img);
+      else this.observer.observe(img);
+    }
+  }
+
+  showThumb(img) {
+    this.observer.unobserve(img);
+    if (img.dataset.src) { img.src = img.dataset.src; delete img.dataset.src; }
   }
 
   labelSection(label) {
@@ -159,26 +198,8 @@ class CollectPage {
       h('label', { class: 'button', for: input.id, text: 'Add photos…', 'data-testid': 'add-photos' })),
     input, grid, pager,
     h('p', { class: 'muted empty', text: 'Drop photos here' }));
-    // A thumbnail's picture is asked for when it comes within a row of the box's visible part.
-    const observer = new IntersectionObserver(entries => {
-      for (const e of entries) {
-        if (!e.isIntersecting) continue;
-        const img = e.target;
-        observer.unobserve(img);
-        if (img.dataset.src) { img.src = img.dataset.src; delete img.dataset.src; }
-      }
-    }, { root: grid, rootMargin: '100px 0px' });
     const key = `${label.id}:${set}`;
-    const entry = { label, set, box, grid, pager, range, prev, next, heading, observer, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0, near: false };
-    // A gallery's thumbnails are watched only once the gallery itself comes near the window: those below the first screen
-    // do not compete with the first screen's for the browser's six connections.
-    entry.boxObserver = new IntersectionObserver(entries => {
-      if (!entries.some(e => e.isIntersecting)) return;
-      entry.boxObserver.disconnect();
-      entry.near = true;
-      this.watchThumbs(entry);
-    }, { rootMargin: '200px 0px' });
-    entry.boxObserver.observe(box);
+    const entry = { label, set, box, grid, pager, range, prev, next, heading, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0, placed: false };
     prev.addEventListener('click', () => this.loadPage(entry, entry.offset - PAGE, true));
     next.addEventListener('click', () => this.loadPage(entry, entry.offset + PAGE, true));
     this.galleries.push(entry);
@@ -199,9 +220,8 @@ class CollectPage {
     entry.total = page.total;
     entry.offset = offset;
     this.offsets.set(entry.key, offset);
-    entry.observer.disconnect();
+    for (const img of entry.grid.querySelectorAll('img[data-src]')) this.observer.unobserve(img);
     replace(entry.grid, page.items.map(example => this.thumb(example)));
-    if (entry.near) this.watchThumbs(entry);
     entry.grid.scrollTop = 0;
     const last = offset + page.items.length;
     entry.pager.hidden = page.total <= PAGE;
@@ -209,11 +229,9 @@ class CollectPage {
     entry.prev.disabled = offset === 0;
     entry.next.disabled = last >= page.total;
     entry.box.classList.toggle('has-items', entry.total > 0);
+    // The first page waits for place() (the galleries above it); a later one (Previous/Next) is in its place already.
+    if (entry.placed) this.showVisible(entry);
     if (announced) announce(`${entry.label.name}, ${setTitle[entry.set].toLowerCase()} set: examples ${entry.range.textContent}`);
-  }
-
-  watchThumbs(entry) {
-    for (const img of entry.grid.querySelectorAll('img[data-src]')) entry.observer.observe(img);
   }
 
   thumb(example) {
@@ -225,7 +243,7 @@ class CollectPage {
     const picture = example.corrupt
       ? h('div', { class: 'corrupt', 'data-testid': 'corrupt', title: example.corruptReason ?? '', text: `Unreadable: ${example.corruptReason ?? 'not an image'}` })
       : h('a', { href: api.imageUrl(example.id), target: '_blank', rel: 'noopener', tabindex: -1 },
-        h('img', { 'data-src': api.thumbnailUrl(example.id), loading: 'lazy', decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
+        h('img', { 'data-src': api.thumbnailUrl(example.id), decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
     return h('li', { class: 'thumb', 'data-testid': 'example', 'data-example-id': example.id },
       picture,
       h('div', { class: 'actions' },

@@ -154,4 +154,112 @@ public sealed class ScaleBrowserTests(BrowserFixture browser)
         await Expect(last.GetByTestId("example").First.Locator("img")).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
         Assert.Empty(studio.ConsoleErrors);
     }
+
+    private const int FullLabels = 4, FullPerLabel = 30;
+
+    /// <summary>A project of <see cref="FullLabels"/> labels whose training galleries fill their boxes (more photos than a box
+    /// shows); returns its id.</summary>
+    private static async Task<long> FullGalleries(StudioPage studio)
+    {
+        long project = (await studio.PostJsonAsync("/api/projects", new { name = "Full", @base = "resnet18" })).GetProperty("id").GetInt64();
+        for (int l = 0; l < FullLabels; l++)
+        {
+            long label = (await studio.PostJsonAsync($"/api/projects/{project}/labels", new { name = $"label {l}" })).GetProperty("id").GetInt64();
+            using var form = new MultipartFormDataContent();
+            for (int i = 0; i < FullPerLabel; i++)
+            {
+                var part = new ByteArrayContent(Photo(100 + FullPerLabel * l + i));
+                part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                part.Headers.ContentDisposition = new ContentDispositionHeaderValue("form-data") { Name = "\"files\"", FileName = $"\"photo-{l}-{i}.jpg\"" };
+                form.Add(part);
+            }
+            using var response = await studio.Http.PostAsync($"/api/projects/{project}/examples?label={label}&set=train", form);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+        return project;
+    }
+
+    /// <summary>Per training gallery (in the page's order): where its box is against the window, and which of its
+    /// thumbnails are in view (in the window and in the box's visible part) or have a src.</summary>
+    private const string Galleries = """
+        () => [...document.querySelectorAll('[data-testid=gallery-train] [data-testid=thumbs]')].map(grid => {
+          const box = grid.getBoundingClientRect();
+          const imgs = [...grid.querySelectorAll('img')];
+          const inView = i => { const r = i.getBoundingClientRect(); return r.bottom > Math.max(box.top, 0) && r.top < Math.min(box.bottom, innerHeight); };
+          return { top: box.top - innerHeight, count: imgs.length, inView: imgs.filter(inView).length,
+            withSrc: imgs.filter(i => i.hasAttribute('src')).map(i => Number(i.closest('[data-example-id]').dataset.exampleId)),
+            inViewWithSrc: imgs.filter(i => inView(i) && i.hasAttribute('src')).length,
+            ids: imgs.map(i => Number(i.closest('[data-example-id]').dataset.exampleId)) };
+        })
+        """;
+
+    /// <summary>The first screen's thumbnails are asked for as their galleries' pages come, not after an
+    /// IntersectionObserver's answer (which waits for the next frame's layout): a page where no observer ever answers
+    /// still shows them — and only them.</summary>
+    [Fact]
+    public async Task CollectPage_AsksForTheFirstScreensThumbnails_WithoutWaitingForAnObserver()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = await FullGalleries(studio);
+        var page = studio.Page;
+        await page.AddInitScriptAsync("window.IntersectionObserver = class { observe() {} unobserve() {} disconnect() {} takeRecords() { return []; } };");
+        await page.GotoAsync($"/#/p/{project}/collect");
+        await Expect(page.Locator("[data-testid=example]")).ToHaveCountAsync(FullLabels * FullPerLabel);
+        var first = page.GetByTestId("gallery-train").First.GetByTestId("example").First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await first.ElementHandleAsync());
+        var shown = await page.EvaluateAsync<GalleryView[]>(Galleries);
+        Assert.Equal(FullLabels, shown.Length);
+        Assert.True(shown[0].InView is > 0 and < FullPerLabel, $"the first gallery shows {shown[0].InView} of its {FullPerLabel} thumbnails");
+        Assert.InRange(shown[0].WithSrc.Length, shown[0].InView, FullPerLabel - 1);
+        Assert.All(shown, g => Assert.Equal(g.InView, g.InViewWithSrc));
+        Assert.Contains(shown, g => g.Top > 300);
+        Assert.All(shown.Where(g => g.Top > 300), g => Assert.Empty(g.WithSrc));
+        Assert.Empty(studio.ConsoleErrors);
+    }
+
+    /// <summary>The galleries far below the first screen (beyond the rows read ahead) are not asked for — also when their
+    /// pages come before those above them have grown to their size (an observer answering on that first, short layout
+    /// would take them for near).</summary>
+    [Fact]
+    public async Task CollectPage_DoesNotAskForTheThumbnailsOfFullGalleriesBelowTheFirstScreen()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = await FullGalleries(studio);
+        var asked = new System.Collections.Concurrent.ConcurrentBag<long>();
+        var page = studio.Page;
+        page.Request += (_, r) =>
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(r.Url, @"/api/examples/(\d+)/thumbnail");
+            if (m.Success) asked.Add(long.Parse(m.Groups[1].Value));
+        };
+        await page.GotoAsync($"/#/p/{project}/collect");
+        await Expect(page.Locator("[data-testid=example]")).ToHaveCountAsync(FullLabels * FullPerLabel);
+        var first = page.GetByTestId("gallery-train").First.GetByTestId("example").First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await first.ElementHandleAsync());
+        // Two frames more: every observer has answered what the layout of the full galleries shows.
+        await page.EvaluateAsync("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))");
+        var far = (await page.EvaluateAsync<GalleryView[]>(Galleries)).Where(g => g.Top > 300).ToList();
+        Assert.NotEmpty(far);
+        Assert.All(far, g => Assert.Empty(g.WithSrc));
+        Assert.DoesNotContain(asked, id => far.Any(g => g.Ids.Contains(id)));
+
+        // Scrolled to, they are.
+        var last = page.GetByTestId("gallery-train").Last.GetByTestId("example").First.Locator("img");
+        await last.ScrollIntoViewIfNeededAsync();
+        await Expect(last).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        Assert.Empty(studio.ConsoleErrors);
+    }
+
+    /// <summary>A gallery's box against the window (Top: its top below the window's bottom, px) and its thumbnails.</summary>
+    private sealed class GalleryView
+    {
+        public double Top { get; set; }
+        public int Count { get; set; }
+        public int InView { get; set; }
+        public long[] WithSrc { get; set; } = [];
+        public int InViewWithSrc { get; set; }
+        public long[] Ids { get; set; } = [];
+    }
 }
