@@ -30,16 +30,18 @@ internal static class StudioBenchmark
         var repeat = new Option<int>("--runs") { Description = "Then this many logistic-regression runs in a row, the memory after each (resident, GC heap, the rest native). Default 0." };
         var noBrowser = new Option<bool>("--no-browser") { Description = "Skip the gallery in chromium." };
         var keep = new Option<string?>("--workspace") { Description = "Keep the generated photos' workspace in this folder and reuse it next time (the generation and import are skipped when it holds the project already): for repeated gallery measurements." };
+        var opens = new Option<int>("--opens") { Description = "How many times the gallery is opened in chromium (the first, warming up, not counted). Default 7.", DefaultValueFactory = _ => 7 };
         var waterfall = new Option<bool>("--waterfall") { Description = "Also print every request of the last gallery opening (start and end, ms after navigation)." };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser, keep, waterfall };
+            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser, keep, waterfall, opens };
         command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser),
-            parse.GetValue(keep), parse.GetValue(waterfall)));
+            parse.GetValue(keep), parse.GetValue(waterfall), parse.GetValue(opens)));
         return command;
     }
 
-    private static int Run(int photos, bool retrain, int repeat, bool browser, string? keep, bool waterfall)
+    private static int Run(int photos, bool retrain, int repeat, bool browser, string? keep, bool waterfall, int opens)
     {
+        if (opens < 2) { Console.Error.WriteLine("bench studio: --opens is at least 2 (the first is not counted)."); return 2; }
         if (photos < 2 * PageSize) { Console.Error.WriteLine("bench studio: --photos is at least 120."); return 2; }
         if (keep is not null && (retrain || repeat > 0))
         {
@@ -49,7 +51,7 @@ internal static class StudioBenchmark
         string root = keep is null ? Directory.CreateTempSubdirectory("tailor-bench-studio").FullName : Directory.CreateDirectory(keep).FullName;
         try
         {
-            return RunAsync(root, photos, retrain, repeat, browser, waterfall).GetAwaiter().GetResult();
+            return RunAsync(root, photos, retrain, repeat, browser, waterfall, opens).GetAwaiter().GetResult();
         }
         finally
         {
@@ -58,7 +60,7 @@ internal static class StudioBenchmark
         }
     }
 
-    private static async Task<int> RunAsync(string root, int photos, bool retrain, int repeat, bool browser, bool waterfall)
+    private static async Task<int> RunAsync(string root, int photos, bool retrain, int repeat, bool browser, bool waterfall, int opens)
     {
         int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
         string data = Path.Combine(root, "photos");
@@ -90,7 +92,7 @@ internal static class StudioBenchmark
             await Latency(http, "gallery page API, offset 4,000 (60 of the project's examples)", $"/api/projects/{project.Id}/examples?offset=4000&limit={PageSize}");
         await Latency(http, "project with its label counts", $"/api/projects/{project.Id}");
 
-        if (browser) await Browser(server.Url, project.Id, waterfall);
+        if (browser) await Browser(server.Url, project.Id, waterfall, opens);
         Console.WriteLine($"  peak memory after serving the galleries: {PeakMb():0} MB");
 
         if (retrain) await Retrain(ws, runs, project, data, root);
@@ -120,7 +122,7 @@ internal static class StudioBenchmark
         Console.WriteLine($"  {what}: median {times[10]:0.0} ms, worst {times[^1]:0.0} ms");
     }
 
-    private static async Task Browser(Uri url, long projectId, bool waterfall)
+    private static async Task Browser(Uri url, long projectId, bool waterfall, int opens)
     {
         string? chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists);
         if (chromium is null)
@@ -138,8 +140,7 @@ internal static class StudioBenchmark
         var phases = new List<double[]>();
         int shown = 0, inPage = 0;
         string[] lastWaterfall = [];
-        const int Repeats = 7;
-        for (int i = 0; i < Repeats; i++)
+        for (int i = 0; i < opens; i++)
         {
             // A fresh context each time: nothing cached (the first one also warms the server's JIT and is not counted).
             await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
@@ -153,7 +154,8 @@ internal static class StudioBenchmark
                   new PerformanceObserver(list => {
                     for (const f of list.getEntries())
                       marks.frames.push([f.startTime, f.duration, f.renderStart ? f.styleAndLayoutStart - f.renderStart : 0,
-                        f.renderStart ? f.startTime + f.duration - f.styleAndLayoutStart : 0, f.scripts.reduce((s, x) => s + x.duration, 0)]);
+                        f.renderStart ? f.startTime + f.duration - f.styleAndLayoutStart : 0, f.scripts.reduce((s, x) => s + x.duration, 0),
+                        f.scripts.map(x => `${x.invoker} ${x.sourceFunctionName || ''}@${(x.sourceURL || '').split('/').pop()} ${x.duration.toFixed(0)} ms (layout forced ${x.forcedStyleAndLayoutDuration.toFixed(0)})`).join('; ')]);
                   }).observe({ type: 'long-animation-frame', buffered: true });
                   const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
                   Object.defineProperty(HTMLImageElement.prototype, 'src', {
@@ -206,7 +208,7 @@ internal static class StudioBenchmark
             if (waterfall)
                 lastWaterfall = await page.EvaluateAsync<string[]>("""
                     () => performance.getEntriesByType('resource').map(e => [e.startTime, `${e.startTime.toFixed(0).padStart(6)} ${e.responseEnd.toFixed(0).padStart(6)}  ${e.name.replace(location.origin, '')}`])
-                      .concat(window.__bench.frames.map(f => [f[0], `${f[0].toFixed(0).padStart(6)} ${(f[0] + f[1]).toFixed(0).padStart(6)}  (long frame: scripts ${f[4].toFixed(0)} ms, frame callbacks ${f[2].toFixed(0)} ms, style, layout and paint ${f[3].toFixed(0)} ms)`]))
+                      .concat(window.__bench.frames.map(f => [f[0], `${f[0].toFixed(0).padStart(6)} ${(f[0] + f[1]).toFixed(0).padStart(6)}  (long frame: scripts ${f[4].toFixed(0)} ms, frame callbacks ${f[2].toFixed(0)} ms, style, layout and paint ${f[3].toFixed(0)} ms) ${f[5]}`]))
                       .concat([[window.__bench.firstExample, `${window.__bench.firstExample.toFixed(0).padStart(6)}         (first example built)`],
                         [window.__bench.firstSrc, `${window.__bench.firstSrc.toFixed(0).padStart(6)}         (first thumbnail src set)`]])
                       .sort((a, b) => a[0] - b[0]).map(e => e[1])

@@ -59,5 +59,4 @@ async function route() {
 window.addEventListener('hashchange', route);
 const asked = new URLSearchParams(location.search).get('project');
 if (asked && /^\d+$/.test(asked) && !location.hash) history.replaceState(null, '', `/#/p/${asked}/collect`);
-// uPlot is a classic script (deferred): modules run after it, so it is there by now.
 route();

@@ -32,6 +32,7 @@ class CollectPage {
     this.offsets = new Map(); // `${labelId}:${set}` → the offset of the page shown, kept across reloads
     this.onPaste = event => this.paste(event);
     document.addEventListener('paste', this.onPaste);
+    // It watches a thumbnail's list item, whose box is always laid out (what is inside may not be: content-visibility).
     this.observer = new IntersectionObserver(entries => {
       for (const e of entries) if (e.isIntersecting) this.showThumb(e.target);
     }, { rootMargin: `${NEAR_WINDOW}px 0px`, scrollMargin: `${NEAR_BOX}px 0px` });
@@ -127,30 +128,38 @@ class CollectPage {
   /** Shows the first screen's thumbnails gallery by gallery in the page's order, each once its page is in and those
    *  above it are (so its place is final: a gallery still empty above would move it down). */
   async place(galleries, render) {
+    let below = false;
     for (const g of galleries) {
       await g.loading;
       if (render !== this.renders || this.context.stale()) return;
       g.placed = true;
-      this.showVisible(g);
+      // Once a gallery is below the window, so are those after it: no layout asked for theirs.
+      below = this.showVisible(g, below);
     }
   }
 
-  /** Asks for the thumbnails of a gallery's page that are in view now (one layout); the observer takes the others. */
-  showVisible(entry) {
-    const pending = entry.grid.querySelectorAll('img[data-src]');
-    if (pending.length === 0) return;
-    const box = entry.grid.getBoundingClientRect();
-    const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, window.innerHeight);
-    for (const img of pending) {
-      const r = img.getBoundingClientRect();
-      if (r.bottom > top && r.top < bottom && r.height > 0) this.showThumb(img);
-      else this.observer.observe(img);
+  /** Asks for the thumbnails of a gallery's page that are in view now (one layout, unless the gallery is known to be
+   *  below the window); the observer takes the others. Returns whether the gallery is below the window. */
+  showVisible(entry, below = false) {
+    const pending = [...entry.grid.children].filter(li => li.querySelector('img[data-src]'));
+    if (!below) {
+      const box = entry.grid.getBoundingClientRect();
+      below = box.top >= window.innerHeight;
+      const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, window.innerHeight);
+      for (const li of below ? [] : pending) {
+        const r = li.getBoundingClientRect();
+        if (r.bottom > top && r.top < bottom && r.height > 0) this.showThumb(li);
+      }
     }
+    for (const li of pending) if (li.querySelector('img[data-src]')) this.observer.observe(li);
+    return below;
   }
 
-  showThumb(img) {
-    this.observer.unobserve(img);
-    if (img.dataset.src) { img.src = img.dataset.src; delete img.dataset.src; }
+  /** A thumbnail's list item near view: its picture is asked for. */
+  showThumb(li) {
+    this.observer.unobserve(li);
+    const img = li.querySelector('img[data-src]');
+    if (img) { img.src = img.dataset.src; delete img.dataset.src; }
   }
 
   labelSection(label) {
@@ -220,9 +229,11 @@ class CollectPage {
     entry.total = page.total;
     entry.offset = offset;
     this.offsets.set(entry.key, offset);
-    for (const img of entry.grid.querySelectorAll('img[data-src]')) this.observer.unobserve(img);
+    for (const li of entry.grid.children) this.observer.unobserve(li);
     replace(entry.grid, page.items.map(example => this.thumb(example)));
-    entry.grid.scrollTop = 0;
+    // Another page shows from its top (setting scrollTop lays the page out: not for a gallery's first page, at 0 already).
+    if (entry.shown) entry.grid.scrollTop = 0;
+    entry.shown = true;
     const last = offset + page.items.length;
     entry.pager.hidden = page.total <= PAGE;
     entry.range.textContent = page.items.length ? `${offset + 1}–${last} of ${page.total}` : `0 of ${page.total}`;

@@ -1,9 +1,26 @@
 // Train: the head, the layers, hyperparameters within the model's allowed values, 1 / 10 / 50 / custom epochs,
 // Start and Stop, a learning-rate slider that changes the rate from the next epoch on while a run goes, the live
 // chart and per-epoch table from the run's event stream. Training itself runs on the server.
-import { h, replace, attempt, announce, fixed, percent, confirmDialog } from './dom.js';
+import { h, replace, attempt, announce, fixed, percent, confirmDialog, showError } from './dom.js';
 import { api } from './api.js';
 import { guidance } from './guidance.js';
+
+/** uPlot, the chart library (a classic script): loaded the first time a chart is drawn, so the other screens (the
+ *  Collect screen first) do not wait for it. */
+let uPlotLoading = null;
+function loadUPlot() {
+  if (window.uPlot) return Promise.resolve();
+  uPlotLoading ??= new Promise((resolve, reject) => {
+    const script = h('script', { src: '/lib/uPlot.iife.min.js' });
+    script.addEventListener('load', () => resolve());
+    script.addEventListener('error', () => {
+      uPlotLoading = null;
+      reject(new Error('The chart library (/lib/uPlot.iife.min.js) could not be loaded: reload the page.'));
+    });
+    document.head.append(script);
+  });
+  return uPlotLoading;
+}
 
 const HEADS = [
   { value: 'neuralNetwork', key: 'nn', name: 'Neural network' },
@@ -234,6 +251,10 @@ class TrainPage {
   }
 
   makeChart() {
+    if (!window.uPlot) {
+      loadUPlot().then(() => { if (!this.disposed) this.makeChart(); }, showError);
+      return;
+    }
     const width = () => Math.max(320, this.chartBox.clientWidth || 800);
     const opts = {
       width: width(), height: 280,
