@@ -29,10 +29,45 @@ internal static class StudioBenchmark
         var noRetrain = new Option<bool>("--no-retrain") { Description = "Skip the retraining figures (three runs over every photo: the longest part)." };
         var repeat = new Option<int>("--runs") { Description = "Then this many logistic-regression runs in a row, the memory after each (resident, GC heap, the rest native). Default 0." };
         var noBrowser = new Option<bool>("--no-browser") { Description = "Skip the gallery in chromium." };
+        var runMemory = new Option<bool>("--run-memory")
+        {
+            Description = "Only this: a training run's peak memory in a `tailor studio` process against `tailor train` then `tailor evaluate` " +
+                          "(fresh processes, same photos and head; the ratio), on the hands photos and on the generated set (--photos 0: hands only).",
+        };
+        var heads = new Option<string>("--heads") { Description = "With --run-memory: the heads, comma-separated (nn, logreg, knn). Default nn,logreg.", DefaultValueFactory = _ => "nn,logreg" };
+        var epochs = new Option<int>("--epochs") { Description = "With --run-memory: epochs of the nn runs. Default 3.", DefaultValueFactory = _ => 3 };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser };
-        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser)));
+            "the per-example feature store against without (ratio), peak memory, workspace size; or (--run-memory) a run's peak against the CLI's.")
+            { photos, noRetrain, repeat, noBrowser, runMemory, heads, epochs };
+        command.SetAction(parse => parse.GetValue(runMemory)
+            ? RunMemory(parse.GetValue(photos), parse.GetValue(heads)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(epochs))
+            : Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser)));
         return command;
+    }
+
+    private static int RunMemory(int photos, string[] heads, int epochs)
+    {
+        if (!OperatingSystem.IsLinux()) { Console.Error.WriteLine("bench studio --run-memory reads /proc/PID/status (VmHWM): Linux only."); return 1; }
+        if (photos != 0 && photos < PerLabel) { Console.Error.WriteLine($"bench studio --run-memory: --photos is 0 (hands only) or at least {PerLabel}."); return 2; }
+        if (heads.Length == 0 || heads.Any(h => h is not ("nn" or "logreg" or "knn"))) { Console.Error.WriteLine("bench studio --heads: nn, logreg or knn, comma-separated."); return 2; }
+        string root = Directory.CreateTempSubdirectory("tailor-bench-studio").FullName;
+        try
+        {
+            var sets = new List<(string, string)> { ("hands (30+15)", FeatureSets.HandsRoot()) };
+            if (photos > 0)
+            {
+                int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
+                string data = Path.Combine(root, "photos");
+                Generate(data, photos, labels);
+                sets.Add(($"generated {photos}+{TestPerLabel * labels}", data));
+            }
+            Console.WriteLine($"bench studio --run-memory: {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+            return StudioRunMemory.RunAsync(sets, heads, epochs, root).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static int Run(int photos, bool retrain, int repeat, bool browser)
