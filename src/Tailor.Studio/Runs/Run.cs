@@ -205,6 +205,8 @@ internal sealed class Run
         task.FeaturesProgress += (_, p) => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total });
         task.TrainingBegan += (_, b) =>
         {
+            // The feature pass is over (its ONNX Runtime session closed): its garbage goes before the epochs build on it.
+            ReleaseMemory();
             ApplyPendingRate(task.Context);
             int batches = (b.Examples * b.Variants + b.BatchSize - 1) / b.BatchSize;
             double rate = task.Context.Optimizer.LearningRate;
@@ -228,6 +230,9 @@ internal sealed class Run
             // Recorded first, then checkpointed: a kill in between leaves the checkpoint one epoch behind the table, and
             // Resume trains that epoch again (the same) instead of continuing from weights whose epoch is not in the table.
             if (checkpoint is not null) task.SaveCheckpoint(checkpoint, r.Epoch);
+            // An epoch's garbage (the engine's per-batch tensors, the validation pass) would otherwise be promoted and pile
+            // up epoch after epoch under the garbage collector's budgets, sized for this machine's cache, not for a server.
+            ReleaseMemory();
             ApplyPendingRate(task.Context);
             Update(s =>
             {
@@ -345,7 +350,7 @@ internal sealed class Run
     /// A full, compacting collection that also decommits the free memory (the large-object heap included): the studio is a
     /// long-lived process, and what a run allocates would otherwise stay committed (the garbage collector sizes its budgets
     /// for throughput, not for a server that is idle between runs). Called before a run loads its model, before a head run's
-    /// evaluation and when a run ends; it costs tens of milliseconds, once each.
+    /// evaluation, as a network run's epochs begin and after each, and when a run ends; tens of milliseconds each time.
     /// </summary>
     internal static void ReleaseMemory()
     {
