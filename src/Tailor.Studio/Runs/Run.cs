@@ -275,7 +275,7 @@ internal sealed class Run
             {
                 using var predictor = new Predictor(_store.LoadCurrentModel(_status.ProjectId));
                 // Committed already: a Stop now does not undo it, so the evaluation (a few images) is not cancelled.
-                accuracy = Evaluator.Evaluate(predictor, test).Accuracy;
+                accuracy = Evaluator.Evaluate(predictor, test, EvaluationOptions).Accuracy;
             }
         }
         End(RunState.Finished, Skipped(skipped), version, accuracy, 1);
@@ -312,6 +312,11 @@ internal sealed class Run
     /// ONNX Runtime's activation memory (ResNet18) at much the same speed, which keeps a run's peak within that of
     /// <c>tailor train</c> and <c>tailor evaluate</c> on the same photos (<c>bench studio --run-memory</c>).</summary>
     internal const int FeatureBatch = 4;
+
+    /// <summary>The studio's evaluations of a version on the test set (a head run's, the Evaluate screen's): batches of
+    /// <see cref="FeatureBatch"/> images through the whole model, for the same reason; the same probabilities as the
+    /// library's default batch of 16 (RunEvaluationMemoryTests).</summary>
+    internal static readonly EvaluationOptions EvaluationOptions = new() { BatchSize = FeatureBatch };
 
     /// <summary>The store's evaluation of the committed version (kept with it); null when it keeps none or it failed — the
     /// model is committed either way, and the run then evaluates it itself.</summary>

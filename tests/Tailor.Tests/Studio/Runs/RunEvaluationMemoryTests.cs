@@ -17,6 +17,22 @@ public sealed class RunEvaluationMemoryTests(PreparedModelFixture prepared) : IC
     private const long Project = 1;
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(5);
 
+    /// <summary>The studio evaluates in batches of 4 images (less ONNX Runtime memory): every probability is the one the
+    /// library's default batch gives, bit for bit.</summary>
+    [Fact]
+    public void StudioEvaluationBatch_GivesTheDefaultBatchsProbabilities()
+    {
+        var test = LabeledFolder.Scan(TestData.HandsTest);
+        using var predictor = new Predictor(prepared.Load());
+
+        var whole = Evaluator.Evaluate(predictor, test);
+        var studio = Evaluator.Evaluate(predictor, test, Run.EvaluationOptions);
+
+        Assert.Equal(4, Run.EvaluationOptions.BatchSize);
+        Assert.Equal(whole.Examples, studio.Examples);
+        Assert.Equal(whole.Loss, studio.Loss);
+    }
+
     [Theory]
     [InlineData(RunHead.LogisticRegression)]
     [InlineData(RunHead.Knn)]
