@@ -32,11 +32,46 @@ internal static class StudioBenchmark
         var keep = new Option<string?>("--workspace") { Description = "Keep the generated photos' workspace in this folder and reuse it next time (the generation and import are skipped when it holds the project already): for repeated gallery measurements." };
         var opens = new Option<int>("--opens") { Description = "How many times the gallery is opened in chromium (the first, warming up, not counted). Default 7.", DefaultValueFactory = _ => 7 };
         var waterfall = new Option<bool>("--waterfall") { Description = "Also print every request of the last gallery opening (start and end, ms after navigation)." };
+        var runMemory = new Option<bool>("--run-memory")
+        {
+            Description = "Only this: a training run's peak memory in a `tailor studio` process against `tailor train` then `tailor evaluate` " +
+                          "(fresh processes, same photos and head; the ratio), on the hands photos and on the generated set (--photos 0: hands only).",
+        };
+        var heads = new Option<string>("--heads") { Description = "With --run-memory: the heads, comma-separated (nn, logreg, knn). Default nn,logreg.", DefaultValueFactory = _ => "nn,logreg" };
+        var epochs = new Option<int>("--epochs") { Description = "With --run-memory: epochs of the nn runs. Default 3.", DefaultValueFactory = _ => 3 };
         var command = new Command("studio", "The studio on N generated photos: import time, gallery page latency (API and chromium), retraining with " +
-            "the per-example feature store against without (ratio), peak memory, workspace size.") { photos, noRetrain, repeat, noBrowser, keep, waterfall, opens };
-        command.SetAction(parse => Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser),
-            parse.GetValue(keep), parse.GetValue(waterfall), parse.GetValue(opens)));
+            "the per-example feature store against without (ratio), peak memory, workspace size; or (--run-memory) a run's peak against the CLI's.")
+            { photos, noRetrain, repeat, noBrowser, keep, waterfall, opens, runMemory, heads, epochs };
+        command.SetAction(parse => parse.GetValue(runMemory)
+            ? RunMemory(parse.GetValue(photos), parse.GetValue(heads)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), parse.GetValue(epochs))
+            : Run(parse.GetValue(photos), !parse.GetValue(noRetrain), parse.GetValue(repeat), !parse.GetValue(noBrowser),
+                parse.GetValue(keep), parse.GetValue(waterfall), parse.GetValue(opens)));
         return command;
+    }
+
+    private static int RunMemory(int photos, string[] heads, int epochs)
+    {
+        if (!OperatingSystem.IsLinux()) { Console.Error.WriteLine("bench studio --run-memory reads /proc/PID/status (VmHWM): Linux only."); return 1; }
+        if (photos != 0 && photos < PerLabel) { Console.Error.WriteLine($"bench studio --run-memory: --photos is 0 (hands only) or at least {PerLabel}."); return 2; }
+        if (heads.Length == 0 || heads.Any(h => h is not ("nn" or "logreg" or "knn"))) { Console.Error.WriteLine("bench studio --heads: nn, logreg or knn, comma-separated."); return 2; }
+        string root = Directory.CreateTempSubdirectory("tailor-bench-studio").FullName;
+        try
+        {
+            var sets = new List<(string, string)> { ("hands (30+15)", FeatureSets.HandsRoot()) };
+            if (photos > 0)
+            {
+                int labels = Math.Max(2, (photos + PerLabel - 1) / PerLabel);
+                string data = Path.Combine(root, "photos");
+                Generate(data, photos, labels);
+                sets.Add(($"generated {photos}+{TestPerLabel * labels}", data));
+            }
+            Console.WriteLine($"bench studio --run-memory: {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+            return StudioRunMemory.RunAsync(sets, heads, epochs, root).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static int Run(int photos, bool retrain, int repeat, bool browser, string? keep, bool waterfall, int opens)

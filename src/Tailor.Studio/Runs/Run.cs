@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime;
 using Tailor.Data;
 using Tailor.Features;
 using Tailor.Heads;
@@ -166,6 +167,9 @@ internal sealed class Run
             _layers = null;
             _task = null;
             _stop.Dispose();
+            // The model, the features and the engine's buffers are garbage now: hand them back to the system rather than
+            // keep them committed until the studio's next run (about 200 MB after a network run on the hands photos).
+            ReleaseMemory();
             _ended.TrySetResult();
         }
     }
@@ -195,12 +199,14 @@ internal sealed class Run
             SkipBadExamples = true,
             ResumeFrom = _resume is { EpochsDone: > 0, CheckpointPath: { } from } ? from : null,
             ResumeHistory = _resume is { EpochsDone: > 0 } ? resumeHistory : null,
-            Cache = new FeatureCacheOptions { Store = _store.FeatureStore(_status.ProjectId) },
+            Cache = FeatureOptions(_store.FeatureStore(_status.ProjectId)),
         };
         var task = _task = new UpdateTask(model, train, test, options);
         task.FeaturesProgress += (_, p) => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total });
         task.TrainingBegan += (_, b) =>
         {
+            // The feature pass is over (its ONNX Runtime session closed): its garbage goes before the epochs build on it.
+            ReleaseMemory();
             ApplyPendingRate(task.Context);
             int batches = (b.Examples * b.Variants + b.BatchSize - 1) / b.BatchSize;
             double rate = task.Context.Optimizer.LearningRate;
@@ -224,6 +230,9 @@ internal sealed class Run
             // Recorded first, then checkpointed: a kill in between leaves the checkpoint one epoch behind the table, and
             // Resume trains that epoch again (the same) instead of continuing from weights whose epoch is not in the table.
             if (checkpoint is not null) task.SaveCheckpoint(checkpoint, r.Epoch);
+            // An epoch's garbage (the engine's per-batch tensors, the validation pass) would otherwise be promoted and pile
+            // up epoch after epoch under the garbage collector's budgets, sized for this machine's cache, not for a server.
+            ReleaseMemory();
             ApplyPendingRate(task.Context);
             Update(s =>
             {
@@ -253,13 +262,36 @@ internal sealed class Run
 
     private void TrainHead(LabeledFolder train, LabeledFolder? test, CancellationToken token)
     {
+        var (version, skipped) = FitAndCommit(train, token);
+        double? accuracy = null;
+        if (test is not null)
+        {
+            // One model in memory at a time: the store evaluates the version it wrote with its own copy and an ONNX Runtime
+            // session for it, so the run has let go of its copy; what fitting and committing left goes back first.
+            ReleaseMemory();
+            if (StoredEvaluation(version) is { } stored)
+                accuracy = stored;
+            else
+            {
+                using var predictor = new Predictor(_store.LoadCurrentModel(_status.ProjectId));
+                // Committed already: a Stop now does not undo it, so the evaluation (a few images) is not cancelled.
+                accuracy = Evaluator.Evaluate(predictor, test, EvaluationOptions).Accuracy;
+            }
+        }
+        End(RunState.Finished, Skipped(skipped), version, accuracy, 1);
+    }
+
+    /// <summary>Fits the k-NN or logistic-regression head and commits the model; the run then holds the model no more (a
+    /// method of its own, so that no variable of the caller's frame keeps it reachable).</summary>
+    private (long Version, IReadOnlyList<(string Path, string Reason)> Skipped) FitAndCommit(LabeledFolder train, CancellationToken token)
+    {
         var model = _model!;
         var request = _status.Request;
         long runId = _status.RunId;
         Update(s => s with { State = RunState.Training });
         var progress = new Progress(p => Publish(new RunEvent { Kind = RunEvent.FeaturesKind, RunId = runId, Done = p.Done, Total = p.Total }));
         int seed = request.Seed ?? (int)model.Spec.DefaultOr(HyperparameterNames.Seed, TrainingDefaults.Seed);
-        var cache = new FeatureCacheOptions { Store = _store.FeatureStore(_status.ProjectId) };
+        var cache = FeatureOptions(_store.FeatureStore(_status.ProjectId));
         HeadTrainingResult result = request.Head == RunHead.Knn
             ? HeadTrainer.TrainKnn(model, train, new KnnTrainingOptions { K = request.K, Seed = seed, SkipBadExamples = true, Progress = progress, Cache = cache }, token)
             : HeadTrainer.TrainLogisticRegression(model, train, new LogisticRegressionTrainingOptions
@@ -267,17 +299,24 @@ internal sealed class Run
                 L2 = request.L2 ?? TrainingDefaults.LogisticRegressionL2, Seed = seed, SkipBadExamples = true, Progress = progress, Cache = cache,
             }, token);
         long version = _store.CommitModel(_status.ProjectId, runId, model);
-        double? accuracy = null;
-        if (test is not null && StoredEvaluation(version) is { } stored)
-            accuracy = stored;
-        else if (test is not null)
-        {
-            using var predictor = new Predictor(model);
-            // Committed already: a Stop now does not undo it, so the evaluation (a few images) is not cancelled.
-            accuracy = Evaluator.Evaluate(predictor, test).Accuracy;
-        }
-        End(RunState.Finished, Skipped(result.Skipped), version, accuracy, 1);
+        _model = null;
+        return (version, result.Skipped);
     }
+
+    /// <summary>The feature pass of a studio run: the project's feature store, and ONNX Runtime runs of
+    /// <see cref="FeatureBatch"/> images.</summary>
+    internal static FeatureCacheOptions FeatureOptions(Tailor.Features.IFeatureStore? store) => new() { Store = store, BatchSize = FeatureBatch };
+
+    /// <summary>Images per ONNX Runtime run in a studio run's feature pass: 4, not the library's 16. The studio is a server
+    /// that stays resident, so its run peaks on top of what it already holds; a quarter of the batch takes about 160 MB off
+    /// ONNX Runtime's activation memory (ResNet18) at much the same speed, which keeps a run's peak within that of
+    /// <c>tailor train</c> and <c>tailor evaluate</c> on the same photos (<c>bench studio --run-memory</c>).</summary>
+    internal const int FeatureBatch = 4;
+
+    /// <summary>The studio's evaluations of a version on the test set (a head run's, the Evaluate screen's): batches of
+    /// <see cref="FeatureBatch"/> images through the whole model, for the same reason; the same probabilities as the
+    /// library's default batch of 16 (RunEvaluationMemoryTests).</summary>
+    internal static readonly EvaluationOptions EvaluationOptions = new() { BatchSize = FeatureBatch };
 
     /// <summary>The store's evaluation of the committed version (kept with it); null when it keeps none or it failed — the
     /// model is committed either way, and the run then evaluates it itself.</summary>
@@ -310,6 +349,18 @@ internal sealed class Run
             Epoch = epochsCompleted ?? (s.State == RunState.Training ? s.Epoch : 0),
         }, new RunEvent { Kind = RunEvent.FinishedKind, RunId = _status.RunId, State = state, Reason = reason, ModelVersionId = version, Accuracy = accuracy });
         lock (_gate) _subscribers.Clear();   // each has its finished event queued; nothing more comes
+    }
+
+    /// <summary>
+    /// A full, compacting collection that also decommits the free memory (the large-object heap included): the studio is a
+    /// long-lived process, and what a run allocates would otherwise stay committed (the garbage collector sizes its budgets
+    /// for throughput, not for a server that is idle between runs). Called before a run loads its model, before a head run's
+    /// evaluation, as a network run's epochs begin and after each, and when a run ends; tens of milliseconds each time.
+    /// </summary>
+    internal static void ReleaseMemory()
+    {
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>How a run's message starts when the loss diverged (the guidance finds the run by it).</summary>

@@ -43,6 +43,7 @@ public sealed class RunManager : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             ThrowIfActive(projectId);
         }
+        Run.ReleaseMemory();   // what the studio did since its last run (imports, thumbnails, predictions) is not kept under the run's peak
         var (model, fromBase) = ModelFor(projectId, request);
         var layers = Check(request, model.Spec);
         // A network run continues the current model's history; a head fitted anew, or a model started from the base, has none.
@@ -82,6 +83,7 @@ public sealed class RunManager : IDisposable
                 (interrupted is null ? " (the project has none)." : $" (that is run {interrupted.RunId})."));
         if (!interrupted.Resumable) throw new TailorException($"Run {runId} cannot resume: {interrupted.WhyNot}");
         var request = interrupted.Request;
+        Run.ReleaseMemory();
         var (model, fromBase) = ModelFor(projectId, request);
         var layers = Check(request, model.Spec);
         var prior = !fromBase ? _store.PriorEpochs(projectId) : [];

@@ -71,7 +71,7 @@ public sealed partial class Workspace
         var data = LabeledFolder.FromExamples(rows.Select(r => new LabeledExample(r.Path, knows.Contains(r.Label) ? r.Label : standIn)), $"{projectName} (test set)");
         EvaluationReport report;
         using (var predictor = new Predictor(model))
-            report = Evaluator.Evaluate(predictor, data, null, cancellationToken);
+            report = Evaluator.Evaluate(predictor, data, Runs.Run.EvaluationOptions, cancellationToken);
         if (rows.Any(r => !knows.Contains(r.Label)))
         {
             var examples = report.Examples.Select(r => knows.Contains(trueOf[r.Path]) ? r : r with { Label = trueOf[r.Path], TrueProbability = 0 }).ToList();

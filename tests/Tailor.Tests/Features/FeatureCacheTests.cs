@@ -29,6 +29,26 @@ public sealed class FeatureCacheTests : IDisposable
         return rows;
     }
 
+    /// <summary>The studio runs the prefix on batches of 4 images to keep ONNX Runtime's activation memory down: the
+    /// rows are those of the default batch, bit for bit (so the batch is a memory setting, not a result one).</summary>
+    [Fact]
+    public void BatchSize_ChangesNoRow_AndBelowOneIsRefusedNamingTheOption()
+    {
+        var model = ClassifierOnly();
+        using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
+        var paths = Photos(6);
+        var augmentation = AugmentationOptions.Parse("flip,rotate:20,variants:2");
+
+        var (whole, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 5);
+        var (small, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 5, new FeatureCacheOptions { BatchSize = 4 });
+        using (whole)
+        using (small)
+            Assert.Equal(AllRows(whole), AllRows(small));
+
+        var e = Assert.Throws<TailorException>(() => new FeatureCacheOptions { BatchSize = 0 });
+        Assert.Contains("FeatureCacheOptions.BatchSize = 0", e.Message);
+    }
+
     [Fact]
     public void SpilledToDisk_GivesTheSameRowsAsInMemory_AndTheFileGoesAwayOnDispose()
     {

@@ -68,6 +68,11 @@ internal sealed class MemoryRunStore(UpdatableModel model, LabeledFolder train, 
         }
     }
 
+    /// <summary>What <see cref="EvaluateVersion"/> does (null: it keeps no evaluation, and the run evaluates itself).</summary>
+    public Func<long, double?>? Evaluate { get; init; }
+
+    public double? EvaluateVersion(long projectId, long versionId) => Evaluate?.Invoke(versionId);
+
     public void EndRun(long runId, TrainingState state, string? reason, long? modelVersionId)
     {
         lock (_gate) Ends[runId] = (state, reason, modelVersionId);
