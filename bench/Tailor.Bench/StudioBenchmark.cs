@@ -175,8 +175,10 @@ internal static class StudioBenchmark
         var phases = new List<double[]>();
         int shown = 0, inPage = 0;
         string[] lastWaterfall = [];
+        string lastBreakdown = "";
         for (int i = 0; i < opens; i++)
         {
+            bool traced = waterfall && i == opens - 1;
             // A fresh context each time: nothing cached (the first one also warms the server's JIT and is not counted).
             await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
             var page = await context.NewPageAsync();
@@ -184,7 +186,13 @@ internal static class StudioBenchmark
             // which Resource Timing does not show).
             await page.AddInitScriptAsync("""
                 (() => {
-                  const marks = window.__bench = { firstSrc: 0, firstExample: 0, frames: [] };
+                  const marks = window.__bench = { firstSrc: 0, firstExample: 0, frames: [], painted: new WeakMap() };
+                  // When each thumbnail was first painted, as the browser reports it (Element Timing's renderTime for images marked
+                  // with elementtiming as their src is set), so that the first screen's time does not depend on how often the
+                  // harness looks: polling often forces a layout of the whole page each time and slows the page itself.
+                  new PerformanceObserver(list => {
+                    for (const e of list.getEntries()) if (e.element) marks.painted.set(e.element, e.renderTime || e.loadTime);
+                  }).observe({ type: 'element', buffered: true });
                   // Long animation frames (over 50 ms): where the main thread's time went (scripts, then style and layout).
                   new PerformanceObserver(list => {
                     for (const f of list.getEntries())
@@ -192,22 +200,46 @@ internal static class StudioBenchmark
                         f.renderStart ? f.startTime + f.duration - f.styleAndLayoutStart : 0, f.scripts.reduce((s, x) => s + x.duration, 0),
                         f.scripts.map(x => `${x.invoker} ${x.sourceFunctionName || ''}@${(x.sourceURL || '').split('/').pop()} ${x.duration.toFixed(0)} ms (layout forced ${x.forcedStyleAndLayoutDuration.toFixed(0)})`).join('; ')]);
                   }).observe({ type: 'long-animation-frame', buffered: true });
+                  const setAttribute = Element.prototype.setAttribute;
                   const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
                   Object.defineProperty(HTMLImageElement.prototype, 'src', {
                     configurable: true, get() { return src.get.call(this); },
-                    set(v) { if (!marks.firstSrc && String(v).includes('/thumbnail')) marks.firstSrc = performance.now(); src.set.call(this, v); },
+                    set(v) {
+                      if (String(v).includes('/thumbnail')) { if (!marks.firstSrc) marks.firstSrc = performance.now(); setAttribute.call(this, 'elementtiming', 'thumbnail'); }
+                      src.set.call(this, v);
+                    },
                   });
-                  const setAttribute = Element.prototype.setAttribute;
                   Element.prototype.setAttribute = function (name, value) {
-                    if (!marks.firstSrc && this instanceof HTMLImageElement && name === 'src' && String(value).includes('/thumbnail')) marks.firstSrc = performance.now();
+                    if (this instanceof HTMLImageElement && name === 'src' && String(value).includes('/thumbnail')) {
+                      if (!marks.firstSrc) marks.firstSrc = performance.now();
+                      setAttribute.call(this, 'elementtiming', 'thumbnail');
+                    }
                     if (!marks.firstExample && value === 'example' && name === 'data-testid') marks.firstExample = performance.now();
                     return setAttribute.call(this, name, value);
                   };
                 })();
                 """);
+            // The last opening with --waterfall is traced: where the renderer's main thread spent its time.
+            var trace = new List<System.Text.Json.JsonElement>();
+            var traceDone = new TaskCompletionSource();
+            ICDPSession? cdp = null;
+            if (traced)
+            {
+                cdp = await context.NewCDPSessionAsync(page);
+                cdp.Event("Tracing.dataCollected").OnEvent += (_, e) => { if (e is { } v) trace.AddRange(v.GetProperty("value").EnumerateArray().Select(x => x.Clone())); };
+                cdp.Event("Tracing.tracingComplete").OnEvent += (_, _) => traceDone.TrySetResult();
+                await cdp.SendAsync("Tracing.start", new Dictionary<string, object>
+                {
+                    ["transferMode"] = "ReportEvents",
+                    ["traceConfig"] = new Dictionary<string, object> { ["includedCategories"] = new[] { "devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "blink.user_timing", "loading", "__metadata" } },
+                });
+                await cdp.SendAsync("Profiler.enable");
+                await cdp.SendAsync("Profiler.setSamplingInterval", new Dictionary<string, object> { ["interval"] = 200 });
+                await cdp.SendAsync("Profiler.start");
+            }
             await page.GotoAsync(new Uri(url, $"#/p/{projectId}/collect").ToString());
             // The first screen: the first gallery lists its page, and every thumbnail in view (in the window and in the
-            // gallery box's visible part) has loaded.
+            // gallery box's visible part) has been painted; its time is the last of their paint times, not when this poll saw it.
             var result = await page.WaitForFunctionAsync("""
                 () => {
                   const grid = document.querySelector('[data-testid=gallery-train] [data-testid=thumbs]');
@@ -215,10 +247,10 @@ internal static class StudioBenchmark
                   const box = grid.getBoundingClientRect();
                   const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, innerHeight);
                   const shown = [...grid.querySelectorAll('img')].filter(i => { const r = i.getBoundingClientRect(); return r.bottom > top && r.top < bottom; });
-                  if (shown.length === 0 || !shown.every(i => i.complete && i.naturalWidth > 0)) return null;
-                  return [performance.now(), shown.length, document.querySelectorAll('[data-testid=example]').length];
+                  if (shown.length === 0 || !shown.every(i => i.complete && i.naturalWidth > 0 && window.__bench.painted.has(i))) return null;
+                  return [Math.max(...shown.map(i => window.__bench.painted.get(i))), shown.length, document.querySelectorAll('[data-testid=example]').length];
                 }
-                """, null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 5 });
+                """, null, new PageWaitForFunctionOptions { Timeout = 60_000, PollingInterval = 250 });
             var values = await result.JsonValueAsync<double[]>();
             // Where the time went (Resource Timing, ms after navigation): the scripts, the project, the galleries' pages, the
             // thumbnails; and the page's own steps: the first example built, the first thumbnail's src set.
@@ -237,12 +269,22 @@ internal static class StudioBenchmark
                     window.__bench.frames.filter(f => f[0] < performance.now()).reduce((s, f) => s + f[4], 0)];
                 }
                 """);
+            if (traced)
+            {
+                var profile = await cdp!.SendAsync("Profiler.stop");
+                await cdp.SendAsync("Tracing.end");
+                await traceDone.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                lastBreakdown = MainThreadBreakdown(trace, values[0]) + "\n" + ScriptProfile(profile!.Value.GetProperty("profile"));
+                // TAILOR_BENCH_TRACE=FILE keeps the trace (chrome://tracing or Perfetto open it).
+                if (Environment.GetEnvironmentVariable("TAILOR_BENCH_TRACE") is { Length: > 0 } keepTrace)
+                    File.WriteAllText(keepTrace, System.Text.Json.JsonSerializer.Serialize(new { traceEvents = trace }));
+            }
             if (i > 0) { times.Add(values[0]); phases.Add(phase); }
             shown = (int)values[1];
             inPage = (int)values[2];
             if (waterfall)
                 lastWaterfall = await page.EvaluateAsync<string[]>("""
-                    () => performance.getEntriesByType('resource').map(e => [e.startTime, `${e.startTime.toFixed(0).padStart(6)} ${e.responseEnd.toFixed(0).padStart(6)}  ${e.name.replace(location.origin, '')}`])
+                    () => performance.getEntriesByType('resource').map(e => [e.startTime, `${e.startTime.toFixed(0).padStart(6)} ${e.responseEnd.toFixed(0).padStart(6)}  ${e.name.replace(location.origin, '')} (sent ${e.requestStart.toFixed(0)}, first byte ${e.responseStart.toFixed(0)})`])
                       .concat(window.__bench.frames.map(f => [f[0], `${f[0].toFixed(0).padStart(6)} ${(f[0] + f[1]).toFixed(0).padStart(6)}  (long frame: scripts ${f[4].toFixed(0)} ms, frame callbacks ${f[2].toFixed(0)} ms, style, layout and paint ${f[3].toFixed(0)} ms) ${f[5]}`]))
                       .concat([[window.__bench.firstExample, `${window.__bench.firstExample.toFixed(0).padStart(6)}         (first example built)`],
                         [window.__bench.firstSrc, `${window.__bench.firstSrc.toFixed(0).padStart(6)}         (first thumbnail src set)`]])
@@ -263,7 +305,58 @@ internal static class StudioBenchmark
         {
             Console.WriteLine("    the last opening's requests (start, end ms after navigation):");
             foreach (string line in lastWaterfall) Console.WriteLine("      " + line);
+            Console.WriteLine(lastBreakdown);
         }
+    }
+
+    /// <summary>The page's scripts by self time (V8's sampling profiler, the whole traced opening): the functions where
+    /// the script time went.</summary>
+    private static string ScriptProfile(System.Text.Json.JsonElement profile)
+    {
+        var nodes = profile.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("id").GetInt32(), n => n.GetProperty("callFrame"));
+        var samples = profile.GetProperty("samples").EnumerateArray().Select(x => x.GetInt32()).ToList();
+        var deltas = profile.GetProperty("timeDeltas").EnumerateArray().Select(x => x.GetDouble() / 1000).ToList();
+        var self = new Dictionary<string, double>();
+        for (int i = 0; i + 1 < samples.Count; i++)
+        {
+            var frame = nodes[samples[i]];
+            string url = frame.GetProperty("url").GetString() ?? "";
+            string function = frame.GetProperty("functionName").GetString() is { Length: > 0 } f ? f : "(anonymous)";
+            string name = $"{function}@{url.Split('/')[^1]}:{frame.GetProperty("lineNumber").GetInt32() + 1}";
+            self[name] = self.GetValueOrDefault(name) + deltas[i + 1];
+        }
+        return "    scripts by self time (ms, whole opening): " + string.Join(", ", self.Where(s => s.Key != "(idle)@:0").OrderByDescending(s => s.Value).Take(20).Select(s => $"{s.Key} {s.Value:0}"));
+    }
+
+    /// <summary>From a Chromium trace: the renderer main thread's busy time until <paramref name="until"/> ms after
+    /// navigation, and the events it went to (durations include nested events: a script's forced layout counts in both).</summary>
+    private static string MainThreadBreakdown(List<System.Text.Json.JsonElement> events, double until)
+    {
+        // The page's renderer main thread: the CrRendererMain thread with the most events.
+        var mains = events.Where(e => e.GetProperty("ph").GetString() == "M" && e.GetProperty("name").GetString() == "thread_name"
+                                      && e.GetProperty("args").GetProperty("name").GetString() == "CrRendererMain")
+            .Select(e => (e.GetProperty("pid").GetInt32(), e.GetProperty("tid").GetInt32())).ToHashSet();
+        var main = events.Where(e => e.TryGetProperty("tid", out _) && mains.Contains((e.GetProperty("pid").GetInt32(), e.GetProperty("tid").GetInt32())))
+            .GroupBy(e => (e.GetProperty("pid").GetInt32(), e.GetProperty("tid").GetInt32())).MaxBy(g => g.Count());
+        if (main is null) return "    main thread: not found in the trace";
+        // Trace clock (µs) to ms after navigation: the navigation's own mark (navigationStart) is time 0.
+        var start = events.FirstOrDefault(e => e.GetProperty("name").GetString() == "navigationStart" && e.GetProperty("pid").GetInt32() == main.Key.Item1);
+        if (start.ValueKind == System.Text.Json.JsonValueKind.Undefined) return "    main thread: no navigationStart in the trace";
+        double t0 = start.GetProperty("ts").GetDouble();
+        var totals = new Dictionary<string, double>();
+        double busy = 0;
+        foreach (var e in main)
+        {
+            if (e.GetProperty("ph").GetString() != "X" || !e.TryGetProperty("dur", out var d)) continue;
+            double at = (e.GetProperty("ts").GetDouble() - t0) / 1000, ms = d.GetDouble() / 1000;
+            if (at > until) continue;
+            ms = Math.Min(ms, until - at);
+            string name = e.GetProperty("name").GetString()!;
+            if (name is "RunTask" or "ThreadControllerImpl::RunTask") busy += ms;
+            else totals[name] = totals.GetValueOrDefault(name) + ms;
+        }
+        return $"    the renderer's main thread until the first screen ({until:0} ms): busy {busy:0} ms; " +
+               string.Join(", ", totals.Where(t => t.Value >= 3).OrderByDescending(t => t.Value).Take(16).Select(t => $"{t.Key} {t.Value:0}"));
     }
 
     private static async Task Retrain(Workspace ws, RunManager runs, ProjectInfo project, string data, string root)

@@ -6,7 +6,10 @@
 // for: an IntersectionObserver answers only after the next frame's layout); every other one when it comes near view —
 // one IntersectionObserver on the window, whose scrollMargin widens each gallery's box by a row. So the galleries below
 // the first screen, and the rows below a box's visible part, wait until scrolled near.
-import { h, replace, attempt, confirmDialog, promptDialog, plural, showError, announce } from './dom.js';
+// Galleries below the first screen fetch their page at once but build its items later — when the browser is idle
+// after the first screen (one gallery at a time), or sooner when scrolled near — so that the first screen does not wait
+// for hundreds of examples' elements; their boxes keep the height their page will take, so nothing moves.
+import { h, replace, attempt, confirmDialog, promptDialog, chooseDialog, plural, showError, announce } from './dom.js';
 import { api, setName } from './api.js';
 import { Camera, inputSpec } from './camera.js';
 import { importIntoControl } from './projects.js';
@@ -15,6 +18,7 @@ import { guidance } from './guidance.js';
 const PAGE = 60;
 const NEAR_WINDOW = 200; // px: a thumbnail this close to the window's visible part is asked for (scrolling the page)…
 const NEAR_BOX = 100;    // …and this close to its gallery box's (scrolling the box: about a row)
+const THUMB = 96, GAP = 6.4; // px: a thumbnail's side and the gap between two (.thumb and .thumbs in app.css)
 const setTitle = { train: 'Training', test: 'Test' };
 
 export async function render(view, context) {
@@ -36,6 +40,11 @@ class CollectPage {
     this.observer = new IntersectionObserver(entries => {
       for (const e of entries) if (e.isIntersecting) this.showThumb(e.target);
     }, { rootMargin: `${NEAR_WINDOW}px 0px`, scrollMargin: `${NEAR_BOX}px 0px` });
+    // Galleries whose items are not built yet: built when they come near view (or when the browser is idle).
+    this.pending = new IntersectionObserver(entries => {
+      for (const e of entries) if (e.isIntersecting) this.build(this.galleries?.find(g => g.box === e.target));
+    }, { rootMargin: `${NEAR_WINDOW}px 0px` });
+    this.perRow = 0; // thumbnails a gallery's row holds, once a gallery was laid out (to keep an unbuilt gallery's height)
     this.renders = 0;
   }
 
@@ -43,6 +52,7 @@ class CollectPage {
     document.removeEventListener('paste', this.onPaste);
     this.camera?.stop();
     this.observer.disconnect();
+    this.pending.disconnect();
   }
 
   async load() {
@@ -119,6 +129,7 @@ class CollectPage {
       this.camera.setTarget(this.target);
     }
     this.observer.disconnect();
+    this.pending.disconnect();
     this.galleries = [];
     replace(this.labels, this.project.labels.map(label => this.labelSection(label)));
     this.markTarget();
@@ -129,13 +140,63 @@ class CollectPage {
    *  above it are (so its place is final: a gallery still empty above would move it down). */
   async place(galleries, render) {
     let below = false;
+    const later = [];
     for (const g of galleries) {
       await g.loading;
       if (render !== this.renders || this.context.stale()) return;
       g.placed = true;
-      // Once a gallery is below the window, so are those after it: no layout asked for theirs.
-      below = this.showVisible(g, below);
+      // Once a gallery is below the window, so are those after it: no layout asked for theirs, and their items wait.
+      if (!below) below = g.box.getBoundingClientRect().top >= window.innerHeight + NEAR_WINDOW;
+      if (below && !g.built) {
+        this.reserve(g.grid, g.page.items.length);
+        later.push(g);
+        this.pending.observe(g.box);
+        continue;
+      }
+      this.build(g, below);
     }
+    // The others once the browser is idle, one gallery at a time (each is a few milliseconds of work).
+    const next = () => {
+      if (render !== this.renders || this.context.stale()) return;
+      const g = later.shift();
+      if (!g) return;
+      this.build(g, true);
+      if (later.length) requestIdleCallback(next, { timeout: 1000 });
+    };
+    if (later.length) requestIdleCallback(next, { timeout: 1000 });
+  }
+
+  /** Builds a gallery's items from its page (once it is placed and its page is in), and asks for the thumbnails in
+   *  view. `below`: the gallery is known to be below the window (no layout asked for). */
+  build(entry, below = false) {
+    if (!entry || !entry.placed || !entry.page || entry.built) return;
+    this.pending.unobserve(entry.box);
+    entry.built = true;
+    for (const li of entry.grid.children) this.observer.unobserve(li);
+    // A gallery in view builds the rows its box shows first (the box scrolls past 21rem: four rows at most are seen
+    // before scrolling it), the rest of its page once the browser is idle.
+    const page = entry.page, items = page.items;
+    if (!below) this.perRow = Math.max(1, Math.floor((entry.grid.clientWidth + GAP) / (THUMB + GAP)));
+    const first = below || !this.perRow ? items.length : Math.min(items.length, 4 * this.perRow);
+    replace(entry.grid, items.slice(0, first).map(example => this.thumb(example)));
+    entry.grid.style.minHeight = '';
+    // Another page shows from its top (setting scrollTop lays the page out: not for a gallery's first page, at 0 already).
+    if (entry.shown) entry.grid.scrollTop = 0;
+    entry.shown = true;
+    this.showVisible(entry, below);
+    if (first < items.length)
+      requestIdleCallback(() => {
+        if (entry.page !== page || !this.galleries.includes(entry) || this.context.stale()) return;
+        entry.grid.append(...items.slice(first).map(example => this.thumb(example)));
+        this.showVisible(entry, true);
+      }, { timeout: 1000 });
+  }
+
+  /** Keeps the height `count` thumbnails will take in a gallery not built yet (rows, up to the box's scrolling height). */
+  reserve(grid, count) {
+    if (!this.perRow || count <= 0) return;
+    const rows = Math.ceil(Math.min(count, PAGE) / this.perRow);
+    grid.style.minHeight = `min(21rem, ${rows * THUMB + (rows - 1) * GAP}px)`;
   }
 
   /** Asks for the thumbnails of a gallery's page that are in view now (one layout, unless the gallery is known to be
@@ -208,7 +269,9 @@ class CollectPage {
     input, grid, pager,
     h('p', { class: 'muted empty', text: 'Drop photos here' }));
     const key = `${label.id}:${set}`;
-    const entry = { label, set, box, grid, pager, range, prev, next, heading, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0, placed: false };
+    const entry = { label, set, box, grid, pager, range, prev, next, heading, key, offset: this.offsets.get(key) ?? 0, total: count, request: 0, placed: false, built: false, page: null };
+    // A gallery re-made (after a change) keeps the height its page took, until its items are built again.
+    this.reserve(grid, count > entry.offset ? count - entry.offset : count);
     prev.addEventListener('click', () => this.loadPage(entry, entry.offset - PAGE, true));
     next.addEventListener('click', () => this.loadPage(entry, entry.offset + PAGE, true));
     this.galleries.push(entry);
@@ -228,12 +291,9 @@ class CollectPage {
     if (!page || this.context.stale() || request !== entry.request) return;
     entry.total = page.total;
     entry.offset = offset;
+    entry.page = page;
+    entry.built = false;
     this.offsets.set(entry.key, offset);
-    for (const li of entry.grid.children) this.observer.unobserve(li);
-    replace(entry.grid, page.items.map(example => this.thumb(example)));
-    // Another page shows from its top (setting scrollTop lays the page out: not for a gallery's first page, at 0 already).
-    if (entry.shown) entry.grid.scrollTop = 0;
-    entry.shown = true;
     const last = offset + page.items.length;
     entry.pager.hidden = page.total <= PAGE;
     entry.range.textContent = page.items.length ? `${offset + 1}–${last} of ${page.total}` : `0 of ${page.total}`;
@@ -241,24 +301,32 @@ class CollectPage {
     entry.next.disabled = last >= page.total;
     entry.box.classList.toggle('has-items', entry.total > 0);
     // The first page waits for place() (the galleries above it); a later one (Previous/Next) is in its place already.
-    if (entry.placed) this.showVisible(entry);
+    if (entry.placed) this.build(entry);
     if (announced) announce(`${entry.label.name}, ${setTitle[entry.set].toLowerCase()} set: examples ${entry.range.textContent}`);
   }
 
   thumb(example) {
     const set = setName(example.set);
     const other = set === 'train' ? 'test' : 'train';
-    const labelSelect = h('select', { 'aria-label': 'Move to label', 'data-testid': 'move-label' },
-      this.project.labels.map(l => h('option', { value: l.id, text: l.name, selected: l.id === example.labelId })));
-    labelSelect.addEventListener('change', () => this.move(example, { labelId: Number(labelSelect.value) }));
+    // Light controls (three buttons, shown on hover or focus): a gallery page holds up to 60 of them, and a <select> per
+    // thumbnail made its first screen's style and layout several times slower. The label is chosen in a dialog.
+    const labelButton = h('button', {
+      type: 'button', 'data-testid': 'move-label', text: 'Label…', title: 'Move to another label',
+      'aria-label': `Move example ${example.id} to another label`,
+      onclick: async () => {
+        const chosen = await chooseDialog(`Move example ${example.id}`, 'Label',
+          this.project.labels.map(l => ({ value: String(l.id), text: l.name })), example.labelId, 'Move');
+        if (chosen !== null && Number(chosen) !== example.labelId) await this.move(example, { labelId: Number(chosen) });
+      },
+    });
     const picture = example.corrupt
-      ? h('div', { class: 'corrupt', 'data-testid': 'corrupt', title: example.corruptReason ?? '', text: `Unreadable: ${example.corruptReason ?? 'not an image'}` })
-      : h('a', { href: api.imageUrl(example.id), target: '_blank', rel: 'noopener', tabindex: -1 },
+      ? h('div', { class: 'corrupt', 'data-testid': 'corrupt', tabindex: 0, title: example.corruptReason ?? '', text: `Unreadable: ${example.corruptReason ?? 'not an image'}` })
+      : h('a', { href: api.imageUrl(example.id), target: '_blank', rel: 'noopener', title: 'Open the photo' },
         h('img', { 'data-src': api.thumbnailUrl(example.id), decoding: 'async', width: 96, height: 96, alt: `${example.label} ${setTitle[set].toLowerCase()} example ${example.id}` }));
     return h('li', { class: 'thumb', 'data-testid': 'example', 'data-example-id': example.id },
       picture,
       h('div', { class: 'actions' },
-        labelSelect,
+        labelButton,
         h('button', { type: 'button', 'data-testid': `move-to-${other}`, title: `Move to the ${other === 'train' ? 'training' : 'test'} set`, text: other === 'train' ? '→ train' : '→ test', onclick: () => this.move(example, { set: other }) }),
         h('button', {
           type: 'button', class: 'danger', 'data-testid': 'delete-example', 'aria-label': `Delete example ${example.id}`, text: '✕',

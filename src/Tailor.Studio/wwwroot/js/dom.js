@@ -63,10 +63,12 @@ export async function attempt(action) {
   }
 }
 
-function openDialog({ title, text, okText, danger, input }) {
+function openDialog({ title, text, okText, danger, input, choice }) {
   const dialog = document.querySelector('dialog.modal');
-  const field = dialog.querySelector('.dialog-field');
+  const field = dialog.querySelector('.dialog-field:not(.dialog-choice)');
   const inputEl = dialog.querySelector('input');
+  const choiceField = dialog.querySelector('.dialog-choice');
+  const select = choiceField.querySelector('select');
   const ok = dialog.querySelector('[value=ok]');
   const cancel = dialog.querySelector('[value=cancel]');
   dialog.querySelector('h2').textContent = title;
@@ -81,6 +83,11 @@ function openDialog({ title, text, okText, danger, input }) {
   } else {
     inputEl.required = false;
   }
+  choiceField.hidden = !choice;
+  if (choice) {
+    choiceField.querySelector('.dialog-field-label').textContent = choice.label;
+    select.replaceChildren(...choice.options.map(o => h('option', { value: o.value, text: o.text, selected: o.value === choice.value })));
+  }
   dialog.returnValue = '';
   // Enter in the field means OK (the form's default button would be the first one, Cancel).
   inputEl.onkeydown = event => {
@@ -91,11 +98,11 @@ function openDialog({ title, text, okText, danger, input }) {
   return new Promise(resolve => {
     dialog.addEventListener('close', () => {
       const confirmed = dialog.returnValue === 'ok';
-      resolve(input ? (confirmed ? inputEl.value.trim() : null) : confirmed);
+      resolve(input ? (confirmed ? inputEl.value.trim() : null) : choice ? (confirmed ? select.value : null) : confirmed);
     }, { once: true });
     dialog.showModal();
-    // Destructive questions start on Cancel; a prompt starts in its field.
-    (input ? inputEl : danger ? cancel : ok).focus();
+    // Destructive questions start on Cancel; a prompt starts in its field, a choice on its list.
+    (input ? inputEl : choice ? select : danger ? cancel : ok).focus();
     if (input) inputEl.select();
   });
 }
@@ -108,6 +115,12 @@ export function confirmDialog(title, text, okText = 'Delete') {
 /** Asks for a text (e.g. a label's new name). Resolves the trimmed text, or null when cancelled. */
 export function promptDialog(title, label, value = '', okText = 'Save') {
   return openDialog({ title, okText, input: { label, value } });
+}
+
+/** Asks to choose one of `options` ({ value, text }; `value` chosen first). Resolves the chosen value (a string), or
+ *  null when cancelled. */
+export function chooseDialog(title, label, options, value, okText = 'OK') {
+  return openDialog({ title, okText, choice: { label, options, value: String(value) } });
 }
 
 /** "3 photos" / "1 photo". */

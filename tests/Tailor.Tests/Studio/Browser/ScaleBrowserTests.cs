@@ -252,6 +252,43 @@ public sealed class ScaleBrowserTests(BrowserFixture browser)
         Assert.Empty(studio.ConsoleErrors);
     }
 
+    /// <summary>The first screen does not wait for the galleries below it: their items are built when the browser is idle
+    /// (or when scrolled near), and until then their boxes keep the height their page takes, so nothing moves when they
+    /// are built. Here the browser is never idle and no observer answers until the test says so.</summary>
+    [Fact]
+    public async Task CollectPage_BuildsTheGalleriesBelowTheFirstScreenWhenIdle_WithoutMovingAnything()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = await FullGalleries(studio);
+        var page = studio.Page;
+        await page.AddInitScriptAsync("""
+            window.IntersectionObserver = class { observe() {} unobserve() {} disconnect() {} takeRecords() { return []; } };
+            window.__idle = [];
+            window.requestIdleCallback = f => { window.__idle.push(f); return window.__idle.length; };
+            """);
+        await page.GotoAsync($"/#/p/{project}/collect");
+        var first = page.GetByTestId("gallery-train").First.GetByTestId("example").First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        await page.WaitForFunctionAsync("i => i.complete && i.naturalWidth > 0", await first.ElementHandleAsync());
+        await page.WaitForFunctionAsync("() => window.__idle.length > 0");
+        var before = await page.EvaluateAsync<GalleryView[]>(Galleries);
+        Assert.Equal(FullLabels, before.Length);
+        // The first gallery shows its box's rows (a box shows at most four before it is scrolled), not its whole page.
+        Assert.InRange(before[0].Count, Math.Max(1, before[0].InView), FullPerLabel - 1);
+        var far = before.Select((g, i) => (g, i)).Where(x => x.g.Top > 300).ToList();
+        Assert.NotEmpty(far);
+        Assert.All(far, x => Assert.Equal(0, x.g.Count));
+
+        // The browser idle: every gallery gets its whole page, and no gallery box moved.
+        await page.EvaluateAsync("() => { while (window.__idle.length) window.__idle.shift()({ didTimeout: false, timeRemaining: () => 50 }); }");
+        await Expect(page.Locator("[data-testid=example]")).ToHaveCountAsync(FullLabels * FullPerLabel);
+        var after = await page.EvaluateAsync<GalleryView[]>(Galleries);
+        for (int i = 0; i < FullLabels; i++)
+            Assert.True(Math.Abs(after[i].Top - before[i].Top) < 1, $"gallery {i} moved from {before[i].Top} to {after[i].Top} px");
+        Assert.All(far, x => Assert.Empty(after[x.i].WithSrc));
+        Assert.Empty(studio.ConsoleErrors);
+    }
+
     /// <summary>A gallery's box against the window (Top: its top below the window's bottom, px) and its thumbnails.</summary>
     private sealed class GalleryView
     {
