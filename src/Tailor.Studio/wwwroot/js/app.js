@@ -2,14 +2,17 @@
 // a reload or a bookmark reopens the same screen (a running training run shows live with its history).
 import { replace, h, clearError, showError } from './dom.js';
 import { api } from './api.js';
-import * as projects from './projects.js';
-import * as collect from './collect.js';
-import * as train from './train.js';
-import * as evaluate from './evaluate.js';
-import * as models from './models.js';
-import * as tryLive from './try.js';
 
-const screens = { collect, train, evaluate, try: tryLive, models };
+// A screen's module is imported when the screen is first shown (index.html preloads them all): the project is asked for
+// while the module loads, not after every screen's module has.
+const screens = {
+  projects: () => import('./projects.js'),
+  collect: () => import('./collect.js'),
+  train: () => import('./train.js'),
+  evaluate: () => import('./evaluate.js'),
+  try: () => import('./try.js'),
+  models: () => import('./models.js'),
+};
 const titles = { collect: 'Collect', train: 'Train', evaluate: 'Evaluate', try: 'Try it', models: 'Models' };
 let cleanup = null;
 let generation = 0;
@@ -35,10 +38,12 @@ async function route() {
     if (where.screen === 'projects') {
       nav.hidden = true;
       document.title = 'Tailor Studio';
+      const projects = await screens.projects();
+      if (context.stale()) return;
       cleanup = await projects.render(view, context);
       return;
     }
-    const project = await api.project(where.projectId);
+    const [project, screen] = await Promise.all([api.project(where.projectId), screens[where.screen]()]);
     if (context.stale()) return;
     nav.hidden = false;
     nav.querySelector('.project-name').textContent = project.name;
@@ -48,7 +53,7 @@ async function route() {
       else link.removeAttribute('aria-current');
     }
     document.title = `${titles[where.screen]} · ${project.name} · Tailor Studio`;
-    cleanup = await screens[where.screen].render(view, { ...context, project, rest: where.rest });
+    cleanup = await screen.render(view, { ...context, project, rest: where.rest });
   } catch (error) {
     if (context.stale()) return;
     replace(view, h('p', { class: 'muted' }, 'This screen could not be shown. ', h('a', { href: '#/', text: 'Back to the projects' })));
