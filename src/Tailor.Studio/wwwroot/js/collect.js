@@ -307,16 +307,21 @@ class CollectPage {
 
   thumb(example) {
     const set = setName(example.set);
-    const other = set === 'train' ? 'test' : 'train';
-    // Light controls (three buttons, shown on hover or focus): a gallery page holds up to 60 of them, and a <select> per
-    // thumbnail made its first screen's style and layout several times slower. The label is chosen in a dialog.
-    const labelButton = h('button', {
-      type: 'button', 'data-testid': 'move-label', text: 'Label…', title: 'Move to another label',
-      'aria-label': `Move example ${example.id} to another label`,
+    // Light controls (two buttons, shown on hover or focus): a gallery page holds up to 60 of them, and a <select> per
+    // thumbnail made its first screen's style and layout several times slower. Label and set are chosen in a dialog.
+    const moveButton = h('button', {
+      type: 'button', 'data-testid': 'move', text: 'Move…', title: 'Move to another label or set',
+      'aria-label': `Move example ${example.id} to another label or set`,
       onclick: async () => {
-        const chosen = await chooseDialog(`Move example ${example.id}`, 'Label',
-          this.project.labels.map(l => ({ value: String(l.id), text: l.name })), example.labelId, 'Move');
-        if (chosen !== null && Number(chosen) !== example.labelId) await this.move(example, { labelId: Number(chosen) });
+        const chosen = await chooseDialog(`Move example ${example.id}`, [
+          { label: 'Label', testId: 'dialog-label', value: String(example.labelId), options: this.project.labels.map(l => ({ value: String(l.id), text: l.name })) },
+          { label: 'Set', testId: 'dialog-set', value: set, options: [{ value: 'train', text: 'Training' }, { value: 'test', text: 'Test' }] },
+        ], 'Move');
+        if (!chosen) return;
+        const change = {};
+        if (Number(chosen[0]) !== example.labelId) change.labelId = Number(chosen[0]);
+        if (chosen[1] !== set) change.set = chosen[1];
+        if (Object.keys(change).length) await this.move(example, change);
       },
     });
     const picture = example.corrupt
@@ -326,8 +331,7 @@ class CollectPage {
     return h('li', { class: 'thumb', 'data-testid': 'example', 'data-example-id': example.id },
       picture,
       h('div', { class: 'actions' },
-        labelButton,
-        h('button', { type: 'button', 'data-testid': `move-to-${other}`, title: `Move to the ${other === 'train' ? 'training' : 'test'} set`, text: other === 'train' ? '→ train' : '→ test', onclick: () => this.move(example, { set: other }) }),
+        moveButton,
         h('button', {
           type: 'button', class: 'danger', 'data-testid': 'delete-example', 'aria-label': `Delete example ${example.id}`, text: '✕',
           onclick: async () => {

@@ -63,12 +63,15 @@ export async function attempt(action) {
   }
 }
 
-function openDialog({ title, text, okText, danger, input, choice }) {
+function openDialog({ title, text, okText, danger, input, choices }) {
   const dialog = document.querySelector('dialog.modal');
-  const field = dialog.querySelector('.dialog-field:not(.dialog-choice)');
+  const field = dialog.querySelector('.dialog-field');
   const inputEl = dialog.querySelector('input');
-  const choiceField = dialog.querySelector('.dialog-choice');
-  const select = choiceField.querySelector('select');
+  const choiceBox = dialog.querySelector('.dialog-choices');
+  const selects = (choices ?? []).map(c => h('select', { 'data-testid': c.testId },
+    c.options.map(o => h('option', { value: o.value, text: o.text, selected: o.value === c.value }))));
+  replace(choiceBox, (choices ?? []).map((c, i) => h('label', { class: 'dialog-field' }, h('span', { text: c.label }), selects[i])));
+  choiceBox.hidden = !choices;
   const ok = dialog.querySelector('[value=ok]');
   const cancel = dialog.querySelector('[value=cancel]');
   dialog.querySelector('h2').textContent = title;
@@ -83,11 +86,6 @@ function openDialog({ title, text, okText, danger, input, choice }) {
   } else {
     inputEl.required = false;
   }
-  choiceField.hidden = !choice;
-  if (choice) {
-    choiceField.querySelector('.dialog-field-label').textContent = choice.label;
-    select.replaceChildren(...choice.options.map(o => h('option', { value: o.value, text: o.text, selected: o.value === choice.value })));
-  }
   dialog.returnValue = '';
   // Enter in the field means OK (the form's default button would be the first one, Cancel).
   inputEl.onkeydown = event => {
@@ -98,11 +96,11 @@ function openDialog({ title, text, okText, danger, input, choice }) {
   return new Promise(resolve => {
     dialog.addEventListener('close', () => {
       const confirmed = dialog.returnValue === 'ok';
-      resolve(input ? (confirmed ? inputEl.value.trim() : null) : choice ? (confirmed ? select.value : null) : confirmed);
+      resolve(input ? (confirmed ? inputEl.value.trim() : null) : choices ? (confirmed ? selects.map(s => s.value) : null) : confirmed);
     }, { once: true });
     dialog.showModal();
-    // Destructive questions start on Cancel; a prompt starts in its field, a choice on its list.
-    (input ? inputEl : choice ? select : danger ? cancel : ok).focus();
+    // Destructive questions start on Cancel; a prompt starts in its field, a choice on its first list.
+    (input ? inputEl : choices ? selects[0] : danger ? cancel : ok).focus();
     if (input) inputEl.select();
   });
 }
@@ -117,10 +115,10 @@ export function promptDialog(title, label, value = '', okText = 'Save') {
   return openDialog({ title, okText, input: { label, value } });
 }
 
-/** Asks to choose one of `options` ({ value, text }; `value` chosen first). Resolves the chosen value (a string), or
- *  null when cancelled. */
-export function chooseDialog(title, label, options, value, okText = 'OK') {
-  return openDialog({ title, okText, choice: { label, options, value: String(value) } });
+/** Asks to choose in one or more lists: `choices` = [{ label, testId, options: [{ value, text }], value }] (values are
+ *  strings; `value` is chosen first). Resolves the chosen values in that order, or null when cancelled. */
+export function chooseDialog(title, choices, okText = 'OK') {
+  return openDialog({ title, okText, choices });
 }
 
 /** "3 photos" / "1 photo". */

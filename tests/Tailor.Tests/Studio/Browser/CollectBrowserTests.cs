@@ -75,25 +75,29 @@ public sealed class CollectBrowserTests(BrowserFixture browser)
         var pasted = (await studio.GetJsonAsync($"/api/projects/{project}/examples?label={ids[Labels[1]]}&set=test")).GetProperty("items")[0];
         Assert.Equal("paste", pasted.GetProperty("source").GetString());
 
-        // Move a ✊ training photo to ✋ with its label button, reached with the keyboard (its controls are hidden until the
-        // photo has the focus or the pointer) and chosen in the dialog; then to the test set with its button.
+        // Move a ✊ training photo to ✋ with its Move button, reached with the keyboard (its controls are hidden until the
+        // photo has the focus or the pointer), the label chosen in the dialog; then to the test set the same way, with
+        // the pointer.
         var first = Gallery(page, Labels[0], "train").GetByTestId("example").First;
         string moved = (await first.GetAttributeAsync("data-example-id"))!;
-        await Expect(first.GetByTestId("move-label")).ToBeHiddenAsync();
+        await Expect(first.GetByTestId("move")).ToBeHiddenAsync();
         await first.Locator("a").FocusAsync();
         await page.Keyboard.PressAsync("Tab");
-        await Expect(first.GetByTestId("move-label")).ToBeFocusedAsync();
+        await Expect(first.GetByTestId("move")).ToBeFocusedAsync();
         await page.Keyboard.PressAsync("Enter");
-        await Expect(page.GetByTestId("dialog-select")).ToBeFocusedAsync();
-        Assert.Equal(ids[Labels[0]].ToString(), await page.GetByTestId("dialog-select").InputValueAsync());
-        await page.GetByTestId("dialog-select").SelectOptionAsync(ids[Labels[1]].ToString());
+        await Expect(page.GetByTestId("dialog-label")).ToBeFocusedAsync();
+        Assert.Equal(ids[Labels[0]].ToString(), await page.GetByTestId("dialog-label").InputValueAsync());
+        Assert.Equal("train", await page.GetByTestId("dialog-set").InputValueAsync());
+        await page.GetByTestId("dialog-label").SelectOptionAsync(ids[Labels[1]].ToString());
         await page.GetByTestId("dialog-ok").ClickAsync();
         await Expect(Gallery(page, Labels[0], "train").GetByTestId("count")).ToHaveTextAsync("1");
         await Expect(Gallery(page, Labels[1], "train").GetByTestId("count")).ToHaveTextAsync("1");
         var there = Gallery(page, Labels[1], "train").Locator($"[data-testid=example][data-example-id=\"{moved}\"]");
         await Expect(there).ToHaveCountAsync(1);
         await there.HoverAsync();
-        await there.GetByTestId("move-to-test").ClickAsync();
+        await there.GetByTestId("move").ClickAsync();
+        await page.GetByTestId("dialog-set").SelectOptionAsync("test");
+        await page.GetByTestId("dialog-ok").ClickAsync();
         await Expect(Gallery(page, Labels[1], "train").GetByTestId("count")).ToHaveTextAsync("0");
         await Expect(Gallery(page, Labels[1], "test").GetByTestId("count")).ToHaveTextAsync("2");
         await Expect(Gallery(page, Labels[1], "test").Locator($"[data-testid=example][data-example-id=\"{moved}\"]")).ToHaveCountAsync(1);

@@ -102,7 +102,9 @@ public sealed class ScaleBrowserTests(BrowserFixture browser)
         await gallery.GetByTestId("page-next").ClickAsync();
         await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 1000");
         await examples.First.HoverAsync();
-        await examples.First.GetByTestId("move-to-test").ClickAsync();
+        await examples.First.GetByTestId("move").ClickAsync();
+        await page.GetByTestId("dialog-set").SelectOptionAsync("test");
+        await page.GetByTestId("dialog-ok").ClickAsync();
         await Expect(gallery.GetByTestId("count")).ToHaveTextAsync("999");
         await Expect(gallery.GetByTestId("page-range")).ToHaveTextAsync("61–120 of 999");
         Assert.Empty(studio.ConsoleErrors);
