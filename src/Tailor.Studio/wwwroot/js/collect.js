@@ -139,6 +139,9 @@ class CollectPage {
   /** Shows the first screen's thumbnails gallery by gallery in the page's order, each once its page is in and those
    *  above it are (so its place is final: a gallery still empty above would move it down). */
   async place(galleries, render) {
+    // The hints box goes above the galleries: placed first (it answers in milliseconds; half a second at most is waited
+    // for), it does not push the first screen's thumbnails down after they were asked for.
+    await Promise.race([this.guidance?.ready, new Promise(r => setTimeout(r, 500))]);
     let below = false;
     const later = [];
     for (const g of galleries) {

@@ -1,7 +1,8 @@
 // Guidance (issue 12, item 6): the project's hints where users get stuck — too few photos for a label, no test set or
 // none for a label, an unbalanced training set, unreadable photos, a run whose loss diverged — each on the screen it
 // applies to, with what to do. One call per screen: `guidance(view, project, where)` puts the box near the top of the
-// screen (under its first panel) and returns { refresh } for after a change (an upload, a run's end).
+// screen (under its first panel) and returns { refresh } for after a change (an upload, a run's end), and `ready`, settled
+// once the first hints are shown (a screen can wait for it before placing what the box would push down).
 import { h, replace } from './dom.js';
 import { api } from './api.js';
 
@@ -33,6 +34,6 @@ export function guidance(view, project, where, options = {}) {
     box.dataset.count = String(here.length);
     box.dataset.shown = String(mine);   // how many times the hints were (re)loaded: tests wait for a refresh by it
   };
-  refresh();
-  return { element: box, refresh };
+  const ready = refresh();
+  return { element: box, refresh, ready };
 }

@@ -291,6 +291,40 @@ public sealed class ScaleBrowserTests(BrowserFixture browser)
         Assert.Empty(studio.ConsoleErrors);
     }
 
+    /// <summary>The hints box (above the galleries) is placed before the first screen's thumbnails are asked for, so it
+    /// does not push them down afterwards: here the hints answer 300 ms after the galleries' pages.</summary>
+    [Fact]
+    public async Task CollectPage_PlacesTheHintsBeforeTheGalleries_SoTheFirstScreenDoesNotMove()
+    {
+        await using var studio = await StudioPage.StartAsync(browser);
+        long project = await FullGalleries(studio);
+        // A label without photos: the Collect screen shows a hint for it.
+        await studio.PostJsonAsync($"/api/projects/{project}/labels", new { name = "empty" });
+        var page = studio.Page;
+        await page.RouteAsync("**/guidance", async route => { await Task.Delay(300); await route.ContinueAsync(); });
+        await page.AddInitScriptAsync("""
+            (() => {
+              window.__firstSrcTop = null;
+              const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+              Object.defineProperty(HTMLImageElement.prototype, 'src', {
+                configurable: true, get() { return src.get.call(this); },
+                set(v) {
+                  if (window.__firstSrcTop === null) window.__firstSrcTop = this.closest('.gallery').getBoundingClientRect().top + scrollY;
+                  src.set.call(this, v);
+                },
+              });
+            })();
+            """);
+        await page.GotoAsync($"/#/p/{project}/collect");
+        await Expect(page.Locator("[data-testid=guidance][data-where=collect] [data-testid=hint][data-code=few-training-examples]")).ToHaveCountAsync(1);
+        var first = page.GetByTestId("gallery-train").First.GetByTestId("example").First.Locator("img");
+        await Expect(first).ToHaveAttributeAsync("src", new System.Text.RegularExpressions.Regex("/thumbnail$"));
+        double asked = await page.EvaluateAsync<double>("() => window.__firstSrcTop");
+        double now = await page.EvaluateAsync<double>("() => document.querySelector('.gallery').getBoundingClientRect().top + scrollY");
+        Assert.True(Math.Abs(asked - now) < 1, $"the first gallery was at {asked} px when its thumbnails were asked for, and is at {now} px with the hints shown");
+        Assert.Empty(studio.ConsoleErrors);
+    }
+
     /// <summary>A gallery's box against the window (Top: its top below the window's bottom, px) and its thumbnails.</summary>
     private sealed class GalleryView
     {
