@@ -48,6 +48,15 @@ internal static class KernelBenchmarks
         new("conv1x1-dX", "1×1 conv 512→1000, 13×13, per image: dX = Wᵀ·dY (fine-tuning below it)", 512, 169, 1000, true, false),
     ];
 
+    /// <summary>One of the 36 GEMMs per pass of the default fine-tuning's Winograd convolution (Conv387, 512→512 on 7×7,
+    /// batch 32: 128 tiles of 4×4).</summary>
+    internal static readonly GemmShape[] WinogradShapes =
+    [
+        new("winograd-forward", "Winograd 512→512, 128 tiles, per position: forward M = V·Uᵀ", 128, 512, 512, false, true),
+        new("winograd-dW", "Winograd 512→512, 128 tiles, per position: dU += dMᵀ·V", 512, 512, 128, true, false),
+        new("winograd-dX", "Winograd 512→512, 128 tiles, per position: dV = dM·U", 128, 512, 512, false, false),
+    ];
+
     internal sealed record Figure(string Name, double Seconds, double Gflops, double PercentOfPeak, double Spread);
 
     internal sealed record StepFigure(string Name, double Seconds, double Gflops, double PercentOfPeak, double Spread, double? PlainSeconds);
@@ -61,6 +70,60 @@ internal static class KernelBenchmarks
         {
             Console.Error.WriteLine("This CPU has no AVX/FMA: Tailor's GEMM runs its scalar path and there is no Vector256 FMA peak to compare with.");
             return 1;
+        }
+        if (Environment.GetEnvironmentVariable("TAILOR_BENCH_GEMM_ONLY") == "1")
+        {
+            // Tuning aid: the conv GEMM shapes (the 1×1 convolution's and the Winograd's) on this process's threads, % of the peak.
+            var peak = PeakGflops(Environment.ProcessorCount).Gflops;
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak {peak:F1} GF/s on {Environment.ProcessorCount} thread(s)"));
+            string? only = Environment.GetEnvironmentVariable("TAILOR_BENCH_GEMM_SHAPE");
+            foreach (var shape in Shapes.Skip(4).Concat(WinogradShapes).Where(s => only is null || s.Id == only))
+            {
+                // On a loaded machine: many single calls, the fastest tenth (a call the scheduler did not interrupt).
+                var call = GemmCall(shape);
+                for (int i = 0; i < 20; i++) call();
+                var times = new double[300];
+                for (int i = 0; i < times.Length; i++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    call();
+                    times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                }
+                Array.Sort(times);
+                double best = times[0], p10 = times[times.Length / 10], gf = shape.Flop / p10 / 1e9;
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {shape.Name,-72} min {best * 1e3,7:F3} ms p10 {p10 * 1e3,7:F3} ms {gf,6:F1} GF/s {100 * gf / peak,4:F0}% median {times[times.Length / 2] * 1e3,7:F3} ms; Measure.Time {TimeGemm(shape).Median * 1e3,7:F3} ms"));
+            }
+            return 0;
+        }
+        if (Environment.GetEnvironmentVariable("TAILOR_BENCH_STEP") is { } stepId)
+        {
+            // Tuning aid on a loaded machine: single steps, timed one by one; the fastest tenth is what the step costs
+            // when no neighbour interrupts it. conv8 or finetune32, on this process's threads.
+            Timing Singles(Action step)
+            {
+                for (int i = 0; i < 10; i++) step();
+                var times = new double[stepId == "conv8" ? 200 : 60];
+                for (int i = 0; i < times.Length; i++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    step();
+                    times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                }
+                Array.Sort(times);
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{stepId} {Environment.ProcessorCount} thread(s): min {times[0] * 1e3:F2} ms, p10 {times[times.Length / 10] * 1e3:F2} ms, median {times[times.Length / 2] * 1e3:F2} ms"));
+                return new Timing(times[times.Length / 2], times[0], times[^1], times.Length, 1);
+            }
+            if (stepId == "conv8")
+            {
+                var rng = new Random(4);
+                var suffix = SuffixGraph.Build(ConvGraph(rng), ["x"], ["prob"], new HashSet<string> { "conv.w", "conv.b", "fc.w" }, 13,
+                    new Dictionary<string, int[]> { ["x"] = [512, 13, 13] });
+                Singles(EngineStep(suffix, new Sgd(0.001), Random(rng, 8 * 512 * 169), [.. Enumerable.Range(0, 8).Select(i => i % 10)], 8, 10));
+            }
+            else
+                DefaultFineTuningStep(32, Singles);
+            return 0;
         }
         if (Environment.GetEnvironmentVariable("TAILOR_BENCH_FINETUNE_ONLY") == "1")
         {
