@@ -79,33 +79,42 @@ internal static unsafe class Gemm
         if (k > 0 && b.Length < (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n))
             throw new ArgumentException("B is too small.", nameof(b));
 
-        ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
             return;
+        }
         if (variant == GemmVariant.Auto && DirectPays(transA, transB, m, n, k))
             variant = GemmVariant.SmallDirect;
         if (variant == GemmVariant.SmallDirect)
         {
+            ScaleC(m, n, beta, c, ldc);
             MultiplySmall(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
             return;
         }
         if (variant == GemmVariant.Scalar || (variant == GemmVariant.Auto && !SimdAvailable))
         {
+            ScaleC(m, n, beta, c, ldc);
             MultiplyScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
             return;
         }
         if (!SimdAvailable)
             throw new PlatformNotSupportedException("This CPU has no AVX/FMA.");
 
+        // beta = 0: the first K block's tiles are stored, not added, so C is neither cleared first nor read
+        // (it may hold NaN or garbage from a previous batch). Any other beta scales C, then every block adds.
+        bool overwrite = beta == 0;
+        if (!overwrite)
+            ScaleC(m, n, beta, c, ldc);
         bool wide = variant is GemmVariant.Auto or GemmVariant.Vector512Fma && WideAvailable;
         fixed (float* pa = a, pb = b, pc = c)
         {
             if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
             {
-                MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide);
+                MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide, overwrite);
                 return;
             }
-            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide);
+            MultiplyParallel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide, overwrite);
         }
     }
 
@@ -133,7 +142,7 @@ internal static unsafe class Gemm
     /// if another thread's product holds the workers. The split never cuts a K sum, so results do not depend on it.
     /// </summary>
     static void MultiplyParallel(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, bool wide)
+        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, bool wide, bool overwrite)
     {
         bool splitRows = m >= n || n < 2 * NR;
         int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
@@ -141,10 +150,10 @@ internal static unsafe class Gemm
         {
             TransA = transA, TransB = transB, SplitRows = splitRows, M = m, N = n, K = k, Alpha = alpha,
             A = (nint)pa, B = (nint)pb, C = (nint)pc, Lda = lda, Ldb = ldb, Ldc = ldc,
-            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units), Wide = wide,
+            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units), Wide = wide, Overwrite = overwrite,
         };
         if (!GemmWorkers.TryRun(job))
-            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide);
+            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide, overwrite);
     }
 
     static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -276,7 +285,7 @@ internal static unsafe class Gemm
     }
 
     internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool wide = false)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool wide = false, bool overwrite = false)
     {
         // Slack of one vector: PackA's overlapping stores write two floats past the last k of a panel.
         var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MBlock * KBlock + 8, pinned: true);
@@ -291,6 +300,7 @@ internal static unsafe class Gemm
                 for (int p0 = 0; p0 < k; p0 += KBlock)
                 {
                     int kb = Math.Min(KBlock, k - p0);
+                    bool store = overwrite && p0 == 0;
                     PackB(transB, b, ldb, p0, kb, j0, nb, pB);
                     for (int i0 = 0; i0 < m; i0 += MBlock)
                     {
@@ -312,14 +322,11 @@ internal static unsafe class Gemm
                                     float* panel = pA + (long)q * kb * MR;
                                     float* cTile = c + (long)ii * ldc + jj;
                                     if (rows == MR && nbs == 2 * NR)
-                                        Kernel6x32(kb, panel, strip, strip + (long)kb * NR, cTile, ldc);
+                                        Kernel6x32(kb, panel, strip, strip + (long)kb * NR, cTile, ldc, store);
                                     else
                                     {
-                                        new Span<float>(tile, MR * 2 * NR).Clear();
-                                        Kernel6x32(kb, panel, strip, strip + (long)kb * NR, tile, 2 * NR);
-                                        for (int r = 0; r < rows; r++)
-                                            for (int t = 0; t < nbs; t++)
-                                                cTile[(long)r * ldc + t] += tile[r * 2 * NR + t];
+                                        Kernel6x32(kb, panel, strip, strip + (long)kb * NR, tile, 2 * NR, true);
+                                        AddTile(tile, 2 * NR, cTile, ldc, rows, nbs, store);
                                     }
                                 }
                             }
@@ -333,15 +340,12 @@ internal static unsafe class Gemm
                                 float* panel = pA + (long)q * kb * MR;
                                 float* cTile = c + (long)ii * ldc + jj;
                                 if (rows == MR && nbs == NR)
-                                    Kernel6x16(kb, panel, strip, cTile, ldc);
+                                    Kernel6x16(kb, panel, strip, cTile, ldc, store);
                                 else
                                 {
                                     // Edge tile: compute the full 6×16 into scratch, add only the valid part.
-                                    new Span<float>(tile, MR * NR).Clear();
-                                    Kernel6x16(kb, panel, strip, tile, NR);
-                                    for (int r = 0; r < rows; r++)
-                                        for (int t = 0; t < nbs; t++)
-                                            cTile[(long)r * ldc + t] += tile[r * NR + t];
+                                    Kernel6x16(kb, panel, strip, tile, NR, true);
+                                    AddTile(tile, NR, cTile, ldc, rows, nbs, store);
                                 }
                             }
                         }
@@ -349,6 +353,17 @@ internal static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>The valid rows × cols of an edge tile computed in scratch: stored into C (the first K block of a
+    /// beta = 0 product) or added to it.</summary>
+    static void AddTile(float* tile, int ldt, float* c, int ldc, int rows, int cols, bool store)
+    {
+        for (int r = 0; r < rows; r++, tile += ldt, c += ldc)
+            if (store)
+                new ReadOnlySpan<float>(tile, cols).CopyTo(new Span<float>(c, cols));
+            else
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(c, cols), new ReadOnlySpan<float>(tile, cols), new Span<float>(c, cols));
     }
 
     /// <summary>
@@ -508,7 +523,7 @@ internal static unsafe class Gemm
 
     /// <summary>C[6×16] += Apanel[6×kb] · Bstrip[kb×16], with 12 Vector256 accumulators held in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel6x16(int kb, float* a, float* b, float* c, int ldc)
+    static void Kernel6x16(int kb, float* a, float* b, float* c, int ldc, bool store)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -529,6 +544,16 @@ internal static unsafe class Gemm
             ar = Vector256.Create(a[5]);
             c50 = Fma.MultiplyAdd(ar, b0, c50); c51 = Fma.MultiplyAdd(ar, b1, c51);
         }
+        if (store)
+        {
+            StoreRow(c, c00, c01); c += ldc;
+            StoreRow(c, c10, c11); c += ldc;
+            StoreRow(c, c20, c21); c += ldc;
+            StoreRow(c, c30, c31); c += ldc;
+            StoreRow(c, c40, c41); c += ldc;
+            StoreRow(c, c50, c51);
+            return;
+        }
         AddRow(c, c00, c01); c += ldc;
         AddRow(c, c10, c11); c += ldc;
         AddRow(c, c20, c21); c += ldc;
@@ -543,7 +568,7 @@ internal static unsafe class Gemm
     /// <see cref="Kernel6x16"/> calls.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel6x32(int kb, float* a, float* b0p, float* b1p, float* c, int ldc)
+    static void Kernel6x32(int kb, float* a, float* b0p, float* b1p, float* c, int ldc, bool store)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -564,12 +589,36 @@ internal static unsafe class Gemm
             ar = Vector512.Create(a[5]);
             c50 = Avx512F.FusedMultiplyAdd(ar, b0, c50); c51 = Avx512F.FusedMultiplyAdd(ar, b1, c51);
         }
+        if (store)
+        {
+            StoreRow512(c, c00, c01); c += ldc;
+            StoreRow512(c, c10, c11); c += ldc;
+            StoreRow512(c, c20, c21); c += ldc;
+            StoreRow512(c, c30, c31); c += ldc;
+            StoreRow512(c, c40, c41); c += ldc;
+            StoreRow512(c, c50, c51);
+            return;
+        }
         AddRow512(c, c00, c01); c += ldc;
         AddRow512(c, c10, c11); c += ldc;
         AddRow512(c, c20, c21); c += ldc;
         AddRow512(c, c30, c31); c += ldc;
         AddRow512(c, c40, c41); c += ldc;
         AddRow512(c, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow512(float* c, Vector512<float> lo, Vector512<float> hi)
+    {
+        Vector512.Store(lo, c);
+        Vector512.Store(hi, c + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi)
+    {
+        Avx.Store(c, lo);
+        Avx.Store(c + 8, hi);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

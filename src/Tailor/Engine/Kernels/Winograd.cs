@@ -174,18 +174,13 @@ internal static unsafe class Winograd
     }
 
     /// <summary>dg = Gᵀ dU G: the 36 vectors at <paramref name="du"/> + position · stride → 9 taps row-major in <paramref name="g"/>.</summary>
-    /// <remarks>Each vector read is overwritten with zeros: dU is then ready to be accumulated into again, without a separate pass to clear it.</remarks>
     public static void WeightTileAdjoint(float* du, long positionStride, Vector256<float>* g, Vector256<float>* scratch)
     {
         var row = scratch + Positions;
         for (int i = 0; i < Patch; i++)
         {
             for (int j = 0; j < Patch; j++)
-            {
-                float* at = du + (i * Patch + j) * positionStride;
-                row[j] = Vector256.Load(at);
-                Vector256.Store(Vector256<float>.Zero, at);
-            }
+                row[j] = Vector256.Load(du + (i * Patch + j) * positionStride);
             WeightRowAdjoint(row, 1, scratch + i * 3, 1); // scratch: 6 × 3
         }
         for (int col = 0; col < 3; col++)

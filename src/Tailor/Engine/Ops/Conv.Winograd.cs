@@ -40,10 +40,6 @@ internal sealed unsafe partial class Conv
     float[] winoV = [], winoU = [], winoM = [], winoDU = [], winoDV = [];
     bool winoForward, winoKept;
 
-    /// <summary>Whether <see cref="winoDU"/> is all zeros (a new buffer, or folded by <see cref="FoldWeightGradient"/>, which
-    /// clears what it reads): the weight-gradient GEMMs then accumulate into it directly, with no pass to clear 36·M·C floats.</summary>
-    bool winoDUZero;
-
     /// <summary>Whether the last forward pass ran as Winograd (its backward pass follows it).</summary>
     internal bool RanWinograd => winoForward;
 
@@ -125,13 +121,8 @@ internal sealed unsafe partial class Conv
         int n = xNode.Shape[0], c = xNode.Shape[1], m = wNode.Shape[0];
         int cp = Winograd.RoundUp(c), mp = Winograd.RoundUp(m), tiles = TilesOf(g), chunk = ChunkSize(n, tiles, false);
         bool dW = wNode.RequiresGradient, dX = xNode.RequiresGradient;
-        if (dW && winoDU.Length < (long)Winograd.Positions * m * cp)
-        {
+        if (dW)
             Grow(ref winoDU, (long)Winograd.Positions * m * cp);
-            winoDUZero = true;
-        }
-        bool accumulate = winoDUZero;
-        winoDUZero = false;
         if (dX)
             Grow(ref winoDV, (long)Winograd.Positions * chunk * tiles * cp);
         Span<float> dw = dW ? wNode.GradientForAccumulation() : default;
@@ -155,12 +146,13 @@ internal sealed unsafe partial class Conv
                 {
                     if (!winoKept)
                         ForEach(count, &TransformInput, &job);
-                    // dU[pos] (+)= dM[pos]ᵀ · V[pos]: the sum over the chunk's tiles; chunk after chunk in order.
+                    // dU[pos] (+)= dM[pos]ᵀ · V[pos]: the sum over the chunk's tiles; chunk after chunk in order. The first
+                    // chunk's product overwrites dU (beta = 0: the GEMM stores its tiles, reading nothing of dU).
                     for (int pos = 0; pos < Winograd.Positions; pos++)
                         Kernels.Gemm.Multiply(true, false, m, c, p, 1,
                             new ReadOnlySpan<float>(pm + (long)pos * p * mp, p * mp), mp,
                             new ReadOnlySpan<float>(job.V + (long)pos * p * cp, p * cp), cp,
-                            first == 0 && !accumulate ? 0 : 1, new Span<float>(pdu + (long)pos * m * cp, m * cp), cp, Packed);
+                            first == 0 ? 0 : 1, new Span<float>(pdu + (long)pos * m * cp, m * cp), cp, Packed);
                 }
                 if (dX)
                 {
@@ -178,7 +170,6 @@ internal sealed unsafe partial class Conv
             {
                 job.M = pdu;
                 ForEach(m, &FoldWeightGradient, &job);
-                winoDUZero = true;
             }
         }
     }
@@ -370,7 +361,7 @@ internal sealed unsafe partial class Conv
         }
     }
 
-    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G for output channels from..to (<see cref="WinoJob.M"/> holds dU here), leaving those rows of dU zero.</summary>
+    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G for output channels from..to (<see cref="WinoJob.M"/> holds dU here).</summary>
     static void FoldWeightGradient(nint state, int from, int to)
     {
         ref readonly var j = ref *(WinoJob*)state;
