@@ -118,6 +118,71 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Floats of op(B)[k×n] in the packed layout <see cref="MultiplyPrepacked"/> reads: k rows of n columns
+    /// rounded up to whole 16-column strips.</summary>
+    public static long PackedLength(int k, int n) => (long)k * PackedWidth(n);
+
+    static int PackedWidth(int n) => (n + NR - 1) / NR * NR;
+
+    /// <summary>
+    /// Where op(B)[p, j] sits in the packed layout: K in blocks of <see cref="KBlock"/> rows; in each block, the
+    /// columns as 16-wide strips, each strip k-major (16 consecutive floats for one p). So the 16 columns of one
+    /// strip at one p are contiguous: a producer can write them with one Vector512 store. Columns past n are zero.
+    /// </summary>
+    public static long PackedIndex(int k, int n, int p, int j)
+    {
+        int p0 = p / KBlock * KBlock, kb = Math.Min(KBlock, k - p0);
+        return (long)p0 * PackedWidth(n) + (long)(j / NR) * kb * NR + (long)(p - p0) * NR + j % NR;
+    }
+
+    /// <summary>
+    /// <see cref="Multiply"/> with op(B) given already packed (<see cref="PackedIndex"/>), by a producer that writes
+    /// it in that layout directly instead of a matrix the GEMM would then copy. The same register tiles and K blocks
+    /// as the packed variants, so every element is the same sum as <see cref="Multiply"/> would compute with
+    /// <paramref name="variant"/> (<see cref="Packed"/>-like variants only; <see cref="GemmVariant.Scalar"/> reads
+    /// the layout element by element).
+    /// </summary>
+    public static void MultiplyPrepacked(bool transA, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> packedB, float beta, Span<float> c, int ldc, GemmVariant variant)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (c.Length < (long)(m - 1) * ldc + n)
+            throw new ArgumentException("C is too small for m×n with its leading dimension.", nameof(c));
+        if (k > 0 && a.Length < (transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k))
+            throw new ArgumentException("A is too small.", nameof(a));
+        if (packedB.Length < PackedLength(k, n))
+            throw new ArgumentException("The packed B is too small.", nameof(packedB));
+        if (k == 0 || alpha == 0 || variant == GemmVariant.Scalar || !SimdAvailable)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            if (k == 0 || alpha == 0)
+                return;
+            for (int i = 0; i < m; i++)
+                for (int p = 0; p < k; p++)
+                {
+                    float aip = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+                    for (int j = 0; j < n; j++)
+                        c[i * ldc + j] += aip * packedB[(int)PackedIndex(k, n, p, j)];
+                }
+            return;
+        }
+        if (variant is not (GemmVariant.Auto or GemmVariant.Vector256Fma or GemmVariant.Vector512Fma))
+            throw new ArgumentException($"{variant} does not read packed operands.", nameof(variant));
+        bool overwrite = beta == 0;
+        if (!overwrite)
+            ScaleC(m, n, beta, c, ldc);
+        bool wide = variant is GemmVariant.Auto or GemmVariant.Vector512Fma && WideAvailable;
+        int width = PackedWidth(n);
+        fixed (float* pa = a, pb = packedB, pc = c)
+        {
+            if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || (m < 2 * MR && n < 2 * NR))
+                MultiplyPacked(transA, false, m, n, k, alpha, pa, lda, pb, width, pc, ldc, wide, overwrite, prepacked: true);
+            else
+                MultiplyParallel(transA, false, m, n, k, alpha, pa, lda, pb, width, pc, ldc, wide, overwrite, prepacked: true);
+        }
+    }
+
     /// <summary>
     /// Whether to skip packing. The direct forms vectorize well only as dot products of contiguous rows
     /// (A·Bᵀ, the linear layer's forward) or as row updates when C's rows are long enough to fill vectors.
@@ -142,7 +207,7 @@ internal static unsafe class Gemm
     /// if another thread's product holds the workers. The split never cuts a K sum, so results do not depend on it.
     /// </summary>
     static void MultiplyParallel(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, bool wide, bool overwrite)
+        float* pa, int lda, float* pb, int ldb, float* pc, int ldc, bool wide, bool overwrite, bool prepacked = false)
     {
         bool splitRows = m >= n || n < 2 * NR;
         int units = splitRows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
@@ -150,10 +215,10 @@ internal static unsafe class Gemm
         {
             TransA = transA, TransB = transB, SplitRows = splitRows, M = m, N = n, K = k, Alpha = alpha,
             A = (nint)pa, B = (nint)pb, C = (nint)pc, Lda = lda, Ldb = ldb, Ldc = ldc,
-            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units), Wide = wide, Overwrite = overwrite,
+            Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units), Wide = wide, Overwrite = overwrite, Prepacked = prepacked,
         };
         if (!GemmWorkers.TryRun(job))
-            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide, overwrite);
+            MultiplyPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc, wide, overwrite, prepacked);
     }
 
     static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
@@ -285,8 +350,11 @@ internal static unsafe class Gemm
     }
 
     internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool wide = false, bool overwrite = false)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool wide = false, bool overwrite = false,
+        bool prepacked = false, int stripOffset = 0)
     {
+        // Prepacked: b is op(B) already in PackB's layout for the whole product (see PackedIndex), ldb its padded
+        // width, and these n columns start at strip stripOffset of it.
         // Slack of one vector: PackA's overlapping stores write two floats past the last k of a panel.
         var bufA = packedA ??= GC.AllocateUninitializedArray<float>(MBlock * KBlock + 8, pinned: true);
         var bufB = packedB ??= GC.AllocateUninitializedArray<float>(KBlock * NBlock, pinned: true);
@@ -301,7 +369,11 @@ internal static unsafe class Gemm
                 {
                     int kb = Math.Min(KBlock, k - p0);
                     bool store = overwrite && p0 == 0;
-                    PackB(transB, b, ldb, p0, kb, j0, nb, pB);
+                    float* blockB = pB;
+                    if (prepacked)
+                        blockB = b + (long)p0 * ldb + (long)(stripOffset + j0 / NR) * kb * NR;
+                    else
+                        PackB(transB, b, ldb, p0, kb, j0, nb, pB);
                     for (int i0 = 0; i0 < m; i0 += MBlock)
                     {
                         int mb = Math.Min(MBlock, m - i0);
@@ -315,7 +387,7 @@ internal static unsafe class Gemm
                             {
                                 // Two strips at once with the 6×32 Vector512 tile (same sums as two 6×16 tiles).
                                 int jj = j0 + s * NR, nbs = Math.Min(2 * NR, n - jj);
-                                float* strip = pB + (long)s * kb * NR;
+                                float* strip = blockB + (long)s * kb * NR;
                                 for (int q = 0; q < panels; q++)
                                 {
                                     int ii = i0 + q * MR, rows = Math.Min(MR, m - ii);
@@ -333,7 +405,7 @@ internal static unsafe class Gemm
                         for (; s < strips; s++)
                         {
                             int jj = j0 + s * NR, nbs = Math.Min(NR, n - jj);
-                            float* strip = pB + (long)s * kb * NR;
+                            float* strip = blockB + (long)s * kb * NR;
                             for (int q = 0; q < panels; q++)
                             {
                                 int ii = i0 + q * MR, rows = Math.Min(MR, m - ii);

@@ -11,7 +11,7 @@ internal static unsafe class GemmWorkers
     /// <summary>The product to split: C rows (or columns) in <see cref="Units"/> blocks, dealt out as contiguous ranges.</summary>
     internal struct Job
     {
-        public bool TransA, TransB, SplitRows, Wide, Overwrite;
+        public bool TransA, TransB, SplitRows, Wide, Overwrite, Prepacked;
         public int M, N, K, Lda, Ldb, Ldc, Units, Chunks;
         public float Alpha;
         public nint A, B, C;
@@ -111,12 +111,15 @@ internal static unsafe class GemmWorkers
         if (j.SplitRows)
         {
             int r0 = first * Gemm.MR, r1 = Math.Min(j.M, last * Gemm.MR);
-            Gemm.MultiplyPacked(j.TransA, j.TransB, r1 - r0, j.N, j.K, j.Alpha, j.TransA ? a + r0 : a + (long)r0 * j.Lda, j.Lda, b, j.Ldb, c + (long)r0 * j.Ldc, j.Ldc, j.Wide, j.Overwrite);
+            Gemm.MultiplyPacked(j.TransA, j.TransB, r1 - r0, j.N, j.K, j.Alpha, j.TransA ? a + r0 : a + (long)r0 * j.Lda, j.Lda, b, j.Ldb, c + (long)r0 * j.Ldc, j.Ldc, j.Wide, j.Overwrite, j.Prepacked);
         }
         else
         {
             int c0 = first * Gemm.NR, c1 = Math.Min(j.N, last * Gemm.NR);
-            Gemm.MultiplyPacked(j.TransA, j.TransB, j.M, c1 - c0, j.K, j.Alpha, a, j.Lda, j.TransB ? b + (long)c0 * j.Ldb : b + c0, j.Ldb, c + c0, j.Ldc, j.Wide, j.Overwrite);
+            if (j.Prepacked)
+                Gemm.MultiplyPacked(j.TransA, false, j.M, c1 - c0, j.K, j.Alpha, a, j.Lda, b, j.Ldb, c + c0, j.Ldc, j.Wide, j.Overwrite, true, first);
+            else
+                Gemm.MultiplyPacked(j.TransA, j.TransB, j.M, c1 - c0, j.K, j.Alpha, a, j.Lda, j.TransB ? b + (long)c0 * j.Ldb : b + c0, j.Ldb, c + c0, j.Ldc, j.Wide, j.Overwrite);
         }
     }
 }

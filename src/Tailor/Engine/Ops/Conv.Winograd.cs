@@ -37,7 +37,10 @@ internal sealed unsafe partial class Conv
     /// the multiply-adds they save (quadratic in it).</summary>
     const int WinogradMinChannels = 16;
 
-    float[] winoV = [], winoU = [], winoM = [], winoDU = [], winoDV = [];
+    /// <summary>winoU: U as [position][output channel][channel] (for dX); winoUP: the forward GEMM's operand Uᵀ, each
+    /// position already in the GEMM's packed layout (<see cref="Kernels.Gemm.PackedIndex"/>), so the 36 forward products
+    /// read the transform's output as it was written instead of copying 36·M·C floats into packed strips first.</summary>
+    float[] winoV = [], winoU = [], winoUP = [], winoM = [], winoDU = [], winoDV = [];
     bool winoForward, winoKept;
 
     /// <summary>Whether the last forward pass ran as Winograd (its backward pass follows it).</summary>
@@ -72,6 +75,8 @@ internal sealed unsafe partial class Conv
         public float* X, Y, Bias, W, U, V, M, DV;
         /// <summary>First image of the chunk; channels in, out (and rounded up); tiles per image across and in all; columns (tiles) in the chunk.</summary>
         public int First, C, Cp, Mo, Mp, TilesW, Tiles, P;
+        /// <summary>Floats per position of the packed Uᵀ (<see cref="winoUP"/>).</summary>
+        public long PackedStride;
     }
 
     void WinogradForward(Node output, in Window2D g, bool training)
@@ -83,18 +88,20 @@ internal sealed unsafe partial class Conv
         int cp = Winograd.RoundUp(c), mp = Winograd.RoundUp(m), tiles = TilesOf(g), chunk = ChunkSize(n, tiles, false);
         bool keep = training && wNode.RequiresGradient && (long)Winograd.Positions * n * tiles * cp <= KeepLimit;
         Grow(ref winoV, (long)Winograd.Positions * (keep ? n : chunk) * tiles * cp);
-        Grow(ref winoU, (long)Winograd.Positions * m * cp);
+        long packedStride = Kernels.Gemm.PackedLength(c, m);
+        Grow(ref winoUP, Winograd.Positions * packedStride);
         Grow(ref winoM, (long)Winograd.Positions * chunk * tiles * mp);
         winoKept = false;
         fixed (float* px = xNode.Value, py = output.Value, pw = wNode.Value, pb = bias is null ? default : bias.Value,
-            pv = winoV, pu = winoU, pm = winoM)
+            pv = winoV, pu = winoUP, pm = winoM)
         {
             var job = new WinoJob
             {
                 G = g, X = px, Y = py, W = pw, Bias = bias is null ? null : pb, U = pu, M = pm,
                 C = c, Cp = cp, Mo = m, Mp = mp, TilesW = (g.OutW + Winograd.Tile - 1) / Winograd.Tile, Tiles = tiles,
+                PackedStride = packedStride,
             };
-            ForEach(m, &TransformWeights, &job);
+            ForEach((m + PackedStrip - 1) / PackedStrip, &TransformWeightsPacked, &job);
             for (int first = 0; first < n; first += chunk)
             {
                 int count = Math.Min(chunk, n - first), p = count * tiles;
@@ -103,9 +110,9 @@ internal sealed unsafe partial class Conv
                 job.V = pv + (keep ? (long)Winograd.Positions * first * tiles * cp : 0);
                 ForEach(count, &TransformInput, &job);
                 for (int pos = 0; pos < Winograd.Positions; pos++)
-                    Kernels.Gemm.Multiply(false, true, p, m, c, 1,
+                    Kernels.Gemm.MultiplyPrepacked(false, p, m, c, 1,
                         new ReadOnlySpan<float>(job.V + (long)pos * p * cp, p * cp), cp,
-                        new ReadOnlySpan<float>(pu + (long)pos * m * cp, m * cp), cp,
+                        new ReadOnlySpan<float>(pu + pos * packedStride, (int)packedStride),
                         0, new Span<float>(pm + (long)pos * p * mp, p * mp), mp, Packed);
                 ForEach(count, &TransformOutput, &job);
             }
@@ -124,7 +131,16 @@ internal sealed unsafe partial class Conv
         if (dW)
             Grow(ref winoDU, (long)Winograd.Positions * m * cp);
         if (dX)
+        {
             Grow(ref winoDV, (long)Winograd.Positions * chunk * tiles * cp);
+            // dV = dM · U reads U unpacked ([position][output channel][channel]); the forward pass wrote only the packed Uᵀ.
+            Grow(ref winoU, (long)Winograd.Positions * m * cp);
+            fixed (float* pw = wNode.Value, pu = winoU)
+            {
+                var weights = new WinoJob { W = pw, U = pu, C = c, Cp = cp, Mo = m };
+                ForEach(m, &TransformWeights, &weights);
+            }
+        }
         Span<float> dw = dW ? wNode.GradientForAccumulation() : default;
         Span<float> dx = dX ? xNode.GradientForAccumulation() : default;
         fixed (float* px = xNode.Value, pdy = output.Gradient, pdw = dw, pdx = dx,
@@ -216,6 +232,54 @@ internal sealed unsafe partial class Conv
                         t[k * Winograd.Lanes + l] = w[l * 9 + k];
                 Winograd.WeightTile(taps, j.U + (long)mo * j.Cp + c0, (long)j.Mo * j.Cp, scratch);
             }
+    }
+
+    /// <summary>Output channels per strip of the packed Uᵀ: the GEMM's strip width.</summary>
+    const int PackedStrip = 16;
+
+    /// <summary>
+    /// The forward GEMM's B operand, Uᵀ[pos][c][mo] = (G w[mo, c] Gᵀ)[pos], written straight into the GEMM's packed layout
+    /// for strips from..to of 16 output channels: the sixteen channels of a strip for one input channel are contiguous
+    /// there, so the transform runs on them as lanes (one Vector512, or two Vector256 halves) and stores each position's
+    /// result with one vector store. Lanes past the last output channel are zero, as the layout wants.
+    /// </summary>
+    static void TransformWeightsPacked(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(WinoJob*)state;
+        bool wide = Vector512.IsHardwareAccelerated;
+        var taps = stackalloc Vector512<float>[9];
+        var scratch = stackalloc Vector512<float>[Winograd.ScratchVectors];
+        var half = stackalloc Vector256<float>[9];
+        var scratch256 = (Vector256<float>*)scratch;
+        float* t = (float*)taps;
+        for (int strip = from; strip < to; strip++)
+        {
+            int m0 = strip * PackedStrip, lanes = Math.Min(PackedStrip, j.Mo - m0);
+            if (lanes < PackedStrip)
+                new Span<float>(t, 9 * PackedStrip).Clear();
+            for (int c = 0; c < j.C; c++)
+            {
+                // Tap k of output channel m0 + l at t[k·16 + l]: the sixteen channels' 3×3 kernels for input channel c, transposed.
+                float* w = j.W + ((long)m0 * j.C + c) * 9;
+                long channelStride = (long)j.C * 9;
+                for (int l = 0; l < lanes; l++, w += channelStride)
+                {
+                    t[l] = w[0]; t[16 + l] = w[1]; t[32 + l] = w[2];
+                    t[48 + l] = w[3]; t[64 + l] = w[4]; t[80 + l] = w[5];
+                    t[96 + l] = w[6]; t[112 + l] = w[7]; t[128 + l] = w[8];
+                }
+                float* u = j.U + Kernels.Gemm.PackedIndex(j.C, j.Mo, c, m0);
+                if (wide)
+                    Winograd.WeightTile(taps, u, j.PackedStride, scratch);
+                else
+                    for (int h = 0; h < PackedStrip; h += Winograd.Lanes)
+                    {
+                        for (int k = 0; k < 9; k++)
+                            half[k] = Vector256.Load(t + k * PackedStrip + h);
+                        Winograd.WeightTile(half, u + h, j.PackedStride, scratch256);
+                    }
+            }
+        }
     }
 
     /// <summary>V[pos][tile][c] = (Bᵀ d B)[pos] for the 6×6 input patch d of each tile of images from..to of the chunk.</summary>
