@@ -115,6 +115,76 @@ public class GemmKernelTests
             }
     }
 
+    /// <summary>op(B) written into the packed layout element by element, as a producer of <see cref="Gemm.MultiplyPrepacked"/> would.</summary>
+    static float[] Pack(float[] b, int ldb, bool transB, int k, int n)
+    {
+        var packed = new float[Gemm.PackedLength(k, n)];
+        Array.Fill(packed, float.NaN);
+        int width = (n + 15) / 16 * 16;
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < width; j++)
+                packed[Gemm.PackedIndex(k, n, p, j)] = j < n ? (transB ? b[j * ldb + p] : b[p * ldb + j]) : 0;
+        Assert.DoesNotContain(packed, float.IsNaN); // the layout covers every slot exactly
+        return packed;
+    }
+
+    [Fact]
+    public void Prepacked_GivesTheBitsOfMultiply_ForRaggedEdges_KBlocks_BothTransposesOfA_AndThreadSplits()
+    {
+        // Every edge: m, n, k not multiples of the 6×16 (6×32) tile, k across two and three K blocks, n across one and two
+        // N blocks, products split by rows and by columns across threads; beta 0 (C full of NaN: overwritten, never read),
+        // 1 and 0.5. Each against Multiply with the same variant (the same sums, bit for bit) and the scalar reference.
+        if (!Gemm.SimdAvailable) return;
+        var rng = new Random(21);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (6, 16, 8), (7, 17, 5), (13, 47, 300), (128, 512, 512), (131, 300, 270), (20, 520, 300), (200, 33, 513), (5, 40, 600) })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    foreach (float beta in new[] { 0f, 1f, 0.5f })
+                        foreach (var variant in new[] { GemmVariant.Vector256Fma, GemmVariant.Vector512Fma, GemmVariant.Scalar })
+                        {
+                            int lda = ta ? m : k, ldb = tb ? k : n;
+                            var a = Values(rng, m * k);
+                            var b = Values(rng, k * n);
+                            var expected = beta == 0 ? new float[m * n] : Values(rng, m * n);
+                            var actual = (float[])expected.Clone();
+                            if (beta == 0) Array.Fill(actual, float.NaN);
+                            Gemm.Multiply(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, expected, n, variant);
+                            Gemm.MultiplyPrepacked(ta, m, n, k, 0.75f, a, lda, Pack(b, ldb, tb, k, n), beta, actual, n, variant);
+                            if (variant == GemmVariant.Scalar)
+                                for (int i = 0; i < expected.Length; i++)
+                                    Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + MathF.Abs(expected[i])), $"{variant} tA={ta} tB={tb} m={m} n={n} k={k} beta={beta}: [{i}] {actual[i]} vs {expected[i]}");
+                            else
+                                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{variant} tA={ta} tB={tb} m={m} n={n} k={k} beta={beta}");
+                        }
+    }
+
+    [Fact]
+    public void BetaZero_OverwritesWhateverCHeld_OnEveryEdgeTile()
+    {
+        // beta = 0 stores the first K block's tiles instead of adding them to a cleared C: NaN and garbage anywhere in
+        // the m×n window are replaced, and nothing outside it is written.
+        if (!Gemm.SimdAvailable) return;
+        var rng = new Random(23);
+        foreach (var variant in new[] { GemmVariant.Vector256Fma, GemmVariant.Vector512Fma })
+            foreach (var (m, n, k) in new[] { (7, 17, 5), (13, 47, 300), (131, 300, 270), (20, 520, 300) })
+            {
+                var a = Values(rng, m * k);
+                var b = Values(rng, k * n);
+                int ldc = n + 3;
+                var reference = new float[m * ldc];
+                var c = new float[m * ldc];
+                Array.Fill(c, float.NaN);
+                for (int i = 0; i < m; i++)
+                    for (int j = n; j < ldc; j++)
+                        c[i * ldc + j] = -7; // outside the window
+                Gemm.Multiply(false, false, m, n, k, 1, a, k, b, n, 1, reference, ldc, variant);
+                Gemm.Multiply(false, false, m, n, k, 1, a, k, b, n, 0, c, ldc, variant);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < ldc; j++)
+                        Assert.Equal(j < n ? reference[i * ldc + j] : -7, c[i * ldc + j]);
+            }
+    }
+
     [Fact]
     public void DeterministicAcrossRuns_EvenWhenParallel()
     {

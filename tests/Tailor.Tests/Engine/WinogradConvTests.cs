@@ -89,6 +89,19 @@ public class WinogradConvTests
     }
 
     [Fact]
+    public void Winograd_MatchesDirect_WhenTheInputChannelsSpanTwoGemmKBlocks()
+    {
+        // 260 input channels: the forward's packed Uᵀ holds two K blocks (256 + 4 channels), and 40 output channels
+        // two whole 16-wide strips and a partial one.
+        var direct = Evaluate(ConvAlgorithm.Direct, 2, 260, 40, 6, 6, [1, 1, 1, 1]);
+        var winograd = Evaluate(ConvAlgorithm.Winograd, 2, 260, 40, 6, 6, [1, 1, 1, 1]);
+        Assert.True(winograd.Winograd);
+        AssertClose(direct.Y, winograd.Y, "Y");
+        AssertClose(direct.DX, winograd.DX, "dX");
+        AssertClose(direct.DW, winograd.DW, "dW");
+    }
+
+    [Fact]
     public void Winograd_KeepsTheTransformedInputInTraining_AndGivesTheSameGradientsAsRecomputingIt()
     {
         // Forward(true) keeps V for the weight gradient; Forward(false) makes the backward pass transform X again.
