@@ -4,7 +4,8 @@ namespace Tailor.Engine.Kernels;
 /// Long-lived helper threads (one per extra core) that split a big GEMM with the calling thread.
 /// <see cref="Parallel.For(int, int, Action{int})"/> allocates about 2 KB per call (task and closure), which
 /// a training step calling GEMM dozens of times would turn into steady garbage; waking parked threads with
-/// semaphores allocates nothing. One GEMM at a time uses the helpers: a second concurrent caller runs serially.
+/// semaphores allocates nothing. One GEMM at a time uses the helpers: a second concurrent caller runs serially, and so
+/// does a GEMM called from inside a job's body (on any of its threads).
 /// </summary>
 internal static unsafe class GemmWorkers
 {
@@ -27,6 +28,8 @@ internal static unsafe class GemmWorkers
     static readonly CountdownEvent Done = new(1);
     static Job current;
     static Exception? failure;
+    /// <summary>Whether a job is running (read and written under <see cref="Gate"/>): a product called from inside a job runs serially.</summary>
+    static bool running;
 
     static GemmWorkers()
     {
@@ -46,6 +49,13 @@ internal static unsafe class GemmWorkers
     {
         if (Helpers == 0 || !Monitor.TryEnter(Gate))
             return false;
+        if (running)
+        {
+            // Called from inside a job on the thread that runs it (the monitor is reentrant): the helpers are busy.
+            Monitor.Exit(Gate);
+            return false;
+        }
+        running = true;
         try
         {
             current = job;
@@ -61,6 +71,7 @@ internal static unsafe class GemmWorkers
         }
         finally
         {
+            running = false;
             Monitor.Exit(Gate);
         }
     }

@@ -72,7 +72,9 @@ internal sealed unsafe partial class Conv
     struct WinoJob
     {
         public Window2D G;
-        public float* X, Y, Bias, W, U, V, M, DV;
+        public float* X, Y, Bias, W, U, V, M, DV, DU;
+        /// <summary>beta of the weight-gradient products: 0 for the first chunk (overwrite dU), 1 after it.</summary>
+        public float Beta;
         /// <summary>First image of the chunk; channels in, out (and rounded up); tiles per image across and in all; columns (tiles) in the chunk.</summary>
         public int First, C, Cp, Mo, Mp, TilesW, Tiles, P;
         /// <summary>Floats per position of the packed Uᵀ (<see cref="winoUP"/>).</summary>
@@ -109,11 +111,7 @@ internal sealed unsafe partial class Conv
                 job.P = p;
                 job.V = pv + (keep ? (long)Winograd.Positions * first * tiles * cp : 0);
                 ForEach(count, &TransformInput, &job);
-                for (int pos = 0; pos < Winograd.Positions; pos++)
-                    Kernels.Gemm.MultiplyPrepacked(false, p, m, c, 1,
-                        new ReadOnlySpan<float>(job.V + (long)pos * p * cp, p * cp), cp,
-                        new ReadOnlySpan<float>(pu + pos * packedStride, (int)packedStride),
-                        0, new Span<float>(pm + (long)pos * p * mp, p * mp), mp, Packed);
+                ForEach(Winograd.Positions, &ForwardProducts, &job);
                 ForEach(count, &TransformOutput, &job);
             }
         }
@@ -148,7 +146,7 @@ internal sealed unsafe partial class Conv
         {
             var job = new WinoJob
             {
-                G = g, X = px, Y = pdy, W = pdw, M = pm, DV = pdv,
+                G = g, X = px, Y = pdy, W = pdw, M = pm, DV = pdv, DU = pdu, U = pu,
                 C = c, Cp = cp, Mo = m, Mp = mp, TilesW = (g.OutW + Winograd.Tile - 1) / Winograd.Tile, Tiles = tiles,
             };
             for (int first = 0; first < n; first += chunk)
@@ -164,19 +162,12 @@ internal sealed unsafe partial class Conv
                         ForEach(count, &TransformInput, &job);
                     // dU[pos] (+)= dM[pos]ᵀ · V[pos]: the sum over the chunk's tiles; chunk after chunk in order. The first
                     // chunk's product overwrites dU (beta = 0: the GEMM stores its tiles, reading nothing of dU).
-                    for (int pos = 0; pos < Winograd.Positions; pos++)
-                        Kernels.Gemm.Multiply(true, false, m, c, p, 1,
-                            new ReadOnlySpan<float>(pm + (long)pos * p * mp, p * mp), mp,
-                            new ReadOnlySpan<float>(job.V + (long)pos * p * cp, p * cp), cp,
-                            first == 0 ? 0 : 1, new Span<float>(pdu + (long)pos * m * cp, m * cp), cp, Packed);
+                    job.Beta = first == 0 ? 0 : 1;
+                    ForEach(Winograd.Positions, &WeightGradientProducts, &job);
                 }
                 if (dX)
                 {
-                    for (int pos = 0; pos < Winograd.Positions; pos++)
-                        Kernels.Gemm.Multiply(false, false, p, c, m, 1,
-                            new ReadOnlySpan<float>(pm + (long)pos * p * mp, p * mp), mp,
-                            new ReadOnlySpan<float>(pu + (long)pos * m * cp, m * cp), cp,
-                            0, new Span<float>(pdv + (long)pos * p * cp, p * cp), cp, Packed);
+                    ForEach(Winograd.Positions, &InputGradientProducts, &job);
                     job.X = pdx;
                     ForEach(count, &TransformInputGradient, &job);
                     job.X = px;
@@ -188,6 +179,43 @@ internal sealed unsafe partial class Conv
                 ForEach(m, &FoldWeightGradient, &job);
             }
         }
+    }
+
+    // The 36 products of a pass are shared among the cores by position, each computed whole by one thread (its GEMM
+    // then runs serially: GemmWorkers is busy with this job). Every element is the same sum whatever the thread count,
+    // no operand is packed twice, and the helpers wake once per pass instead of once per product.
+
+    /// <summary>M[pos] = V[pos] · U[pos]ᵀ (U packed, <see cref="winoUP"/>) for positions from..to.</summary>
+    static void ForwardProducts(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(WinoJob*)state;
+        for (int pos = from; pos < to; pos++)
+            Kernels.Gemm.MultiplyPrepacked(false, j.P, j.Mo, j.C, 1,
+                new ReadOnlySpan<float>(j.V + (long)pos * j.P * j.Cp, j.P * j.Cp), j.Cp,
+                new ReadOnlySpan<float>(j.U + pos * j.PackedStride, (int)j.PackedStride),
+                0, new Span<float>(j.M + (long)pos * j.P * j.Mp, j.P * j.Mp), j.Mp, Packed);
+    }
+
+    /// <summary>dU[pos] = beta · dU[pos] + dM[pos]ᵀ · V[pos] for positions from..to.</summary>
+    static void WeightGradientProducts(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(WinoJob*)state;
+        for (int pos = from; pos < to; pos++)
+            Kernels.Gemm.Multiply(true, false, j.Mo, j.C, j.P, 1,
+                new ReadOnlySpan<float>(j.M + (long)pos * j.P * j.Mp, j.P * j.Mp), j.Mp,
+                new ReadOnlySpan<float>(j.V + (long)pos * j.P * j.Cp, j.P * j.Cp), j.Cp,
+                j.Beta, new Span<float>(j.DU + (long)pos * j.Mo * j.Cp, j.Mo * j.Cp), j.Cp, Packed);
+    }
+
+    /// <summary>dV[pos] = dM[pos] · U[pos] (U unpacked) for positions from..to.</summary>
+    static void InputGradientProducts(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(WinoJob*)state;
+        for (int pos = from; pos < to; pos++)
+            Kernels.Gemm.Multiply(false, false, j.P, j.C, j.Mo, 1,
+                new ReadOnlySpan<float>(j.M + (long)pos * j.P * j.Mp, j.P * j.Mp), j.Mp,
+                new ReadOnlySpan<float>(j.U + (long)pos * j.Mo * j.Cp, j.Mo * j.Cp), j.Cp,
+                0, new Span<float>(j.DV + (long)pos * j.P * j.Cp, j.P * j.Cp), j.Cp, Packed);
     }
 
     /// <summary>Runs <paramref name="body"/> over <paramref name="units"/> on all cores (<see cref="GemmWorkers.TryFor"/>), or on this thread.</summary>
