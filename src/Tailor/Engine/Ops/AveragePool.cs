@@ -50,6 +50,11 @@ internal sealed class AveragePool : Op
         return (first, last, counted);
     }
 
+    /// <summary>Whether the one window is the whole unpadded plane (ResNet's 7×7 pool on a 7×7 map, SqueezeNet's 13×13):
+    /// each output is then the plane's mean, as <see cref="GlobalAveragePool"/> computes it, with no per-pixel window arithmetic.</summary>
+    static bool WholePlane(in Window2D g) => g.OutH == 1 && g.OutW == 1 && g.KernelH == g.InH && g.KernelW == g.InW &&
+        g.DilationH == 1 && g.DilationW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
+
     public override void Forward(Node output, bool training)
     {
         var xNode = output.Inputs[0]!;
@@ -57,6 +62,12 @@ internal sealed class AveragePool : Op
         int planes = xNode.Shape[0] * xNode.Shape[1], inArea = g.InH * g.InW;
         ReadOnlySpan<float> x = xNode.Value;
         var y = output.Value;
+        if (WholePlane(g))
+        {
+            for (int p = 0; p < planes; p++)
+                y[p] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Slice(p * inArea, inArea)) / inArea;
+            return;
+        }
         int o = 0;
         for (int p = 0; p < planes; p++)
         for (int oy = 0; oy < g.OutH; oy++)
@@ -86,6 +97,15 @@ internal sealed class AveragePool : Op
         int planes = xNode.Shape[0] * xNode.Shape[1], inArea = g.InH * g.InW;
         var dx = xNode.GradientForAccumulation();
         ReadOnlySpan<float> dy = output.Gradient;
+        if (WholePlane(g))
+        {
+            for (int p = 0; p < planes; p++)
+            {
+                var plane = dx.Slice(p * inArea, inArea);
+                System.Numerics.Tensors.TensorPrimitives.Add(plane, dy[p] / inArea, plane);
+            }
+            return;
+        }
         int o = 0;
         for (int p = 0; p < planes; p++)
         for (int oy = 0; oy < g.OutH; oy++)
