@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
@@ -70,6 +71,33 @@ internal static class KernelBenchmarks
         {
             Console.Error.WriteLine("This CPU has no AVX/FMA: Tailor's GEMM runs its scalar path and there is no Vector256 FMA peak to compare with.");
             return 1;
+        }
+        if (Environment.GetEnvironmentVariable("TAILOR_BENCH_KERNEL_ONLY") is { } kbText)
+        {
+            // Tuning aid: the 6×32 register tile alone on operands in L1/L2 (kb deep), as % of the peak.
+            var peak = PeakGflops(1).Gflops;
+            int kb = int.Parse(kbText, CultureInfo.InvariantCulture), panels = 28;
+            unsafe
+            {
+                float* a = (float*)NativeMemory.AlignedAlloc((nuint)(panels * kb * 6 * 4 + 64), 64);
+                float* b = (float*)NativeMemory.AlignedAlloc((nuint)(kb * 32 * 4), 64);
+                float* c = (float*)NativeMemory.AlignedAlloc((nuint)(panels * 6 * 32 * 4), 64);
+                for (int i = 0; i < panels * kb * 6; i++) a[i] = 1e-3f;
+                for (int i = 0; i < kb * 32; i++) b[i] = 1e-3f;
+                for (int i = 0; i < panels * 6 * 32; i++) c[i] = 0;
+                var times = new double[2000];
+                for (int r = 0; r < times.Length; r++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    for (int q = 0; q < panels; q++)
+                        Gemm.Kernel6x32(kb, a + (long)q * kb * 6, b, b + (long)kb * 16, c + q * 6 * 32, 32, false);
+                    times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                }
+                Array.Sort(times);
+                double gf = 2.0 * panels * 6 * 32 * kb / times[0] / 1e9;
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"kernel 6×32, kb {kb}, {panels} panels: {gf:F1} GF/s, {100 * gf / peak:F0}% of {peak:F1}"));
+            }
+            return 0;
         }
         if (Environment.GetEnvironmentVariable("TAILOR_BENCH_GEMM_ONLY") == "1")
         {

@@ -640,7 +640,7 @@ internal static unsafe class Gemm
     /// <see cref="Kernel6x16"/> calls.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel6x32(int kb, float* a, float* b0p, float* b1p, float* c, int ldc, bool store)
+    internal static void Kernel6x32(int kb, float* a, float* b0p, float* b1p, float* c, int ldc, bool store)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
