@@ -173,6 +173,23 @@ internal sealed unsafe partial class Conv : Op
         winoForward = false;
         ReserveDirect(output, g);
         var y = output.Value;
+        if (g.IsPointwise && chunk == 1)
+        {
+            // X already is each image's column matrix, and Y_g the output block: no copies. The images are shared among
+            // the cores, each image's products computed whole by one thread (see PointwiseJob).
+            fixed (float* px = x, pw = w, py = y, pb = bias is null ? default : bias.Value)
+            {
+                var job = new PointwiseJob
+                {
+                    X = px, W = pw, Y = py, Bias = bias is null ? null : pb,
+                    C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
+                };
+                if (!GemmWorkers.TryFor(n, &PointwiseForwardImages, (nint)(&job)))
+                    PointwiseForwardImages((nint)(&job), 0, n);
+            }
+            columnsKept = false;
+            return;
+        }
         // In training, the columns stay for the weight gradient when they all fit: chunk by chunk, group by group.
         bool keep = training && wNode.RequiresGradient && CanKeep(n, kk, outArea);
         columnsKept = false;
@@ -211,6 +228,62 @@ internal sealed unsafe partial class Conv : Op
         columnsKept = keep;
     }
 
+    /// <summary>
+    /// A pointwise convolution read straight from X (<see cref="PointwiseDirectColumns"/>), one pass shared among the
+    /// cores: the forward products and dX image by image (each image's whole on one thread), dW by ranges of its rows,
+    /// each thread adding every image's product to its rows in image order. An element is the same sum whatever the
+    /// thread count, as when each product was split across the cores, but the helpers wake once per pass instead of
+    /// once per image, and no thread packs an operand another thread packs too.
+    /// </summary>
+    struct PointwiseJob
+    {
+        /// <summary>Y holds dY in the backward pass.</summary>
+        public float* X, W, Y, Bias, DW, DX;
+        public int N, C, M, Cg, Mg, Kk, InArea, OutArea, Group;
+    }
+
+    static void PointwiseForwardImages(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(PointwiseJob*)state;
+        for (int image = from; image < to; image++)
+            for (int gi = 0; gi < j.Group; gi++)
+            {
+                var yg = new Span<float>(j.Y + ((long)image * j.M + gi * j.Mg) * j.OutArea, j.Mg * j.OutArea);
+                if (j.Bias != null)
+                    for (int r = 0; r < j.Mg; r++)
+                        yg.Slice(r * j.OutArea, j.OutArea).Fill(j.Bias[gi * j.Mg + r]);
+                Kernels.Gemm.Multiply(false, false, j.Mg, j.OutArea, j.Kk, 1,
+                    new ReadOnlySpan<float>(j.W + (long)gi * j.Mg * j.Kk, j.Mg * j.Kk), j.Kk,
+                    new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
+                    j.Bias == null ? 0 : 1, yg, j.OutArea, Packed);
+            }
+    }
+
+    /// <summary>dW_g[rows] += dY_g[rows] · X_gᵀ for every image in order, rows of panels from..to (six rows each).</summary>
+    static void PointwiseWeightGradientRows(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(PointwiseJob*)state;
+        int r0 = from * Kernels.Gemm.MR, rows = Math.Min(j.Mg, to * Kernels.Gemm.MR) - r0;
+        for (int image = 0; image < j.N; image++)
+            for (int gi = 0; gi < j.Group; gi++)
+                Kernels.Gemm.Multiply(false, true, rows, j.Kk, j.OutArea, 1,
+                    new ReadOnlySpan<float>(j.Y + ((long)image * j.M + gi * j.Mg + r0) * j.OutArea, rows * j.OutArea), j.OutArea,
+                    new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
+                    1, new Span<float>(j.DW + ((long)gi * j.Mg + r0) * j.Kk, rows * j.Kk), j.Kk, Packed);
+    }
+
+    /// <summary>dX_g += W_gᵀ · dY_g for images from..to.</summary>
+    static void PointwiseInputGradientImages(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(PointwiseJob*)state;
+        for (int image = from; image < to; image++)
+            for (int gi = 0; gi < j.Group; gi++)
+                Kernels.Gemm.Multiply(true, false, j.Kk, j.OutArea, j.Mg, 1,
+                    new ReadOnlySpan<float>(j.W + (long)gi * j.Mg * j.Kk, j.Mg * j.Kk), j.Kk,
+                    new ReadOnlySpan<float>(j.Y + ((long)image * j.M + gi * j.Mg) * j.OutArea, j.Mg * j.OutArea), j.OutArea,
+                    1, new Span<float>(j.DX + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Cg * j.InArea), j.OutArea, Packed);
+    }
+
     public override void Backward(Node output)
     {
         var g = Geometry(output);
@@ -237,6 +310,26 @@ internal sealed unsafe partial class Conv : Op
         }
         Span<float> dw = wNode.RequiresGradient ? wNode.GradientForAccumulation() : default;
         Span<float> dx = xNode.RequiresGradient ? xNode.GradientForAccumulation() : default;
+        if (g.IsPointwise && chunk == 1)
+        {
+            fixed (float* px = x, pw = w, pdy = dy, pdw = dw, pdx = dx)
+            {
+                var job = new PointwiseJob
+                {
+                    X = px, W = pw, Y = pdy, DW = wNode.RequiresGradient ? pdw : null, DX = xNode.RequiresGradient ? pdx : null, N = n,
+                    C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
+                };
+                if (job.DW != null)
+                {
+                    int panels = (mg + Kernels.Gemm.MR - 1) / Kernels.Gemm.MR;
+                    if (!GemmWorkers.TryFor(panels, &PointwiseWeightGradientRows, (nint)(&job)))
+                        PointwiseWeightGradientRows((nint)(&job), 0, panels);
+                }
+                if (job.DX != null && !GemmWorkers.TryFor(n, &PointwiseInputGradientImages, (nint)(&job)))
+                    PointwiseInputGradientImages((nint)(&job), 0, n);
+            }
+            return;
+        }
         for (int first = 0; first < n; first += chunk)
         {
             int count = Math.Min(chunk, n - first), width = count * outArea;
