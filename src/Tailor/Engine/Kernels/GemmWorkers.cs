@@ -20,6 +20,13 @@ internal static unsafe class GemmWorkers
         /// <summary>Not a product: each thread calls Body(State, first, last) on its contiguous range of the Units.</summary>
         public delegate* managed<nint, int, int, void> Body;
         public nint State;
+
+        /// <summary>With <see cref="Body"/>: the threads take the units one at a time, each the next not yet taken
+        /// (Body(State, u, u + 1)), instead of a fixed range each: a core slowed by a neighbour then does fewer.</summary>
+        public bool Dynamic;
+
+        /// <summary>The next unit to take when <see cref="Dynamic"/>.</summary>
+        public int Next;
     }
 
     static readonly int Helpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 15);
@@ -82,8 +89,14 @@ internal static unsafe class GemmWorkers
     /// that would otherwise leave the other cores idle. A function pointer and a state pointer, so nothing is allocated.
     /// False (nothing done) when there is one core or the helpers are busy: the caller then runs the range itself.
     /// </summary>
-    public static bool TryFor(int units, delegate* managed<nint, int, int, void> body, nint state) =>
-        units >= 2 && TryRun(new Job { Units = units, Chunks = Math.Min(Parallelism, units), Body = body, State = state });
+    /// <remarks>
+    /// <paramref name="dynamic"/>: units dealt one at a time to whichever thread is free (see <see cref="Job.Dynamic"/>), for
+    /// bodies whose result for a unit does not depend on which other units the same call covers (so not for ranges of
+    /// GEMM rows, whose operands each call packs once). On a machine whose cores run at different speeds (a virtual
+    /// machine's, with neighbours) a fixed split leaves the fast core waiting for the slow one.
+    /// </remarks>
+    public static bool TryFor(int units, delegate* managed<nint, int, int, void> body, nint state, bool dynamic = false) =>
+        units >= 2 && TryRun(new Job { Units = units, Chunks = Math.Min(Parallelism, units), Body = body, State = state, Dynamic = dynamic });
 
     static void Loop(int chunk)
     {
@@ -110,6 +123,12 @@ internal static unsafe class GemmWorkers
         ref readonly Job j = ref current;
         if (chunk >= j.Chunks)
             return;
+        if (j.Dynamic)
+        {
+            for (int u; (u = Interlocked.Increment(ref current.Next) - 1) < j.Units;)
+                j.Body(j.State, u, u + 1);
+            return;
+        }
         int first = (int)((long)j.Units * chunk / j.Chunks), last = (int)((long)j.Units * (chunk + 1) / j.Chunks);
         if (first >= last)
             return;

@@ -221,7 +221,8 @@ internal sealed unsafe partial class Conv
     /// <summary>Runs <paramref name="body"/> over <paramref name="units"/> on all cores (<see cref="GemmWorkers.TryFor"/>), or on this thread.</summary>
     static void ForEach(int units, delegate* managed<nint, int, int, void> body, WinoJob* job)
     {
-        if (!GemmWorkers.TryFor(units, body, (nint)job))
+        // Every body here computes each unit (image, position, output channel or strip) alone: dealt dynamically.
+        if (!GemmWorkers.TryFor(units, body, (nint)job, dynamic: true))
             body((nint)job, 0, units);
     }
 

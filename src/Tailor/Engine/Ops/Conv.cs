@@ -184,7 +184,7 @@ internal sealed unsafe partial class Conv : Op
                     X = px, W = pw, Y = py, Bias = bias is null ? null : pb,
                     C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
                 };
-                if (!GemmWorkers.TryFor(n, &PointwiseForwardImages, (nint)(&job)))
+                if (!GemmWorkers.TryFor(n, &PointwiseForwardImages, (nint)(&job), dynamic: true))
                     PointwiseForwardImages((nint)(&job), 0, n);
             }
             columnsKept = false;
@@ -325,7 +325,7 @@ internal sealed unsafe partial class Conv : Op
                     if (!GemmWorkers.TryFor(panels, &PointwiseWeightGradientRows, (nint)(&job)))
                         PointwiseWeightGradientRows((nint)(&job), 0, panels);
                 }
-                if (job.DX != null && !GemmWorkers.TryFor(n, &PointwiseInputGradientImages, (nint)(&job)))
+                if (job.DX != null && !GemmWorkers.TryFor(n, &PointwiseInputGradientImages, (nint)(&job), dynamic: true))
                     PointwiseInputGradientImages((nint)(&job), 0, n);
             }
             return;

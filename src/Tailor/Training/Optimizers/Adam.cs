@@ -98,7 +98,7 @@ public sealed class Adam : Optimizer
                 {
                     var job = new Job { W = pw, G = pg, M = pm, V = pv, Length = value.Length, Constants = constants };
                     int blocks = (value.Length + Block - 1) / Block;
-                    if (Tailor.Engine.Kernels.GemmWorkers.TryFor(blocks, &UpdateBlocks, (nint)(&job)))
+                    if (Tailor.Engine.Kernels.GemmWorkers.TryFor(blocks, &UpdateBlocks, (nint)(&job), dynamic: true))
                         return;
                 }
             }
