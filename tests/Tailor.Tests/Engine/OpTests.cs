@@ -79,6 +79,12 @@ public partial class OpTests
     // 4×4 output planes: a chunk takes 32 images (512 columns), so 40 images run as two chunks of 20, side by side in one GEMM each.
     [Fact] public void Conv_3x3_TwoChunksOfImages() =>
         Check("Conv", [Image(40, 2, 4, 4), W("w", 2, 3, 2, 3, 3), W("b", 3, 3)], [Attr("pads", 1L, 1, 1, 1)]);
+    // Planes of 144 pixels: the pointwise path that reads X directly, images shared among the cores; 100 output channels
+    // make the weight gradient two blocks of rows (96 and 4), each adding the three images' products.
+    [Fact] public void Conv_Pointwise1x1_StraightFromX_TwoBlocksOfWeightRows() =>
+        Check("Conv", [Image(3, 8, 12, 12), W("w", 2, 100, 8, 1, 1), W("b", 3, 100)], []);
+    [Fact] public void Conv_Pointwise1x1_StraightFromX_Groups2() =>
+        Check("Conv", [Image(2, 8, 12, 12), W("w", 2, 100, 4, 1, 1), W("b", 3, 100)], [Attr("group", 2L)]);
     [Fact] public void Conv_Pointwise1x1_TwoChunksOfImages() => Check("Conv", [Image(40, 3, 4, 4), W("w", 2, 4, 3, 1, 1)], []);
     [Fact] public void Conv_Groups2_TwoChunksOfImages() =>
         Check("Conv", [Image(36, 4, 4, 4), W("w", 2, 4, 2, 2, 2), W("b", 3, 4)], [Attr("group", 2L)]);

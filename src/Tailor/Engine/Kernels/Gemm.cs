@@ -135,6 +135,22 @@ internal static unsafe class Gemm
         return (long)p0 * PackedWidth(n) + (long)(j / NR) * kb * NR + (long)(p - p0) * NR + j % NR;
     }
 
+    /// <summary>Writes op(B)[k×n] into the packed layout (<see cref="PackedIndex"/>, <see cref="PackedLength"/> floats at
+    /// <paramref name="packed"/>): for an operand several products share, packed once instead of by each.</summary>
+    public static void PackInto(bool transB, int k, int n, ReadOnlySpan<float> b, int ldb, Span<float> packed)
+    {
+        if (k == 0 || n == 0)
+            return;
+        if (b.Length < (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n))
+            throw new ArgumentException("B is too small.", nameof(b));
+        if (packed.Length < PackedLength(k, n))
+            throw new ArgumentException("The packed buffer is too small.", nameof(packed));
+        int width = PackedWidth(n);
+        fixed (float* pb = b, dst = packed)
+            for (int p0 = 0; p0 < k; p0 += KBlock)
+                PackB(transB, pb, ldb, p0, Math.Min(KBlock, k - p0), 0, n, dst + (long)p0 * width);
+    }
+
     /// <summary>
     /// <see cref="Multiply"/> with op(B) given already packed (<see cref="PackedIndex"/>), by a producer that writes
     /// it in that layout directly instead of a matrix the GEMM would then copy. The same register tiles and K blocks

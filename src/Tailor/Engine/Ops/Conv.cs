@@ -34,7 +34,7 @@ internal sealed unsafe partial class Conv : Op
 
     readonly int group;
     readonly Window2D.Attributes window;
-    float[] columns = [], columnGradient = [], outputs = [];
+    float[] columns = [], columnGradient = [], outputs = [], packedColumns = [];
 
     /// <summary>Whether <see cref="columns"/> holds every chunk's columns from the last forward pass (a training pass
     /// with trainable weights and few enough columns), so that the backward pass need not unfold them again.</summary>
@@ -240,6 +240,26 @@ internal sealed unsafe partial class Conv : Op
         /// <summary>Y holds dY in the backward pass.</summary>
         public float* X, W, Y, Bias, DW, DX;
         public int N, C, M, Cg, Mg, Kk, InArea, OutArea, Group;
+        /// <summary>Each image's (and group's) X_gᵀ in the GEMM's packed layout, <see cref="PackedStride"/> floats apart.</summary>
+        public float* Packed;
+        public long PackedStride;
+    }
+
+    /// <summary>Rows of dW per unit of the pointwise weight gradient: a multiple of the GEMM's six-row panel, small enough
+    /// that the units balance two cores of unequal speed, big enough that packing the rows of dY stays cheap.</summary>
+    const int WeightGradientBlockRows = 16 * Kernels.Gemm.MR;
+
+    /// <summary>X_gᵀ of images (and groups) from..to, packed for the weight gradient (<see cref="PointwiseJob.Packed"/>).</summary>
+    static void PointwisePackColumns(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(PointwiseJob*)state;
+        for (int u = from; u < to; u++)
+        {
+            int image = u / j.Group, gi = u % j.Group;
+            Kernels.Gemm.PackInto(true, j.OutArea, j.Kk,
+                new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
+                new Span<float>(j.Packed + u * j.PackedStride, (int)j.PackedStride));
+        }
     }
 
     static void PointwiseForwardImages(nint state, int from, int to)
@@ -259,16 +279,17 @@ internal sealed unsafe partial class Conv : Op
             }
     }
 
-    /// <summary>dW_g[rows] += dY_g[rows] · X_gᵀ for every image in order, rows of panels from..to (six rows each).</summary>
+    /// <summary>dW_g[rows] += dY_g[rows] · X_gᵀ for every image in order, blocks of <see cref="WeightGradientBlockRows"/>
+    /// rows from..to, X_gᵀ read packed.</summary>
     static void PointwiseWeightGradientRows(nint state, int from, int to)
     {
         ref readonly var j = ref *(PointwiseJob*)state;
-        int r0 = from * Kernels.Gemm.MR, rows = Math.Min(j.Mg, to * Kernels.Gemm.MR) - r0;
+        int r0 = from * WeightGradientBlockRows, rows = Math.Min(j.Mg, to * WeightGradientBlockRows) - r0;
         for (int image = 0; image < j.N; image++)
             for (int gi = 0; gi < j.Group; gi++)
-                Kernels.Gemm.Multiply(false, true, rows, j.Kk, j.OutArea, 1,
+                Kernels.Gemm.MultiplyPrepacked(false, rows, j.Kk, j.OutArea, 1,
                     new ReadOnlySpan<float>(j.Y + ((long)image * j.M + gi * j.Mg + r0) * j.OutArea, rows * j.OutArea), j.OutArea,
-                    new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
+                    new ReadOnlySpan<float>(j.Packed + ((long)image * j.Group + gi) * j.PackedStride, (int)j.PackedStride),
                     1, new Span<float>(j.DW + ((long)gi * j.Mg + r0) * j.Kk, rows * j.Kk), j.Kk, Packed);
     }
 
@@ -321,9 +342,19 @@ internal sealed unsafe partial class Conv : Op
                 };
                 if (job.DW != null)
                 {
-                    int panels = (mg + Kernels.Gemm.MR - 1) / Kernels.Gemm.MR;
-                    if (!GemmWorkers.TryFor(panels, &PointwiseWeightGradientRows, (nint)(&job)))
-                        PointwiseWeightGradientRows((nint)(&job), 0, panels);
+                    // Each image's Xᵀ packed once (images dealt to the cores), then dW by blocks of rows dealt to whichever
+                    // core is free, each block adding every image's product in image order.
+                    job.PackedStride = Kernels.Gemm.PackedLength(outArea, kk);
+                    Grow(ref packedColumns, job.PackedStride * n * group);
+                    fixed (float* pp = packedColumns)
+                    {
+                        job.Packed = pp;
+                        if (!GemmWorkers.TryFor(n * group, &PointwisePackColumns, (nint)(&job), dynamic: true))
+                            PointwisePackColumns((nint)(&job), 0, n * group);
+                        int blocks = (mg + WeightGradientBlockRows - 1) / WeightGradientBlockRows;
+                        if (!GemmWorkers.TryFor(blocks, &PointwiseWeightGradientRows, (nint)(&job), dynamic: true))
+                            PointwiseWeightGradientRows((nint)(&job), 0, blocks);
+                    }
                 }
                 if (job.DX != null && !GemmWorkers.TryFor(n, &PointwiseInputGradientImages, (nint)(&job), dynamic: true))
                     PointwiseInputGradientImages((nint)(&job), 0, n);
