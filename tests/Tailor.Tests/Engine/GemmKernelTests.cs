@@ -161,6 +161,37 @@ public class GemmKernelTests
     }
 
     [Fact]
+    public void PrepackedA_GivesTheBitsOfMultiply_ForRaggedEdges_KBlocks_BothTransposes_AndRowSplits()
+    {
+        // alpha · op(A) packed once by PackAInto (either op(A)), then the product: bit for bit Multiply's with the same
+        // variant and alpha, on ragged m, n, k, two and three K blocks, several M blocks, and products big enough to be split by rows.
+        if (!Gemm.SimdAvailable) return;
+        var rng = new Random(22);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (6, 16, 8), (7, 17, 5), (13, 47, 300), (1000, 169, 512), (131, 300, 270), (200, 33, 513), (5, 40, 600) })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    foreach (float beta in new[] { 0f, 1f })
+                        foreach (var variant in new[] { GemmVariant.Vector256Fma, GemmVariant.Vector512Fma, GemmVariant.Scalar })
+                        {
+                            int lda = ta ? m : k, ldb = tb ? k : n;
+                            var a = Values(rng, m * k);
+                            var b = Values(rng, k * n);
+                            var expected = Values(rng, m * n);
+                            var actual = (float[])expected.Clone();
+                            if (beta == 0) Array.Fill(actual, float.NaN);
+                            var packed = new float[Gemm.PackedALength(m, k)];
+                            Gemm.PackAInto(ta, m, k, 0.75f, a, lda, packed);
+                            Gemm.Multiply(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, expected, n, variant);
+                            Gemm.MultiplyPrepackedA(m, n, k, packed, tb, b, ldb, beta, actual, n, variant);
+                            if (variant == GemmVariant.Scalar)
+                                for (int i = 0; i < expected.Length; i++)
+                                    Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + MathF.Abs(expected[i])), $"{variant} tA={ta} tB={tb} m={m} n={n} k={k} beta={beta}: [{i}] {actual[i]} vs {expected[i]}");
+                            else
+                                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{variant} tA={ta} tB={tb} m={m} n={n} k={k} beta={beta}");
+                        }
+    }
+
+    [Fact]
     public void BetaZero_OverwritesWhateverCHeld_OnEveryEdgeTile()
     {
         // beta = 0 stores the first K block's tiles instead of adding them to a cleared C: NaN and garbage anywhere in

@@ -151,6 +151,85 @@ internal static unsafe class Gemm
                 PackB(transB, pb, ldb, p0, Math.Min(KBlock, k - p0), 0, n, dst + (long)p0 * width);
     }
 
+    /// <summary>Floats of alpha · op(A)[m×k] in the packed layout <see cref="MultiplyPrepackedA"/> reads (and a little slack
+    /// PackA's overlapping stores write past the end).</summary>
+    public static long PackedALength(int m, int k) => (long)PanelHeight(m) * k + 8;
+
+    static int PanelHeight(int m) => (m + MR - 1) / MR * MR;
+
+    /// <summary>Where alpha · op(A)[i, p] sits in the packed layout: K in blocks of <see cref="KBlock"/>; in each block,
+    /// six-row panels, each k-major (the six rows' values for one p contiguous).</summary>
+    public static long PackedAIndex(int m, int k, int i, int p)
+    {
+        int p0 = p / KBlock * KBlock, kb = Math.Min(KBlock, k - p0);
+        return (long)p0 * PanelHeight(m) + (long)(i / MR) * kb * MR + (long)(p - p0) * MR + i % MR;
+    }
+
+    /// <summary>Writes alpha · op(A)[m×k] into the packed layout (<see cref="PackedAIndex"/>, <see cref="PackedALength"/>
+    /// floats): for a left operand several products share (a convolution's weights, image after image), packed once.</summary>
+    public static void PackAInto(bool transA, int m, int k, float alpha, ReadOnlySpan<float> a, int lda, Span<float> packed)
+    {
+        if (m == 0 || k == 0)
+            return;
+        if (a.Length < (transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k))
+            throw new ArgumentException("A is too small.", nameof(a));
+        if (packed.Length < PackedALength(m, k))
+            throw new ArgumentException("The packed buffer is too small.", nameof(packed));
+        int height = PanelHeight(m);
+        fixed (float* pa = a, dst = packed)
+            for (int p0 = 0; p0 < k; p0 += KBlock)
+                PackA(transA, pa, lda, 0, m, p0, Math.Min(KBlock, k - p0), alpha, dst + (long)p0 * height);
+    }
+
+    /// <summary>
+    /// <see cref="Multiply"/> with alpha · op(A) given already packed (<see cref="PackAInto"/>): the same register tiles and
+    /// K blocks as the packed variants, so every element is the same sum as <see cref="Multiply"/> with
+    /// <paramref name="variant"/> and that alpha (<see cref="GemmVariant.Scalar"/> reads the layout element by element).
+    /// </summary>
+    public static void MultiplyPrepackedA(int m, int n, int k, ReadOnlySpan<float> packedA, bool transB, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc, GemmVariant variant)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (c.Length < (long)(m - 1) * ldc + n)
+            throw new ArgumentException("C is too small for m×n with its leading dimension.", nameof(c));
+        if (k > 0 && b.Length < (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n))
+            throw new ArgumentException("B is too small.", nameof(b));
+        if (packedA.Length < PackedALength(m, k))
+            throw new ArgumentException("The packed A is too small.", nameof(packedA));
+        if (k == 0 || variant == GemmVariant.Scalar || !SimdAvailable)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            for (int i = 0; i < m; i++)
+                for (int p = 0; p < k; p++)
+                {
+                    float aip = packedA[(int)PackedAIndex(m, k, i, p)];
+                    for (int j = 0; j < n; j++)
+                        c[i * ldc + j] += aip * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                }
+            return;
+        }
+        if (variant is not (GemmVariant.Auto or GemmVariant.Vector256Fma or GemmVariant.Vector512Fma))
+            throw new ArgumentException($"{variant} does not read packed operands.", nameof(variant));
+        bool overwrite = beta == 0;
+        if (!overwrite)
+            ScaleC(m, n, beta, c, ldc);
+        bool wide = variant is GemmVariant.Auto or GemmVariant.Vector512Fma && WideAvailable;
+        fixed (float* pa = packedA, pb = b, pc = c)
+        {
+            // Split by rows only (the packed rows are in panels); serial when small or inside another job.
+            int units = (m + MR - 1) / MR;
+            var job = new GemmWorkers.Job
+            {
+                TransB = transB, SplitRows = true, M = m, N = n, K = k, Alpha = 1,
+                A = (nint)pa, B = (nint)pb, C = (nint)pc, Lda = PanelHeight(m), Ldb = ldb, Ldc = ldc,
+                Units = units, Chunks = Math.Min(GemmWorkers.Parallelism, units), Wide = wide, Overwrite = overwrite, PrepackedA = true,
+            };
+            if (GemmWorkers.Parallelism < 2 || (long)m * n * k < ParallelThreshold || m < 2 * MR || !GemmWorkers.TryRun(job))
+                MultiplyPacked(false, transB, m, n, k, 1, pa, PanelHeight(m), pb, ldb, pc, ldc, wide, overwrite, prepackedA: true);
+        }
+    }
+
     /// <summary>
     /// <see cref="Multiply"/> with op(B) given already packed (<see cref="PackedIndex"/>), by a producer that writes
     /// it in that layout directly instead of a matrix the GEMM would then copy. The same register tiles and K blocks
@@ -367,8 +446,10 @@ internal static unsafe class Gemm
 
     internal static void MultiplyPacked(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float* c, int ldc, bool wide = false, bool overwrite = false,
-        bool prepacked = false, int stripOffset = 0)
+        bool prepacked = false, int stripOffset = 0, bool prepackedA = false, int rowOffset = 0)
     {
+        // Prepacked A: a is op(A) (alpha applied) in PackA's layout for the whole product (see PackedAIndex), lda its
+        // padded height, and these m rows start at row rowOffset of it (a multiple of six).
         // Prepacked: b is op(B) already in PackB's layout for the whole product (see PackedIndex), ldb its padded
         // width, and these n columns start at strip stripOffset of it.
         // Slack of one vector: PackA's overlapping stores write two floats past the last k of a panel.
@@ -394,7 +475,11 @@ internal static unsafe class Gemm
                     {
                         int mb = Math.Min(MBlock, m - i0);
                         int panels = (mb + MR - 1) / MR;
-                        PackA(transA, a, lda, i0, mb, p0, kb, alpha, pA);
+                        float* blockA = pA;
+                        if (prepackedA)
+                            blockA = a + (long)p0 * lda + (long)(rowOffset + i0) * kb;
+                        else
+                            PackA(transA, a, lda, i0, mb, p0, kb, alpha, pA);
                         // One B strip (kb×16, 16 KB) stays in L1 while every A panel of the block streams past it
                         // from L2: per step two vector loads from L1 and six broadcasts for twelve FMAs.
                         int s = 0;
@@ -407,7 +492,7 @@ internal static unsafe class Gemm
                                 for (int q = 0; q < panels; q++)
                                 {
                                     int ii = i0 + q * MR, rows = Math.Min(MR, m - ii);
-                                    float* panel = pA + (long)q * kb * MR;
+                                    float* panel = blockA + (long)q * kb * MR;
                                     float* cTile = c + (long)ii * ldc + jj;
                                     if (rows == MR && nbs == 2 * NR)
                                         Kernel6x32(kb, panel, strip, strip + (long)kb * NR, cTile, ldc, store);
@@ -429,7 +514,7 @@ internal static unsafe class Gemm
                                     // An odd last strip (169 columns = 5 pairs and 9): two panels at once on Vector512,
                                     // twelve accumulators, the same sums as two 6×16 Vector256 tiles.
                                     int ii = i0 + q * MR, rows = Math.Min(2 * MR, m - ii);
-                                    float* panel = pA + (long)q * kb * MR;
+                                    float* panel = blockA + (long)q * kb * MR;
                                     float* cTile = c + (long)ii * ldc + jj;
                                     if (rows == 2 * MR && nbs == NR)
                                         Kernel12x16(kb, panel, panel + (long)kb * MR, strip, cTile, ldc, store);
@@ -442,7 +527,7 @@ internal static unsafe class Gemm
                             for (; q < panels; q++)
                             {
                                 int ii = i0 + q * MR, rows = Math.Min(MR, m - ii);
-                                float* panel = pA + (long)q * kb * MR;
+                                float* panel = blockA + (long)q * kb * MR;
                                 float* cTile = c + (long)ii * ldc + jj;
                                 if (rows == MR && nbs == NR)
                                     Kernel6x16(kb, panel, strip, cTile, ldc, store);

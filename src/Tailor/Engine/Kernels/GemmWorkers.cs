@@ -12,7 +12,7 @@ internal static unsafe class GemmWorkers
     /// <summary>The product to split: C rows (or columns) in <see cref="Units"/> blocks, dealt out as contiguous ranges.</summary>
     internal struct Job
     {
-        public bool TransA, TransB, SplitRows, Wide, Overwrite, Prepacked;
+        public bool TransA, TransB, SplitRows, Wide, Overwrite, Prepacked, PrepackedA;
         public int M, N, K, Lda, Ldb, Ldc, Units, Chunks;
         public float Alpha;
         public nint A, B, C;
@@ -141,6 +141,12 @@ internal static unsafe class GemmWorkers
         if (j.SplitRows)
         {
             int r0 = first * Gemm.MR, r1 = Math.Min(j.M, last * Gemm.MR);
+            if (j.PrepackedA)
+            {
+                Gemm.MultiplyPacked(false, j.TransB, r1 - r0, j.N, j.K, 1, a, j.Lda, b, j.Ldb, c + (long)r0 * j.Ldc, j.Ldc, j.Wide, j.Overwrite,
+                    prepackedA: true, rowOffset: r0);
+                return;
+            }
             Gemm.MultiplyPacked(j.TransA, j.TransB, r1 - r0, j.N, j.K, j.Alpha, j.TransA ? a + r0 : a + (long)r0 * j.Lda, j.Lda, b, j.Ldb, c + (long)r0 * j.Ldc, j.Ldc, j.Wide, j.Overwrite, j.Prepacked);
         }
         else

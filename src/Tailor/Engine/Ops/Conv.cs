@@ -34,7 +34,7 @@ internal sealed unsafe partial class Conv : Op
 
     readonly int group;
     readonly Window2D.Attributes window;
-    float[] columns = [], columnGradient = [], outputs = [], packedColumns = [];
+    float[] columns = [], columnGradient = [], outputs = [], packedColumns = [], packedWeights = [];
 
     /// <summary>Whether <see cref="columns"/> holds every chunk's columns from the last forward pass (a training pass
     /// with trainable weights and few enough columns), so that the backward pass need not unfold them again.</summary>
@@ -177,12 +177,18 @@ internal sealed unsafe partial class Conv : Op
         {
             // X already is each image's column matrix, and Y_g the output block: no copies. The images are shared among
             // the cores, each image's products computed whole by one thread (see PointwiseJob).
-            fixed (float* px = x, pw = w, py = y, pb = bias is null ? default : bias.Value)
+            // W packed once for all the images (each image's product would pack it again).
+            long packedStride = Kernels.Gemm.PackedALength(mg, kk);
+            Grow(ref packedWeights, packedStride * group);
+            for (int gi = 0; gi < group; gi++)
+                Kernels.Gemm.PackAInto(false, mg, kk, 1, w.Slice(gi * mg * kk, mg * kk), kk, packedWeights.AsSpan((int)(gi * packedStride), (int)packedStride));
+            fixed (float* px = x, pw = w, py = y, pb = bias is null ? default : bias.Value, ppw = packedWeights)
             {
                 var job = new PointwiseJob
                 {
                     X = px, W = pw, Y = py, Bias = bias is null ? null : pb,
                     C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
+                    Packed = ppw, PackedStride = packedStride,
                 };
                 if (!GemmWorkers.TryFor(n, &PointwiseForwardImages, (nint)(&job), dynamic: true))
                     PointwiseForwardImages((nint)(&job), 0, n);
@@ -240,7 +246,8 @@ internal sealed unsafe partial class Conv : Op
         /// <summary>Y holds dY in the backward pass.</summary>
         public float* X, W, Y, Bias, DW, DX;
         public int N, C, M, Cg, Mg, Kk, InArea, OutArea, Group;
-        /// <summary>Each image's (and group's) X_gᵀ in the GEMM's packed layout, <see cref="PackedStride"/> floats apart.</summary>
+        /// <summary>Forward: each group's W_g in the GEMM's packed layout; weight gradient: each image's (and group's) X_gᵀ;
+        /// <see cref="PackedStride"/> floats apart.</summary>
         public float* Packed;
         public long PackedStride;
     }
@@ -272,9 +279,9 @@ internal sealed unsafe partial class Conv : Op
                 if (j.Bias != null)
                     for (int r = 0; r < j.Mg; r++)
                         yg.Slice(r * j.OutArea, j.OutArea).Fill(j.Bias[gi * j.Mg + r]);
-                Kernels.Gemm.Multiply(false, false, j.Mg, j.OutArea, j.Kk, 1,
-                    new ReadOnlySpan<float>(j.W + (long)gi * j.Mg * j.Kk, j.Mg * j.Kk), j.Kk,
-                    new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
+                Kernels.Gemm.MultiplyPrepackedA(j.Mg, j.OutArea, j.Kk,
+                    new ReadOnlySpan<float>(j.Packed + gi * j.PackedStride, (int)j.PackedStride),
+                    false, new ReadOnlySpan<float>(j.X + ((long)image * j.C + gi * j.Cg) * j.InArea, j.Kk * j.OutArea), j.OutArea,
                     j.Bias == null ? 0 : 1, yg, j.OutArea, Packed);
             }
     }
