@@ -244,7 +244,7 @@ internal sealed unsafe partial class Conv : Op
     struct PointwiseJob
     {
         /// <summary>Y holds dY in the backward pass.</summary>
-        public float* X, W, Y, Bias, DW, DX;
+        public float* X, W, Y, Bias, DW, DX, DB;
         public int N, C, M, Cg, Mg, Kk, InArea, OutArea, Group;
         /// <summary>Forward: each group's W_g in the GEMM's packed layout; weight gradient: each image's (and group's) X_gᵀ;
         /// <see cref="PackedStride"/> floats apart.</summary>
@@ -292,6 +292,11 @@ internal sealed unsafe partial class Conv : Op
     {
         ref readonly var j = ref *(PointwiseJob*)state;
         int r0 = from * WeightGradientBlockRows, rows = Math.Min(j.Mg, to * WeightGradientBlockRows) - r0;
+        if (j.DB != null)
+            for (int image = 0; image < j.N; image++)
+                for (int gi = 0; gi < j.Group; gi++)
+                    for (int r = r0; r < r0 + rows; r++)
+                        j.DB[gi * j.Mg + r] += TensorPrimitives.Sum(new ReadOnlySpan<float>(j.Y + ((long)image * j.M + gi * j.Mg + r) * j.OutArea, j.OutArea));
         for (int image = 0; image < j.N; image++)
             for (int gi = 0; gi < j.Group; gi++)
                 Kernels.Gemm.MultiplyPrepacked(false, rows, j.Kk, j.OutArea, 1,
@@ -322,7 +327,10 @@ internal sealed unsafe partial class Conv : Op
         int cg = c / group, mg = m / group, kk = cg * g.KernelH * g.KernelW;
         int inArea = g.InH * g.InW, outArea = g.OutH * g.OutW, chunk = ChunkSize(n, outArea, g.IsPointwise);
         ReadOnlySpan<float> x = xNode.Value, w = wNode.Value, dy = output.Gradient;
-        if (bias is { RequiresGradient: true })
+        // The pointwise weight gradient's blocks of rows add the bias gradient of their rows too (the same sums in the
+        // same image order), on all cores.
+        bool biasInBlocks = g.IsPointwise && chunk == 1 && wNode.RequiresGradient && !winoForward;
+        if (bias is { RequiresGradient: true } && !biasInBlocks)
         {
             var db = bias.GradientForAccumulation();
             for (int i = 0; i < n; i++)
@@ -340,11 +348,13 @@ internal sealed unsafe partial class Conv : Op
         Span<float> dx = xNode.RequiresGradient ? xNode.GradientForAccumulation() : default;
         if (g.IsPointwise && chunk == 1)
         {
-            fixed (float* px = x, pw = w, pdy = dy, pdw = dw, pdx = dx)
+            Span<float> db = bias is { RequiresGradient: true } ? bias.GradientForAccumulation() : default;
+            fixed (float* px = x, pw = w, pdy = dy, pdw = dw, pdx = dx, pdb = db)
             {
                 var job = new PointwiseJob
                 {
                     X = px, W = pw, Y = pdy, DW = wNode.RequiresGradient ? pdw : null, DX = xNode.RequiresGradient ? pdx : null, N = n,
+                    DB = bias is { RequiresGradient: true } ? pdb : null,
                     C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
                 };
                 if (job.DW != null)
