@@ -70,6 +70,15 @@ internal sealed class Node
         return g;
     }
 
+    /// <summary>The gradient buffer for an op that adds to it or, when <paramref name="fresh"/> (nothing wrote to it yet in
+    /// this pass), writes every element: no clearing pass over a buffer the op overwrites anyway.</summary>
+    public Span<float> GradientForWriting(out bool fresh)
+    {
+        fresh = !HasGradient;
+        HasGradient = true;
+        return Gradient;
+    }
+
     /// <summary>Makes the buffers hold at least <see cref="Length"/> elements; grows only, never shrinks.</summary>
     public void EnsureCapacity()
     {

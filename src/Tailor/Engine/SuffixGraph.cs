@@ -39,7 +39,7 @@ public sealed partial class SuffixGraph
         parameters = all.Where(n => n.Kind == NodeKind.Parameter)
             .ToDictionary(n => n.Name, n => (ITrainableParameter)new Parameter(n));
         foreach (var p in all.Where(n => n.Kind == NodeKind.Parameter))
-            p.HasGradient = true; // parameter gradients are zeroed explicitly and accumulate across passes
+            p.HasGradient = true; // parameter gradients start at zero, accumulate across passes until ZeroGradients
         if (inputs.Length == 0)
             PlanBatch(1); // an input-free graph (all leaves are initializers) has fixed shapes
     }
@@ -120,7 +120,7 @@ public sealed partial class SuffixGraph
     public ReadOnlySpan<float> GradientOf(string name)
     {
         var n = NodeNamed(name);
-        return n.RequiresGradient ? n.Gradient : default;
+        return !n.RequiresGradient ? default : n.Kind == NodeKind.Parameter ? n.GradientForAccumulation() : n.Gradient;
     }
 
     /// <summary>Adds <paramref name="gradient"/> = d(loss)/d(<paramref name="name"/>) to that tensor's gradient, before <see cref="Backward"/>.</summary>
@@ -135,15 +135,12 @@ public sealed partial class SuffixGraph
     }
 
     /// <summary>Sets every parameter gradient to zero; call before each step's backward (gradients accumulate otherwise).</summary>
+    /// <remarks>Lazily: a parameter's gradient is cleared when first added to or read, and an op that writes every element
+    /// (a convolution's weight gradient) overwrites it instead, so a big gradient is not swept once more to clear it.</remarks>
     public void ZeroGradients()
     {
         foreach (var n in all)
-        {
-            if (n.Kind == NodeKind.Parameter)
-                n.GradientBuffer.AsSpan().Clear();
-            else
-                n.HasGradient = false;
-        }
+            n.HasGradient = false;
     }
 
     /// <summary>
@@ -229,6 +226,7 @@ public sealed partial class SuffixGraph
         public string Name => node.Name;
         public IReadOnlyList<int> Shape => shape;
         public Span<float> Value => node.ValueBuffer.AsSpan(0, node.Length);
-        public Span<float> Gradient => node.GradientBuffer.AsSpan(0, node.Length);
+        /// <summary>Zero after <see cref="ZeroGradients"/> until a backward pass adds to it.</summary>
+        public Span<float> Gradient => node.GradientForAccumulation();
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Tailor.Engine;
 using Tailor.Engine.Losses;
+using Tailor.Engine.Ops;
+using Tailor.Tests.Training;
 using Xunit.Abstractions;
 using static Tailor.Tests.Engine.OnnxTestGraph;
 
@@ -342,6 +344,78 @@ public class SuffixGraphTests
         Assert.Equal(once.Select(v => 2 * v), graph.Parameters["fc.b"].Gradient.ToArray());
         graph.ZeroGradients();
         Assert.All(graph.Parameters["fc.b"].Gradient.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData(1, 16, 16, "pointwise")]  // 1×1 on a 16×16 plane: the path read straight from X, dW written in row blocks
+    [InlineData(3, 8, 8, "Winograd")]     // 3×3 on 8×8: the Winograd path, dW folded from dU
+    public void ConvWeightGradient_OverwritesAfterZeroGradients_AndAccumulatesWithout(int kernel, int h, int w, string path)
+    {
+        // ZeroGradients leaves a parameter's gradient to be cleared or overwritten by its first writer. Poison dW with NaN
+        // before it: an element the overwrite misses stays NaN. Without ZeroGradients, a second pass must add (2×).
+        const int n = 2, c = 16, m = 24;
+        var rng = new Random(kernel);
+        var g = new OnnxTestGraph()
+            .Initializer("x", [n, c, h, w], Random(rng, n * c * h * w))
+            .Initializer("w", [m, c, kernel, kernel], Random(rng, m * c * kernel * kernel, 0.5f), raw: true)
+            .Initializer("b", [m], Random(rng, m, 0.5f));
+        g.Node("Conv", ["x", "w", "b"], "y", Attr("pads", kernel / 2, kernel / 2, kernel / 2, kernel / 2)).Output("y");
+        var graph = g.Build(["w", "b"]);
+        var seed = Random(new Random(5), n * m * h * w);
+        float[] Pass()
+        {
+            graph.Forward(true);
+            graph.SeedGradient("y", seed);
+            graph.Backward();
+            return graph.Parameters["w"].Gradient.ToArray();
+        }
+        var previous = Conv.Forced;
+        Conv.Forced = path == "Winograd" ? ConvAlgorithm.Winograd : ConvAlgorithm.Auto;
+        try
+        {
+            graph.ZeroGradients();
+            var clean = Pass();
+            Assert.Equal(path == "Winograd", ((Conv)graph.NodeNamed("y").Op!).RanWinograd);
+            graph.Parameters["w"].Gradient.Fill(float.NaN);
+            graph.Parameters["b"].Gradient.Fill(float.NaN);
+            graph.ZeroGradients();
+            Assert.All(graph.GradientOf("b").ToArray(), v => Assert.Equal(0f, v)); // read before any pass: zero
+            graph.Parameters["b"].Gradient.Fill(float.NaN);
+            graph.ZeroGradients();
+            Assert.Equal(clean, Pass());
+            Assert.DoesNotContain(graph.Parameters["b"].Gradient.ToArray(), float.IsNaN);
+            Assert.Equal(clean.Select(v => 2 * v), Pass(), new FloatComparer(1e-5f));
+        }
+        finally
+        {
+            Conv.Forced = previous;
+        }
+    }
+
+    [Theory]
+    [InlineData(3, 5)]      // serial
+    [InlineData(300, 21)]   // 2·300·21·21 = 264,600 elements: the planes shared among the cores
+    public void GlobalAveragePool_TwoReadersOfOneTensor_MeansAndGradientsMatchTheDefinition(int channels, int side)
+    {
+        // Two pools read x: the first backward writes dx (fresh), the second adds to it.
+        const int n = 2;
+        int area = side * side, planes = n * channels;
+        var rng = new Random(channels);
+        var x = Random(rng, planes * area);
+        var g = new OnnxTestGraph().Initializer("x", [n, channels, side, side], x);
+        g.Node("GlobalAveragePool", ["x"], "p1").Node("GlobalAveragePool", ["x"], "p2").Output("p1").Output("p2");
+        var graph = g.Build(["x"]);
+        graph.ZeroGradients();
+        graph.Forward(true);
+        float[] s1 = Random(rng, planes), s2 = Random(rng, planes);
+        graph.SeedGradient("p1", s1);
+        graph.SeedGradient("p2", s2);
+        graph.Backward();
+        var mean = Enumerable.Range(0, planes).Select(p => (float)x.Skip(p * area).Take(area).Select(v => (double)v).Average()).ToArray();
+        Assert.Equal(mean, graph.Output("p1").ToArray(), new FloatComparer(1e-5f));
+        Assert.Equal(mean, graph.Output("p2").ToArray(), new FloatComparer(1e-5f));
+        var expected = Enumerable.Range(0, planes * area).Select(i => (s1[i / area] + s2[i / area]) / area).ToArray();
+        Assert.Equal(expected, graph.GradientOf("x").ToArray(), new FloatComparer(1e-6f));
     }
 
     [Fact]

@@ -104,6 +104,34 @@ public class SgdTests
     }
 
     [Theory]
+    [InlineData(0.0, false)]
+    [InlineData(0.8, false)]
+    [InlineData(0.8, true)]
+    public void BigTensor_UpdatedInBlocksOnAllCores_MatchesScalarReference(double momentum, bool nesterov)
+    {
+        // 2^18 + 37 elements: the update is dealt to the cores in blocks, the last one ragged.
+        int n = (1 << 18) + 37;
+        var rng = new Random(11);
+        var p = new TestParameter("w", RandomFloats(rng, n));
+        float[] w = (float[])p.Values.Clone(), v = new float[n];
+        float mu = (float)momentum;
+        var sgd = new Sgd(learningRate: 0.05, momentum: momentum, nesterov: nesterov, weightDecay: 0.01);
+        for (int step = 0; step < 2; step++)
+        {
+            RandomFloats(rng, n).CopyTo(p.Gradients, 0);
+            sgd.Step([p]);
+            for (int i = 0; i < n; i++)
+            {
+                float g = p.Gradients[i] + 0.01f * w[i];
+                v[i] = mu * v[i] + g;
+                float d = mu == 0 ? g : nesterov ? g + mu * v[i] : v[i];
+                w[i] -= 0.05f * d;
+            }
+            Assert.Equal(w, p.Values, new FloatComparer(1e-6f));
+        }
+    }
+
+    [Theory]
     [InlineData(1.5, "momentum must be in [0, 1); got 1.5")]
     [InlineData(-0.1, "momentum must be in [0, 1); got -0.1")]
     [InlineData(1.0, "momentum must be in [0, 1); got 1")]
@@ -272,6 +300,30 @@ public class AdamTests
                 }
                 Assert.Equal(w.Select(x => (float)x).ToArray(), p.Values, new FloatComparer(2e-5f));
             }
+        }
+    }
+
+    [Fact]
+    public void BigTensor_UpdatedInBlocksOnAllCores_MatchesScalarReference()
+    {
+        // 2^18 + 37 elements: the update is dealt to the cores in blocks, the last one ragged.
+        int n = (1 << 18) + 37;
+        var rng = new Random(7);
+        var p = new TestParameter("w", SgdTests.RandomFloats(rng, n));
+        double[] w = p.Values.Select(x => (double)x).ToArray(), m = new double[n], v = new double[n];
+        var adam = new Adam(learningRate: 0.01, weightDecay: 0.05);
+        for (int t = 1; t <= 2; t++)
+        {
+            SgdTests.RandomFloats(rng, n).CopyTo(p.Gradients, 0);
+            adam.Step([p]);
+            for (int i = 0; i < n; i++)
+            {
+                double g = p.Gradients[i] + 0.05 * w[i];
+                m[i] = 0.9 * m[i] + 0.1 * g;
+                v[i] = 0.999 * v[i] + 0.001 * g * g;
+                w[i] -= 0.01 * (m[i] / (1 - Math.Pow(0.9, t))) / (Math.Sqrt(v[i] / (1 - Math.Pow(0.999, t))) + 1e-8);
+            }
+            Assert.Equal(w.Select(x => (float)x).ToArray(), p.Values, new FloatComparer(2e-5f));
         }
     }
 

@@ -98,6 +98,34 @@ internal static unsafe class GemmWorkers
     public static bool TryFor(int units, delegate* managed<nint, int, int, void> body, nint state, bool dynamic = false) =>
         units >= 2 && TryRun(new Job { Units = units, Chunks = Math.Min(Parallelism, units), Body = body, State = state, Dynamic = dynamic });
 
+    /// <summary>What <see cref="TryForBlocks"/> deals out: a body over element ranges, and the length they cover.</summary>
+    struct BlockJob
+    {
+        public delegate* managed<nint, int, int, void> Body;
+        public nint State;
+        public int Length, Block;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="body"/>(state, start, count) over [0, <paramref name="length"/>) in blocks of
+    /// <paramref name="block"/> elements dealt to whichever core is free (<see cref="TryFor"/>, dynamic): for
+    /// memory-bound elementwise passes over big tensors (an optimizer's update, a pooling plane sweep), which one core
+    /// cannot run at the memory's speed. The body must give an element the same result whichever block holds it.
+    /// False (nothing done) below two blocks, on one core, or when the helpers are busy: the caller runs it whole.
+    /// </summary>
+    public static bool TryForBlocks(int length, int block, delegate* managed<nint, int, int, void> body, nint state)
+    {
+        var job = new BlockJob { Body = body, State = state, Length = length, Block = block };
+        return TryFor((int)(((long)length + block - 1) / block), &RunBlocks, (nint)(&job), dynamic: true);
+    }
+
+    static void RunBlocks(nint state, int from, int to)
+    {
+        ref readonly var j = ref *(BlockJob*)state;
+        int start = from * j.Block;
+        j.Body(j.State, start, Math.Min(j.Length, to * j.Block) - start);
+    }
+
     static void Loop(int chunk)
     {
         while (true)

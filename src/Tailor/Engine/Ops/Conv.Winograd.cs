@@ -75,6 +75,8 @@ internal sealed unsafe partial class Conv
         public float* X, Y, Bias, W, U, V, M, DV, DU;
         /// <summary>beta of the weight-gradient products: 0 for the first chunk (overwrite dU), 1 after it.</summary>
         public float Beta;
+        /// <summary>dW holds nothing yet: the folded weight gradient is stored, not added.</summary>
+        public bool FreshWeights;
         /// <summary>First image of the chunk; channels in, out (and rounded up); tiles per image across and in all; columns (tiles) in the chunk.</summary>
         public int First, C, Cp, Mo, Mp, TilesW, Tiles, P;
         /// <summary>Floats per position of the packed Uᵀ (<see cref="winoUP"/>).</summary>
@@ -139,7 +141,9 @@ internal sealed unsafe partial class Conv
                 ForEach(m, &TransformWeights, &weights);
             }
         }
-        Span<float> dw = dW ? wNode.GradientForAccumulation() : default;
+        // The fold writes every element of dW: a fresh one (after ZeroGradients) is overwritten, not cleared and added to.
+        bool freshWeights = false;
+        Span<float> dw = dW ? wNode.GradientForWriting(out freshWeights) : default;
         Span<float> dx = dX ? xNode.GradientForAccumulation() : default;
         fixed (float* px = xNode.Value, pdy = output.Gradient, pdw = dw, pdx = dx,
             pv = winoV, pu = winoU, pm = winoM, pdu = winoDU, pdv = winoDV)
@@ -148,6 +152,7 @@ internal sealed unsafe partial class Conv
             {
                 G = g, X = px, Y = pdy, W = pdw, M = pm, DV = pdv, DU = pdu, U = pu,
                 C = c, Cp = cp, Mo = m, Mp = mp, TilesW = (g.OutW + Winograd.Tile - 1) / Winograd.Tile, Tiles = tiles,
+                FreshWeights = freshWeights,
             };
             for (int first = 0; first < n; first += chunk)
             {
@@ -454,7 +459,7 @@ internal sealed unsafe partial class Conv
         }
     }
 
-    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G for output channels from..to (<see cref="WinoJob.M"/> holds dU here).</summary>
+    /// <summary>dw[mo, c] += Gᵀ dU[mo, c] G (or = when dW is fresh) for output channels from..to (<see cref="WinoJob.M"/> holds dU here).</summary>
     static void FoldWeightGradient(nint state, int from, int to)
     {
         ref readonly var j = ref *(WinoJob*)state;
@@ -470,7 +475,7 @@ internal sealed unsafe partial class Conv
                 float* e = (float*)taps; // tap k, lane l at e[k * 8 + l]
                 for (int l = 0; l < lanes; l++)
                     for (int k = 0; k < 9; k++)
-                        dw[l * 9 + k] += e[k * Winograd.Lanes + l];
+                        dw[l * 9 + k] = j.FreshWeights ? e[k * Winograd.Lanes + l] : dw[l * 9 + k] + e[k * Winograd.Lanes + l];
             }
     }
 }

@@ -246,6 +246,8 @@ internal sealed unsafe partial class Conv : Op
         /// <summary>Y holds dY in the backward pass.</summary>
         public float* X, W, Y, Bias, DW, DX, DB;
         public int N, C, M, Cg, Mg, Kk, InArea, OutArea, Group;
+        /// <summary>Weight gradient: dW holds nothing yet (the first image's products are stored, not added).</summary>
+        public bool FreshWeights;
         /// <summary>Forward: each group's W_g in the GEMM's packed layout; weight gradient: each image's (and group's) X_gᵀ;
         /// <see cref="PackedStride"/> floats apart.</summary>
         public float* Packed;
@@ -286,7 +288,7 @@ internal sealed unsafe partial class Conv : Op
             }
     }
 
-    /// <summary>dW_g[rows] += dY_g[rows] · X_gᵀ for every image in order, blocks of <see cref="WeightGradientBlockRows"/>
+    /// <summary>dW_g[rows] += dY_g[rows] · X_gᵀ for every image in order (the first stored when dW is fresh), blocks of <see cref="WeightGradientBlockRows"/>
     /// rows from..to, X_gᵀ read packed.</summary>
     static void PointwiseWeightGradientRows(nint state, int from, int to)
     {
@@ -302,7 +304,7 @@ internal sealed unsafe partial class Conv : Op
                 Kernels.Gemm.MultiplyPrepacked(false, rows, j.Kk, j.OutArea, 1,
                     new ReadOnlySpan<float>(j.Y + ((long)image * j.M + gi * j.Mg + r0) * j.OutArea, rows * j.OutArea), j.OutArea,
                     new ReadOnlySpan<float>(j.Packed + ((long)image * j.Group + gi) * j.PackedStride, (int)j.PackedStride),
-                    1, new Span<float>(j.DW + ((long)gi * j.Mg + r0) * j.Kk, rows * j.Kk), j.Kk, Packed);
+                    image == 0 && j.FreshWeights ? 0 : 1, new Span<float>(j.DW + ((long)gi * j.Mg + r0) * j.Kk, rows * j.Kk), j.Kk, Packed);
     }
 
     /// <summary>dX_g += W_gᵀ · dY_g for images from..to.</summary>
@@ -344,9 +346,12 @@ internal sealed unsafe partial class Conv : Op
             WinogradBackward(output, g);
             return;
         }
-        Span<float> dw = wNode.RequiresGradient ? wNode.GradientForAccumulation() : default;
+        bool pointwise = g.IsPointwise && chunk == 1;
+        // The pointwise weight gradient writes every element of dW: a fresh one is overwritten by the first image's products.
+        bool freshWeights = false;
+        Span<float> dw = !wNode.RequiresGradient ? default : pointwise ? wNode.GradientForWriting(out freshWeights) : wNode.GradientForAccumulation();
         Span<float> dx = xNode.RequiresGradient ? xNode.GradientForAccumulation() : default;
-        if (g.IsPointwise && chunk == 1)
+        if (pointwise)
         {
             Span<float> db = bias is { RequiresGradient: true } ? bias.GradientForAccumulation() : default;
             fixed (float* px = x, pw = w, pdy = dy, pdw = dw, pdx = dx, pdb = db)
@@ -354,7 +359,7 @@ internal sealed unsafe partial class Conv : Op
                 var job = new PointwiseJob
                 {
                     X = px, W = pw, Y = pdy, DW = wNode.RequiresGradient ? pdw : null, DX = xNode.RequiresGradient ? pdx : null, N = n,
-                    DB = bias is { RequiresGradient: true } ? pdb : null,
+                    DB = bias is { RequiresGradient: true } ? pdb : null, FreshWeights = freshWeights,
                     C = c, M = m, Cg = cg, Mg = mg, Kk = kk, InArea = inArea, OutArea = outArea, Group = group,
                 };
                 if (job.DW != null)

@@ -92,39 +92,29 @@ public sealed class Adam : Optimizer
         if (value.Length >= ParallelLength)
             unsafe
             {
-                // A big tensor (a convolution's weights) on all cores, in contiguous blocks: every element gets the same
-                // arithmetic whichever thread updates it, so the result does not depend on the split.
+                // A big tensor (a convolution's weights) in blocks on all cores: every element gets the same arithmetic
+                // whichever thread updates it, so the result does not depend on the split.
                 fixed (float* pw = value, pg = gradient, pm = m, pv = v)
                 {
-                    var job = new Job { W = pw, G = pg, M = pm, V = pv, Length = value.Length, Constants = constants };
-                    int blocks = (value.Length + Block - 1) / Block;
-                    if (Tailor.Engine.Kernels.GemmWorkers.TryFor(blocks, &UpdateBlocks, (nint)(&job), dynamic: true))
+                    var job = new Job { W = pw, G = pg, M = pm, V = pv, Constants = constants };
+                    if (Tailor.Engine.Kernels.GemmWorkers.TryForBlocks(value.Length, ParallelBlock, &UpdateRange, (nint)(&job)))
                         return;
                 }
             }
         Step(value, gradient, m, v, constants);
     }
 
-    /// <summary>Tensors of at least this many elements are updated on all cores (the update of 512×512×3×3 weights reads
-    /// and writes 66 MB: memory-bound, but one core does not use all the bandwidth).</summary>
-    private const int ParallelLength = 1 << 18;
-
-    /// <summary>Elements per unit of the parallel update: a multiple of any vector width.</summary>
-    private const int Block = 1 << 14;
-
     private readonly record struct Constants(float B1, float B2, float L2, float Keep, float StepSize, float InvSqrtBc2, float Eps);
 
     private unsafe struct Job
     {
         public float* W, G, M, V;
-        public int Length;
         public Constants Constants;
     }
 
-    private static unsafe void UpdateBlocks(nint state, int from, int to)
+    private static unsafe void UpdateRange(nint state, int start, int length)
     {
         var j = (Job*)state;
-        int start = from * Block, length = Math.Min(j->Length, to * Block) - start;
         Step(new Span<float>(j->W + start, length), new ReadOnlySpan<float>(j->G + start, length),
             new Span<float>(j->M + start, length), new Span<float>(j->V + start, length), j->Constants);
     }

@@ -51,12 +51,43 @@ public sealed class Sgd : Optimizer
     {
         float lr = (float)LearningRate, wd = (float)WeightDecay, mu = (float)Momentum;
         Span<float> v = state.Buffers[0];
+        if (value.Length >= ParallelLength)
+            unsafe
+            {
+                // A big tensor (a convolution's weights) in blocks on all cores: every element gets the same arithmetic
+                // whichever thread updates it, so the result does not depend on the split.
+                fixed (float* pw = value, pg = gradient, pv = v)
+                {
+                    var job = new Job { W = pw, G = pg, V = pv, Lr = lr, Wd = wd, Mu = mu, Nesterov = Nesterov };
+                    if (Tailor.Engine.Kernels.GemmWorkers.TryForBlocks(value.Length, ParallelBlock, &UpdateRange, (nint)(&job)))
+                        return;
+                }
+            }
+        Update(value, gradient, v, lr, wd, mu, Nesterov);
+    }
+
+    private static void Update(Span<float> w, ReadOnlySpan<float> gradient, Span<float> v, float lr, float wd, float mu, bool nesterov)
+    {
         if (mu == 0)
-            Plain(value, gradient, lr, wd);
-        else if (Nesterov)
-            WithMomentum(value, gradient, v, lr, wd, mu, nesterov: true);
+            Plain(w, gradient, lr, wd);
+        else if (nesterov)
+            WithMomentum(w, gradient, v, lr, wd, mu, nesterov: true);
         else
-            WithMomentum(value, gradient, v, lr, wd, mu, nesterov: false);
+            WithMomentum(w, gradient, v, lr, wd, mu, nesterov: false);
+    }
+
+    private unsafe struct Job
+    {
+        public float* W, G, V;
+        public float Lr, Wd, Mu;
+        public bool Nesterov;
+    }
+
+    private static unsafe void UpdateRange(nint state, int start, int length)
+    {
+        var j = (Job*)state;
+        Update(new Span<float>(j->W + start, length), new ReadOnlySpan<float>(j->G + start, length), new Span<float>(j->V + start, length),
+            j->Lr, j->Wd, j->Mu, j->Nesterov);
     }
 
     private static void Plain(Span<float> w, ReadOnlySpan<float> grad, float lr, float wd)
