@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Tailor.Engine.Kernels;
 
 /// <summary>
@@ -32,7 +34,17 @@ internal static unsafe class GemmWorkers
     static readonly int Helpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 15);
     static readonly object Gate = new();
     static readonly SemaphoreSlim[] Wake = new SemaphoreSlim[Helpers];
-    static readonly CountdownEvent Done = new(1);
+    /// <summary>Bumped for each job: a helper spinning after its last job sees it without being woken.</summary>
+    static long generation;
+    /// <summary>Per helper: 1 while it waits on its semaphore (the dispatcher then releases it), 0 while it spins or works.</summary>
+    static readonly int[] sleeping = new int[Helpers];
+    /// <summary>Helpers still running the current job.</summary>
+    static int remaining;
+    /// <summary>How long a helper spins for the next job before it sleeps. A training step calls the helpers a few times
+    /// with short serial work between (packing, pooling, the loss); waking a sleeping thread costs a system call, and on a
+    /// virtual machine whose idle vCPU the hypervisor has halted, far more (tens to hundreds of µs), and that wake-up
+    /// varies with the neighbours. OpenMP runtimes (PyTorch's) spin likewise.</summary>
+    static readonly long SpinTicks = Stopwatch.Frequency / 2000;
     static Job current;
     static Exception? failure;
     /// <summary>Whether a job is running (read and written under <see cref="Gate"/>): a product called from inside a job runs serially.</summary>
@@ -67,11 +79,17 @@ internal static unsafe class GemmWorkers
         {
             current = job;
             failure = null;
-            Done.Reset(Helpers);
+            Volatile.Write(ref remaining, Helpers);
+            Interlocked.Increment(ref generation); // a full fence: the job and the count are visible before it
             for (int i = 0; i < Helpers; i++)
-                Wake[i].Release();
+                if (Interlocked.CompareExchange(ref sleeping[i], 0, 1) == 1)
+                    Wake[i].Release();
             RunChunk(0);
-            Done.Wait();
+            // The helpers' parts are about as long as this thread's: spin (yielding the core after a while) instead of
+            // blocking, so that their end is seen at once.
+            var spin = new SpinWait();
+            while (Volatile.Read(ref remaining) != 0)
+                spin.SpinOnce(sleep1Threshold: -1);
             if (failure is { } e)
                 throw new AggregateException("A GEMM worker failed.", e);
             return true;
@@ -128,9 +146,22 @@ internal static unsafe class GemmWorkers
 
     static void Loop(int chunk)
     {
+        int i = chunk - 1;
+        long seen = 0;
         while (true)
         {
-            Wake[chunk - 1].Wait();
+            long start = Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref generation) == seen && Stopwatch.GetTimestamp() - start < SpinTicks)
+                Thread.SpinWait(16);
+            if (Volatile.Read(ref generation) == seen)
+            {
+                // Sleep. Declared first (a full fence), then the job counter read again: either this thread sees a job
+                // dispatched meanwhile, or the dispatcher sees the flag and releases the semaphore.
+                Interlocked.Exchange(ref sleeping[i], 1);
+                if (Volatile.Read(ref generation) == seen || Interlocked.CompareExchange(ref sleeping[i], 0, 1) != 1)
+                    Wake[i].Wait(); // (in the second case the dispatcher cleared the flag: its release is taken here)
+            }
+            seen = Volatile.Read(ref generation);
             try
             {
                 RunChunk(chunk);
@@ -141,7 +172,7 @@ internal static unsafe class GemmWorkers
             }
             finally
             {
-                Done.Signal();
+                Interlocked.Decrement(ref remaining);
             }
         }
     }
