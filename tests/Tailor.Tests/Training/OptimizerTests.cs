@@ -282,37 +282,21 @@ public class AdamTests
     public void AllLengths_MatchScalarReference()
     {
         for (int n = 0; n <= 257; n++)
-        {
-            var rng = new Random(n);
-            var p = new TestParameter("w", SgdTests.RandomFloats(rng, n));
-            double[] w = p.Values.Select(x => (double)x).ToArray(), m = new double[n], v = new double[n];
-            var adam = new Adam(learningRate: 0.01, weightDecay: 0.05);
-            for (int t = 1; t <= 3; t++)
-            {
-                SgdTests.RandomFloats(rng, n).CopyTo(p.Gradients, 0);
-                adam.Step([p]);
-                for (int i = 0; i < n; i++)
-                {
-                    double g = p.Gradients[i] + 0.05 * w[i];
-                    m[i] = 0.9 * m[i] + 0.1 * g;
-                    v[i] = 0.999 * v[i] + 0.001 * g * g;
-                    w[i] -= 0.01 * (m[i] / (1 - Math.Pow(0.9, t))) / (Math.Sqrt(v[i] / (1 - Math.Pow(0.999, t))) + 1e-8);
-                }
-                Assert.Equal(w.Select(x => (float)x).ToArray(), p.Values, new FloatComparer(2e-5f));
-            }
-        }
+            AssertMatchesScalarReference(n, new Random(n), steps: 3);
     }
 
     [Fact]
-    public void BigTensor_UpdatedInBlocksOnAllCores_MatchesScalarReference()
-    {
+    public void BigTensor_UpdatedInBlocksOnAllCores_MatchesScalarReference() =>
         // 2^18 + 37 elements: the update is dealt to the cores in blocks, the last one ragged.
-        int n = (1 << 18) + 37;
-        var rng = new Random(7);
+        AssertMatchesScalarReference((1 << 18) + 37, new Random(7), steps: 2);
+
+    /// <summary>Adam (lr 0.01, L2 0.05) on <paramref name="n"/> random weights against the update computed in double.</summary>
+    static void AssertMatchesScalarReference(int n, Random rng, int steps)
+    {
         var p = new TestParameter("w", SgdTests.RandomFloats(rng, n));
         double[] w = p.Values.Select(x => (double)x).ToArray(), m = new double[n], v = new double[n];
         var adam = new Adam(learningRate: 0.01, weightDecay: 0.05);
-        for (int t = 1; t <= 2; t++)
+        for (int t = 1; t <= steps; t++)
         {
             SgdTests.RandomFloats(rng, n).CopyTo(p.Gradients, 0);
             adam.Step([p]);
