@@ -26,8 +26,9 @@ public sealed class RecoveryBrowserTests(BrowserFixture browser, ITestOutputHelp
         await first.GotoAsync($"/#/p/{project}/train");
         await Expect(first.GetByTestId("run-state")).ToHaveAttributeAsync("data-state", "idle");
 
-        // The default layers (a convolution fine-tuned): epochs of a second or more, so the second tab joins mid-run.
-        const int epochs = 6;
+        // The default layers (a convolution fine-tuned): enough epochs (0.1–0.5 s each on two cores) that the second tab
+        // joins mid-run.
+        const int epochs = 30;
         await first.GetByTestId("custom-epochs").FillAsync(epochs.ToString());
         await first.GetByTestId("train-custom").ClickAsync();
         await Expect(Row(first, 1)).ToBeVisibleAsync(new() { Timeout = 90_000 });
@@ -74,7 +75,9 @@ public sealed class RecoveryBrowserTests(BrowserFixture browser, ITestOutputHelp
         {
             await page.GotoAsync($"/#/p/{project}/train");
             await page.GetByTestId("seed").FillAsync("5");
-            const int epochs = 8;
+            // Enough epochs that the kill lands mid-run: an epoch here takes 0.1–0.5 s, and with 8 the run sometimes
+            // finished between the second row showing and the kill (the page then rightly shows Finished).
+            const int epochs = 40;
             await page.GetByTestId("custom-epochs").FillAsync(epochs.ToString());
             var startClock = Stopwatch.StartNew();
             await page.GetByTestId("train-custom").ClickAsync();
