@@ -116,9 +116,8 @@ public sealed class FeatureCache : IDisposable
     /// <summary>
     /// Decodes each image (and its augmented variants) on all cores, runs the prefix in batches and
     /// stores the rows; the next batch is decoded while the prefix runs on the current one. Unreadable images
-    /// are returned as failures; their rows stay zero. Without augmentation, a row
-    /// <see cref="FeatureCacheOptions.Store"/> holds for (<see cref="FeatureExtractor.Fingerprint"/>, path) is read
-    /// instead of computed, and every row computed is written to it.
+    /// are returned as failures; their rows stay zero. Rows <see cref="FeatureCacheOptions.Store"/> holds for an example
+    /// (see there) are read instead of computed, and every example computed is written to it.
     /// </summary>
     public static (FeatureCache Cache, IReadOnlyList<Failure> Failures) Build(
         FeatureExtractor extractor, IReadOnlyList<string> paths, AugmentationOptions augmentation, int seed,
@@ -131,21 +130,30 @@ public sealed class FeatureCache : IDisposable
         Task? decoding = null;
         try
         {
-            // The examples to compute: all of them, or (un-augmented, with a store) those the store does not hold.
-            var store = variants == 1 ? options.Store : null;
+            // The examples to compute: all of them, or (with a store) those the store does not hold. Un-augmented, a
+            // photo's row is kept under the extractor's fingerprint. Augmented, an example's rows (the photo and its
+            // variants) are kept together under a fingerprint that also names the augmentation and the seed, headed by
+            // the example's position: a variant is drawn from (seed, position, variant), so rows kept for the photo at
+            // another position are not this example's (they are computed again, and replace them).
+            var store = options.Store;
+            string? storeFingerprint = store is null ? null
+                : variants == 1 ? extractor.Fingerprint : AugmentedFingerprint(extractor.Fingerprint, augmentation, seed, variants);
+            int featureLength = extractor.FeatureLength, storedHeader = variants == 1 ? 0 : 1;
+            var stored = store is null ? [] : new float[storedHeader + variants * featureLength];
             var todo = new List<int>(paths.Count);
             if (store is null)
                 for (int i = 0; i < paths.Count; i++) todo.Add(i);
             else
             {
-                var row = new float[extractor.FeatureLength];
                 for (int i = 0; i < paths.Count; i++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    if (store.TryRead(extractor.Fingerprint, paths[i], row) && AllFinite(row))
+                    if (store.TryRead(storeFingerprint!, paths[i], stored) && (variants == 1 || BitConverter.SingleToInt32Bits(stored[0]) == i)
+                        && AllFinite(stored.AsSpan(storedHeader)))
                     {
-                        cache.Write(i, row);
-                        cache.RowsFromStore++;
+                        for (int v = 0; v < variants; v++)
+                            cache.Write(i * variants + v, stored.AsSpan(storedHeader + v * featureLength, featureLength));
+                        cache.RowsFromStore += variants;
                     }
                     else todo.Add(i);
                 }
@@ -224,7 +232,10 @@ public sealed class FeatureCache : IDisposable
                     for (int v = 0; v < variants; v++)
                         cache.Write(example * variants + v, features.AsSpan((i * variants + v) * extractor.FeatureLength, extractor.FeatureLength));
                     cache.RowsComputed += variants;
-                    store?.Write(extractor.Fingerprint, paths[example], features.AsSpan(i * extractor.FeatureLength, extractor.FeatureLength));
+                    if (store is null) continue;
+                    if (variants > 1) stored[0] = BitConverter.Int32BitsToSingle(example);
+                    features.AsSpan(i * variants * featureLength, variants * featureLength).CopyTo(stored.AsSpan(storedHeader));
+                    store.Write(storeFingerprint!, paths[example], stored);
                 }
                 done += count * variants;
                 progress?.Report(new FeatureProgress(done, total));
@@ -281,6 +292,17 @@ public sealed class FeatureCache : IDisposable
 
     /// <summary>Variants per example: 1 without augmentation; with transforms, <c>variants:K</c> or 4 when
     /// K is left at 1 (one variant would be the original alone, i.e. no augmentation).</summary>
+    /// <summary>Bump when the augmentation code changes what a (seed, position, variant) draws: augmented rows kept in a
+    /// store under the old fingerprint are then not read.</summary>
+    private const int AugmentedRowsVersion = 1;
+
+    /// <summary>The store's key for augmented rows: the extractor's fingerprint, the augmentation, the seed and the variant
+    /// count (64 lowercase hex digits).</summary>
+    internal static string AugmentedFingerprint(string fingerprint, AugmentationOptions augmentation, int seed, int variants) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{fingerprint}\naugmented v{AugmentedRowsVersion}\n{augmentation}\nseed {seed}\nvariants {variants}"))));
+
     public static int VariantsFor(AugmentationOptions augmentation) =>
         augmentation.IsIdentity ? 1 : augmentation.VariantsPerExample > 1 ? augmentation.VariantsPerExample : 4;
 
@@ -299,7 +321,10 @@ public sealed record FeatureCacheOptions
     /// <summary>Rows kept across trainings (null: none). Without augmentation, <see cref="FeatureCache.Build"/> reads
     /// each example's row from here when the store holds it for the extractor's <see cref="FeatureExtractor.Fingerprint"/>
     /// and the image, and writes each row it computes — so training again after adding 10 photos runs the prefix on
-    /// those 10. Augmented variants are always computed. See <see cref="DirectoryFeatureStore"/>.</summary>
+    /// those 10. With augmentation, an example's rows (the photo's and its variants') are kept together under a
+    /// fingerprint that also names the augmentation and the seed, and read back only for the same position in the list
+    /// of examples (each variant is drawn from the seed, the position and the variant number): training again on the
+    /// same photos reads them all; a photo whose position moved is computed again. See <see cref="DirectoryFeatureStore"/>.</summary>
     public IFeatureStore? Store { get; init; }
 
     /// <summary>Images per ONNX Runtime run of the prefix (an example's augmented variants go in the same run, so a

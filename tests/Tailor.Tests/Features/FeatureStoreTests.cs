@@ -8,7 +8,8 @@ namespace Tailor.Tests.Features;
 
 /// <summary>The per-example feature store (<see cref="FeatureCacheOptions.Store"/>): a second build reads every row and
 /// computes none, bit for bit what a fresh computation gives; another prefix, preprocessing or cut shares nothing; a short
-/// or damaged row is computed again; the heads' and the update task's options pass it through.</summary>
+/// or damaged row is computed again; augmented rows are read back only for the same augmentation, seed and position; the
+/// heads' and the update task's options pass it through.</summary>
 [Trait("Category", "Slow")]
 public sealed class FeatureStoreTests : IDisposable
 {
@@ -153,17 +154,68 @@ public sealed class FeatureStoreTests : IDisposable
         using (third) Assert.Equal(4, third.RowsFromStore);
     }
 
+    private static float[] FreshAugmented(FeatureExtractor extractor, IReadOnlyList<string> paths, AugmentationOptions augmentation, int seed)
+    {
+        var (cache, failures) = FeatureCache.Build(extractor, paths, augmentation, seed);
+        using (cache)
+        {
+            Assert.Empty(failures);
+            return AllRows(cache);
+        }
+    }
+
     [Fact]
-    public void AugmentedBuild_ComputesEveryVariant_AndAFullStoreDropsRowsInsteadOfGrowing()
+    public void AugmentedBuild_KeepsAnExamplesVariantsTogether_AndReadsThemBackOnlyForTheSameSeedAndPosition()
+    {
+        var model = ClassifierOnly();
+        var paths = Photos(3);
+        var augmentation = AugmentationOptions.Parse("flip,rotate:15,variants:2");
+        using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
+        var counting = new CountingStore(new DirectoryFeatureStore(_dir.File("store")));
+        var options = new FeatureCacheOptions { Store = counting };
+        float[] fresh = FreshAugmented(extractor, paths, augmentation, seed: 1);
+
+        var (first, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 1, options);
+        using (first)
+        {
+            Assert.Equal((6, 0), (first.RowsComputed, first.RowsFromStore));
+            Assert.Equal(fresh, AllRows(first));
+        }
+        Assert.Equal(3, counting.Writes);   // one entry per example: the photo's row and its variant's
+
+        // The same photos, augmentation and seed (training again): every row read, bit for bit the computed ones.
+        var (second, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 1, options);
+        using (second)
+        {
+            Assert.Equal((0, 6), (second.RowsComputed, second.RowsFromStore));
+            Assert.Equal(fresh, AllRows(second));
+        }
+
+        // Another seed draws other variants: nothing read.
+        var (reseeded, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 2, options);
+        using (reseeded)
+        {
+            Assert.Equal((6, 0), (reseeded.RowsComputed, reseeded.RowsFromStore));
+            Assert.Equal(FreshAugmented(extractor, paths, augmentation, seed: 2), AllRows(reseeded));
+        }
+        Assert.NotEqual(fresh, FreshAugmented(extractor, paths, augmentation, seed: 2));
+
+        // The list reversed: the middle photo keeps its position and is read; the two that moved are computed again.
+        var reversed = paths.AsEnumerable().Reverse().ToList();
+        var (moved, _) = FeatureCache.Build(extractor, reversed, augmentation, seed: 1, options);
+        using (moved)
+        {
+            Assert.Equal((4, 2), (moved.RowsComputed, moved.RowsFromStore));
+            Assert.Equal(FreshAugmented(extractor, reversed, augmentation, seed: 1), AllRows(moved));
+        }
+    }
+
+    [Fact]
+    public void AFullStore_DropsRowsInsteadOfGrowing()
     {
         var model = ClassifierOnly();
         var paths = Photos(3);
         using var extractor = new FeatureExtractor(model, GraphCut.Compute(model));
-        var counting = new CountingStore(new DirectoryFeatureStore(_dir.File("store")));
-        var (augmented, _) = FeatureCache.Build(extractor, paths, AugmentationOptions.Parse("flip,variants:2"), seed: 1, new FeatureCacheOptions { Store = counting });
-        using (augmented) Assert.Equal(6, augmented.RowsComputed);
-        Assert.Equal(0, counting.Reads + counting.Writes);
-
         // Room for two rows (512 floats + 40 bytes each): the third is dropped, and the folder stays within the bound.
         var small = new DirectoryFeatureStore(_dir.File("small"), maxBytes: 2 * (512 * 4 + 40));
         BuildWith(extractor, paths, small).Cache.Dispose();
@@ -194,10 +246,14 @@ public sealed class FeatureStoreTests : IDisposable
         new Tailor.Training.UpdateTask(model, data, data, new Tailor.Training.TrainingOptions { Cache = cache, Epochs = 1, Augmentation = AugmentationOptions.None }).Run();
         // The training and the validation set are read from the store.
         Assert.Equal(4 + 8, store.Hits);
-        // Augmented (the network's default): the training set's variants are computed, the validation set still read.
+        // Augmented (the network's default): the training set's rows and variants are computed and kept, the validation
+        // set read; a second run with the same seed reads both.
         new Tailor.Training.UpdateTask(TwoLabels(), data, data, new Tailor.Training.TrainingOptions { Cache = cache, Epochs = 1 }).Run();
         Assert.Equal(4 + 8 + 4, store.Hits);
-        Assert.Equal(4, store.Writes);
+        Assert.Equal(4 + 4, store.Writes);
+        new Tailor.Training.UpdateTask(TwoLabels(), data, data, new Tailor.Training.TrainingOptions { Cache = cache, Epochs = 1 }).Run();
+        Assert.Equal(4 + 8 + 4 + 8, store.Hits);
+        Assert.Equal(4 + 4, store.Writes);
     }
 
     private static UpdatableModel TwoLabels() =>

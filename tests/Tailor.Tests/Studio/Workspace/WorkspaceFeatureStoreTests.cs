@@ -55,16 +55,19 @@ public sealed class WorkspaceFeatureStoreTests : IDisposable
         Assert.Equal(9 + 2, store.RowsWritten);
         Assert.Equal(9, store.RowsRead);
 
-        // A network run on the classifier (augmented by default: its variants are computed) validates on the test set,
-        // whose six rows are computed once and then read.
+        // A network run on the classifier (augmented by default) keeps each of the 11 training photos' rows with its
+        // variants' under a second fingerprint, and validates on the test set, whose six rows are computed once; the same
+        // run again (the same seed) computes nothing.
         await RunToEnd(runs, project.Id, new RunRequest { Layers = RunLayers.ClassifierOnly, Epochs = 1 });
         await RunToEnd(runs, project.Id, new RunRequest { Layers = RunLayers.ClassifierOnly, Epochs = 1 });
-        Assert.Equal(9 + 2 + 6, store.RowsWritten);
-        Assert.Equal(9 + 6, store.RowsRead);
+        Assert.Equal(9 + 2 + 6 + 11, store.RowsWritten);
+        Assert.Equal(9 + 6 + 11, store.RowsRead);
 
         string folder = Path.Combine(_fixture.Directory, "features");
-        var fingerprint = Assert.Single(store.Fingerprints());
-        Assert.Equal(17, Directory.GetFiles(Path.Combine(folder, fingerprint), "*.f32", SearchOption.AllDirectories).Length);
+        Assert.Equal(2, store.Fingerprints().Count);
+        int Files(string f) => Directory.GetFiles(Path.Combine(folder, f), "*.f32", SearchOption.AllDirectories).Length;
+        var fingerprint = Assert.Single(store.Fingerprints(), f => Files(f) == 17);
+        Assert.Equal(11, Files(Assert.Single(store.Fingerprints(), f => f != fingerprint)));
         // Named by the image's content hash, under the fingerprint.
         var example = ws.ListExamples(project.Id, null, ExampleSet.Train, 0, 1).Items[0];
         Assert.True(File.Exists(Path.Combine(folder, fingerprint, example.Sha256[..2], example.Sha256 + ".f32")));
