@@ -135,7 +135,9 @@ public sealed class FeatureCache : IDisposable
             // variants) are kept together under a fingerprint that also names the augmentation and the seed, headed by
             // the example's position: a variant is drawn from (seed, position, variant), so rows kept for the photo at
             // another position are not this example's (they are computed again, and replace them).
-            var store = options.Store;
+            // An augmented set bigger than AugmentedStoreMaxBytes is not kept: it would push other rows out of a bounded store.
+            var store = variants == 1 || (long)paths.Count * variants * extractor.FeatureLength * sizeof(float) <= options.AugmentedStoreMaxBytes
+                ? options.Store : null;
             string? storeFingerprint = store is null ? null
                 : variants == 1 ? extractor.Fingerprint : AugmentedFingerprint(extractor.Fingerprint, augmentation, seed, variants);
             int featureLength = extractor.FeatureLength, storedHeader = variants == 1 ? 0 : 1;
@@ -326,6 +328,12 @@ public sealed record FeatureCacheOptions
     /// of examples (each variant is drawn from the seed, the position and the variant number): training again on the
     /// same photos reads them all; a photo whose position moved is computed again. See <see cref="DirectoryFeatureStore"/>.</summary>
     public IFeatureStore? Store { get; init; }
+
+    /// <summary>With augmentation, rows go to <see cref="Store"/> only when all the examples' rows and variants take at
+    /// most this many bytes: a bigger augmented set (thousands of photos × four variants of a fine-tuning cut's 200 KB
+    /// rows) would push every other row out of a bounded store. Default 1 GiB, half of
+    /// <see cref="DirectoryFeatureStore"/>'s default bound; 0 keeps no augmented rows.</summary>
+    public long AugmentedStoreMaxBytes { get; init; } = 1L << 30;
 
     /// <summary>Images per ONNX Runtime run of the prefix (an example's augmented variants go in the same run, so a
     /// run holds at least one example's). ONNX Runtime's activation memory grows with it: on ResNet18 the default, 16, peaks

@@ -200,6 +200,12 @@ public sealed class FeatureStoreTests : IDisposable
         }
         Assert.NotEqual(fresh, FreshAugmented(extractor, paths, augmentation, seed: 2));
 
+        // An augmented set bigger than AugmentedStoreMaxBytes (here 3 photos × 2 rows × 512 floats) is neither read nor kept.
+        int touched = counting.Reads + counting.Writes;
+        var (tooBig, _) = FeatureCache.Build(extractor, paths, augmentation, seed: 1, options with { AugmentedStoreMaxBytes = 3 * 2 * 512 * 4 - 1 });
+        using (tooBig) Assert.Equal((6, 0), (tooBig.RowsComputed, tooBig.RowsFromStore));
+        Assert.Equal(touched, counting.Reads + counting.Writes);
+
         // The list reversed: the middle photo keeps its position and is read; the two that moved are computed again.
         var reversed = paths.AsEnumerable().Reverse().ToList();
         var (moved, _) = FeatureCache.Build(extractor, reversed, augmentation, seed: 1, options);
